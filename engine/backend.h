@@ -1,0 +1,43 @@
+// The backend interface. compile() turns a graph into a Program for one
+// backend: the arena is planned (planner.h) and allocated once, and step()
+// replays the whole node list with no allocation. A backend that lacks a
+// kernel for an op fails compile() with the op's name; nothing falls back.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+#include "engine/op_table.h"
+#include "engine/planner.h"
+
+namespace gantry {
+
+enum class BackendKind { cpu, vulkan, cuda };
+const char* backend_name(BackendKind kind);
+Result<BackendKind> parse_backend(const std::string& name);
+// The backends compiled into this build and usable on this machine.
+std::vector<BackendKind> available_backends();
+
+class Program {
+ public:
+  virtual ~Program() = default;
+  // Runs the step once; the host sets the seed and step number.
+  virtual Status step(const StepUniforms& u) = 0;
+  // Copies a leaf (any role) or an output in or out; count must be its numel.
+  virtual Status write(Value v, const float* src, int64_t count) = 0;
+  virtual Status read(Value v, float* dst, int64_t count) const = 0;
+  virtual const ArenaBytes& arena() const = 0;
+  virtual BackendKind backend() const = 0;
+};
+
+struct CompileOptions {
+  BackendKind backend = BackendKind::cpu;
+  std::vector<Value> outputs;  // values readable after step()
+  int threads = 0;             // CPU: worker threads, 0 = one per hardware thread
+};
+
+Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& options);
+
+}  // namespace gantry

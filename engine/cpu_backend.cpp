@@ -1,0 +1,111 @@
+// CPU backend: compile (plan + one allocation + per-node kernel arguments) and replay.
+#include "engine/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace gantry {
+
+template <class T>
+CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, const CpuOptions& options)
+    : graph_(g), plan_(std::move(plan)), readable_(size_t(g.size()), 0), pool_(options.threads),
+      poison_dead_(options.poison_dead) {
+  for (Value v : outputs) readable_[v.id] = 1;
+  for (int32_t i = 0; i < g.size(); ++i)
+    if (g.node(i).op == Op::leaf) readable_[i] = 1;
+
+  // The one allocation: the whole planned arena, zeroed (fresh optimizer moments are zero).
+  const int64_t total = std::max<int64_t>(plan_.bytes.total(), kArenaAlign);
+  arena_.reset(static_cast<T*>(std::aligned_alloc(kArenaAlign, size_t(total))));
+  GANTRY_CHECK(arena_ != nullptr);
+  std::memset(arena_.get(), 0, size_t(total));
+
+  auto at = [&](int64_t byte_offset) { return arena_.get() + byte_offset / int64_t(sizeof(T)); };
+  for (int32_t id : plan_.schedule) {
+    const Node& n = graph_.node(id);
+    CpuArgs<T> a;
+    a.node = &n;
+    a.n_in = int(n.inputs.size());
+    for (int k = 0; k < a.n_in; ++k) {
+      a.in[k] = at(plan_.offset[n.inputs[k]]);
+      a.in_shape[k] = &graph_.node(n.inputs[k]).shape;
+    }
+    a.out = at(plan_.offset[id]);
+    a.scratch = plan_.scratch[id] >= 0 ? at(plan_.scratch[id]) : nullptr;
+    args_.push_back(a);
+  }
+  if (poison_dead_) {
+    dies_after_.resize(plan_.schedule.size());
+    for (int32_t i = 0; i < g.size(); ++i)
+      if (g.node(i).op != Op::leaf && plan_.offset[i] >= 0 && size_t(plan_.last_use[i]) < plan_.schedule.size())
+        dies_after_[plan_.last_use[i]].push_back(i);
+  }
+}
+
+template <class T>
+Result<std::unique_ptr<CpuProgram<T>>> CpuProgram<T>::compile(const Graph& g, const std::vector<Value>& outputs,
+                                                              const CpuOptions& options) {
+  auto plan = plan_arena(g, outputs, int64_t(sizeof(T)));
+  if (!plan.ok()) return plan.status();
+  return std::unique_ptr<CpuProgram<T>>(new CpuProgram<T>(g, std::move(*plan), outputs, options));
+}
+
+template <class T>
+Status CpuProgram<T>::step(const StepUniforms& u) {
+  for (size_t s = 0; s < args_.size(); ++s) {
+    const CpuArgs<T>& a = args_[s];
+    if constexpr (std::is_same_v<T, float>) op_def(a.node->op).cpu_f32(a, u, pool_);
+    else op_def(a.node->op).cpu_f64(a, u, pool_);
+    if (poison_dead_) {
+      const T nan = std::numeric_limits<T>::quiet_NaN();
+      if (a.scratch) std::fill(a.scratch, a.scratch + plan_.scratch_elems[plan_.schedule[s]], nan);
+      for (int32_t id : dies_after_[s]) {
+        T* p = arena_.get() + plan_.offset[id] / int64_t(sizeof(T));
+        std::fill(p, p + graph_.node(id).shape.numel(), nan);
+      }
+    }
+  }
+  return {};
+}
+
+template <class T>
+Status CpuProgram<T>::check_access(Value v, int64_t count) const {
+  if (!v.valid() || v.id >= graph_.size()) return Status::error("tensor access: not a node of this program");
+  const Node& n = graph_.node(v);
+  auto what = [&] { return n.name.empty() ? std::string(op_name(n.op)) + " node " + std::to_string(v.id) : "'" + n.name + "'"; };
+  if (!readable_[v.id] || plan_.offset[v.id] < 0)
+    return Status::error("tensor " + what() + " is neither a leaf nor an output of this program");
+  if (count != n.shape.numel())
+    return Status::error("tensor " + what() + " has shape " + n.shape.str() + " (" + std::to_string(n.shape.numel()) +
+                         " elements), not " + std::to_string(count));
+  return {};
+}
+
+template <class T>
+Result<std::span<T>> CpuProgram<T>::view(Value v) {
+  const int64_t count = v.valid() && v.id < graph_.size() ? graph_.node(v).shape.numel() : 0;
+  if (Status s = check_access(v, count); !s.ok()) return s;
+  return std::span<T>(arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T)), size_t(count));
+}
+
+template <class T>
+Status CpuProgram<T>::write(Value v, const float* src, int64_t count) {
+  if (Status s = check_access(v, count); !s.ok()) return s;
+  T* dst = arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T));
+  for (int64_t i = 0; i < count; ++i) dst[i] = T(src[i]);
+  return {};
+}
+
+template <class T>
+Status CpuProgram<T>::read(Value v, float* dst, int64_t count) const {
+  if (Status s = check_access(v, count); !s.ok()) return s;
+  const T* src = arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T));
+  for (int64_t i = 0; i < count; ++i) dst[i] = float(src[i]);
+  return {};
+}
+
+template class CpuProgram<float>;
+template class CpuProgram<double>;
+
+}  // namespace gantry

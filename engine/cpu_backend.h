@@ -1,0 +1,59 @@
+// The CPU reference backend: the planned arena in one aligned allocation, the
+// schedule replayed node by node, each kernel parallel over a fixed thread
+// pool. Templated on the element type so tests can run the very same kernels
+// in double precision for finite-difference checks.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "engine/backend.h"
+#include "platform/thread_pool.h"
+
+namespace gantry {
+
+struct CpuOptions {
+  int threads = 0;
+  // Test aid: after each node, fill tensors that just died with NaN, to prove
+  // that the planner never lets a live tensor share bytes with a dead one.
+  bool poison_dead = false;
+};
+
+template <class T>
+class CpuProgram final : public Program {
+ public:
+  static Result<std::unique_ptr<CpuProgram>> compile(const Graph& g, const std::vector<Value>& outputs,
+                                                     const CpuOptions& options = {});
+
+  Status step(const StepUniforms& u) override;
+  Status write(Value v, const float* src, int64_t count) override;
+  Status read(Value v, float* dst, int64_t count) const override;
+  const ArenaBytes& arena() const override { return plan_.bytes; }
+  BackendKind backend() const override { return BackendKind::cpu; }
+
+  // A view of a leaf or output in the arena, in the program's element type.
+  Result<std::span<T>> view(Value v);
+  const Plan& plan() const { return plan_; }
+  const T* arena_data() const { return arena_.get(); }
+
+ private:
+  struct FreeAligned {
+    void operator()(T* p) const { std::free(p); }
+  };
+  CpuProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, const CpuOptions& options);
+  Status check_access(Value v, int64_t count) const;
+
+  Graph graph_;  // the program keeps its own copy: nodes carry the kernels' attributes
+  Plan plan_;
+  std::vector<char> readable_;
+  std::unique_ptr<T[], FreeAligned> arena_;
+  std::vector<CpuArgs<T>> args_;  // per scheduled node
+  std::vector<std::vector<int32_t>> dies_after_;  // per schedule index, for poison_dead
+  ThreadPool pool_;
+  bool poison_dead_;
+};
+
+extern template class CpuProgram<float>;
+extern template class CpuProgram<double>;
+
+}  // namespace gantry

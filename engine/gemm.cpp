@@ -1,0 +1,87 @@
+// Blocked GEMM after the GotoBLAS layout (Goto & van de Geijn, "Anatomy of
+// High-Performance Matrix Multiplication", TOMS 2008): pack an MC×KC block of
+// A in MR-row panels and a KC×NC block of B in NR-column panels, then an
+// MR×NR register tile runs down KC. Plain C++ that compilers vectorize.
+#include "engine/gemm.h"
+
+#include <algorithm>
+
+#include "platform/thread_pool.h"
+
+namespace gantry {
+namespace {
+
+constexpr int64_t MR = 4, NR = 8;  // register tile: 4×8 fits SSE2's 16 and NEON's 32 registers
+constexpr int64_t MC = 64, NC = 256, KC = 128;
+
+template <class T>
+void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* Ap) {
+  // Ap[panel][k][r] = op(A)[i0 + panel·MR + r][k0 + k], zero beyond mc.
+  for (int64_t p = 0; p < mc; p += MR)
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t r = 0; r < MR; ++r) {
+        const int64_t i = i0 + p + r, kk = k0 + k;
+        *Ap++ = p + r < mc ? (trans ? A[kk * lda + i] : A[i * lda + kk]) : T(0);
+      }
+}
+
+template <class T>
+void pack_b(bool trans, const T* B, int64_t ldb, int64_t j0, int64_t nc, int64_t k0, int64_t kc, T* Bp) {
+  // Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c], zero beyond nc.
+  for (int64_t p = 0; p < nc; p += NR)
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t c = 0; c < NR; ++c) {
+        const int64_t j = j0 + p + c, kk = k0 + k;
+        *Bp++ = p + c < nc ? (trans ? B[j * ldb + kk] : B[kk * ldb + j]) : T(0);
+      }
+}
+
+template <class T>
+void micro_kernel(int64_t kc, const T* __restrict__ a, const T* __restrict__ b, T (&c)[MR][NR]) {
+  for (int64_t r = 0; r < MR; ++r)
+    for (int64_t j = 0; j < NR; ++j) c[r][j] = 0;
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
+    for (int64_t r = 0; r < MR; ++r)
+      for (int64_t j = 0; j < NR; ++j) c[r][j] += a[r] * b[j];
+}
+
+}  // namespace
+
+template <class T>
+void gemm(ThreadPool& pool, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
+          const T* B, int64_t ldb, T* C, int64_t ldc, bool accumulate) {
+  const int64_t tiles_m = (M + MC - 1) / MC, tiles_n = (N + NC - 1) / NC;
+  pool.parallel_for(tiles_m * tiles_n, 1, [&](int64_t t0, int64_t t1) {
+    alignas(64) T Ap[MC * KC];
+    alignas(64) T Bp[KC * NC];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i0 = (t / tiles_n) * MC, j0 = (t % tiles_n) * NC;
+      const int64_t mc = std::min(MC, M - i0), nc = std::min(NC, N - j0);
+      if (K == 0 && !accumulate)
+        for (int64_t i = 0; i < mc; ++i) std::fill(C + (i0 + i) * ldc + j0, C + (i0 + i) * ldc + j0 + nc, T(0));
+      for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        const int64_t kc = std::min(KC, K - k0);
+        pack_a(trans_a, A, lda, i0, mc, k0, kc, Ap);
+        pack_b(trans_b, B, ldb, j0, nc, k0, kc, Bp);
+        const bool overwrite = k0 == 0 && !accumulate;
+        for (int64_t ip = 0; ip < mc; ip += MR)
+          for (int64_t jp = 0; jp < nc; jp += NR) {
+            T c[MR][NR];
+            micro_kernel(kc, Ap + ip * kc, Bp + jp * kc, c);
+            const int64_t mr = std::min(MR, mc - ip), nr = std::min(NR, nc - jp);
+            for (int64_t r = 0; r < mr; ++r) {
+              T* crow = C + (i0 + ip + r) * ldc + j0 + jp;
+              for (int64_t j = 0; j < nr; ++j) crow[j] = overwrite ? c[r][j] : crow[j] + c[r][j];
+            }
+          }
+      }
+    }
+  });
+}
+
+template void gemm<float>(ThreadPool&, bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
+                          int64_t, float*, int64_t, bool);
+template void gemm<double>(ThreadPool&, bool, bool, int64_t, int64_t, int64_t, const double*, int64_t, const double*,
+                           int64_t, double*, int64_t, bool);
+
+}  // namespace gantry

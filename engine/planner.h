@@ -1,0 +1,37 @@
+// The memory planner: one arena per program, laid out before the first step.
+//   [ params | state | data | inputs | transient ]   each region 64-byte aligned
+// Persistent regions hold every leaf, contiguous per role in build order (so an
+// optimizer pass or a checkpoint is one loop or one copy). Transient tensors
+// (activations, gradients, per-node scratch) get offsets from their lifetimes
+// — first definition to last use in the schedule — packed greedily, largest
+// first, at the lowest offset that no overlapping-lifetime tensor occupies.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/graph.h"
+
+namespace gantry {
+
+struct ArenaBytes {
+  int64_t params = 0, state = 0, data = 0, inputs = 0, transient = 0;
+  int64_t total() const { return params + state + data + inputs + transient; }
+};
+
+struct Plan {
+  std::vector<int32_t> schedule;      // nodes to run, in order: live non-leaf nodes by id
+  std::vector<int64_t> offset;        // per node: byte offset of its output, −1 when pruned
+  std::vector<int64_t> scratch;       // per node: byte offset of its scratch, −1 when none
+  std::vector<int64_t> scratch_elems; // per node
+  std::vector<int32_t> last_use;      // per node: schedule index after which it is dead
+                                      // (schedule.size() for outputs and leaves)
+  ArenaBytes bytes;
+};
+
+constexpr int64_t kArenaAlign = 64;
+
+// Plans `g` for elements of `elem_size` bytes. `outputs` stay readable after a step.
+Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size);
+
+}  // namespace gantry

@@ -1,0 +1,38 @@
+// The gantry command line. Each subcommand prints what it did and exits
+// non-zero with a message naming the file, op or shape when something is wrong.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "engine/backend.h"
+
+namespace {
+
+int usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: gantry <command> [options]\n"
+               "commands:\n"
+               "  info        backends available on this machine, threads, version\n"
+               "  help        this text\n");
+  return out == stdout ? 0 : 2;
+}
+
+int cmd_info() {
+  std::printf("gantry %s\n", GANTRY_VERSION);
+  std::printf("backends:");
+  for (auto k : gantry::available_backends()) std::printf(" %s", gantry::backend_name(k));
+  std::printf("\nhardware threads: %u\n", std::thread::hardware_concurrency());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage(stderr);
+  const std::string cmd = argv[1];
+  if (cmd == "info") return cmd_info();
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") return usage(stdout);
+  std::fprintf(stderr, "gantry: unknown command '%s'\n", cmd.c_str());
+  return usage(stderr);
+}
