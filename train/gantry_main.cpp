@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "engine/backend.h"
+#include "train/cli.h"
 
 namespace {
 
@@ -13,6 +14,8 @@ int usage(std::FILE* out) {
   std::fprintf(out,
                "usage: gantry <command> [options]\n"
                "commands:\n"
+               "  golden      run golden-output kernel cases: gantry golden [--backend B|all] [--json] PATH...\n"
+               "  train       train a GAN on MNIST: gantry train --model dcgan28 --out runs/x (see gantry train --help)\n"
                "  info        backends available on this machine, threads, version\n"
                "  help        this text\n");
   return out == stdout ? 0 : 2;
@@ -31,6 +34,9 @@ int cmd_info() {
 int main(int argc, char** argv) {
   if (argc < 2) return usage(stderr);
   const std::string cmd = argv[1];
+  const gantry::cli::Args args(argv + 2, argv + argc);
+  if (cmd == "golden") return gantry::cli::golden(args);
+  if (cmd == "train") return gantry::cli::train(args);
   if (cmd == "info") return cmd_info();
   if (cmd == "help" || cmd == "--help" || cmd == "-h") return usage(stdout);
   std::fprintf(stderr, "gantry: unknown command '%s'\n", cmd.c_str());

@@ -1,0 +1,52 @@
+// Golden-output cases for transposed convolution: load a case file (format in
+// the README, "Golden files"), run it on a backend — forward and, when the file
+// has them, the three gradients through autodiff — and compare with the stored
+// tensors under tolerances that scale with each result's accumulation length.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/ops.h"
+
+namespace gantry {
+
+struct GoldenCase {
+  std::string file;
+  ConvOptions options;
+  struct Tensor {
+    Shape shape;
+    std::vector<float> data;
+    bool present = false;
+  };
+  Tensor input, weight, bias, output, grad_output, grad_input, grad_weight, grad_bias;
+};
+
+// One compared tensor. The tolerance is atol + rtol·|expected| per element,
+// atol = 2 · K · 2⁻²⁴ · scale, where K is the number of products summed into
+// each element and scale the largest |a|·|b| of a product (fp32 dot products
+// err by about K·u·Σ|aᵢbᵢ| at worst, √K·u typically).
+struct GoldenCheck {
+  std::string tensor;
+  int64_t accumulation = 0;  // K
+  double atol = 0, rtol = 0;
+  double max_abs = 0, max_rel = 0;
+  bool pass = false;
+};
+
+struct GoldenResult {
+  std::string file;
+  BackendKind backend = BackendKind::cpu;
+  std::string error;  // set when the case could not run on this backend
+  std::vector<GoldenCheck> checks;
+  bool pass() const;
+};
+
+// Reads and validates a case; errors name the file and what is wrong.
+Result<GoldenCase> load_golden_case(const std::string& path);
+GoldenResult run_golden_case(const GoldenCase& c, BackendKind backend);
+// Files and directories (searched recursively for *.safetensors) → sorted case files.
+Result<std::vector<std::string>> collect_golden_files(const std::vector<std::string>& paths);
+
+}  // namespace gantry

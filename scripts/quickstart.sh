@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# First run on a fresh Debian 12 machine: system packages, a build of the
+# `gantry` command, 10,000 real MNIST digits in data/mnist, then the main job.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/setup-deps.sh
+cmake --preset ci -DGANTRY_TESTS=OFF
+cmake --build --preset ci -j "$(nproc)" --target gantry
+scripts/fetch-mnist.sh data/mnist
+build/ci/gantry golden --backend cpu tests/golden/conv_transpose2d

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine or an existing checkout:
+# installs missing system packages (idempotent), configures the `ci` preset
+# (every backend found is built, warnings are errors), builds, and runs ctest.
+# .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/setup-deps.sh
+cmake --preset ci -DGANTRY_TESTS=ON
+cmake --build --preset ci -j "$(nproc)"
+ctest --preset ci -j "$(nproc)"

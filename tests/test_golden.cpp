@@ -1,0 +1,90 @@
+// The golden-case loader rejects malformed files with a message naming the
+// file and the problem, and the runner fails a case whose stored output is
+// wrong (so a passing golden suite means something).
+#include <gtest/gtest.h>
+
+#include "engine/golden.h"
+#include "engine/safetensors.h"
+
+using namespace gantry;
+
+namespace {
+
+// A valid 1-channel case: 1×1 input, 2×2 kernel, stride 1 → 2×2 output = x·w.
+SafeTensorsFile valid_case() {
+  SafeTensorsFile f;
+  f.tensors = {{"input", Shape{1, 1, 1, 1}, {2}},
+               {"weight", Shape{1, 1, 2, 2}, {1, 2, 3, 4}},
+               {"output", Shape{1, 1, 2, 2}, {2, 4, 6, 8}}};
+  f.metadata = {{"op", "conv_transpose2d"}, {"stride", "1,1"}, {"padding", "0,0"},
+                {"output_padding", "0,0"}, {"dilation", "1,1"}, {"groups", "1"}};
+  return f;
+}
+
+std::string write(const std::string& name, const SafeTensorsFile& f) {
+  const std::string path = ::testing::TempDir() + "/" + name + ".safetensors";
+  EXPECT_TRUE(write_safetensors(path, f).ok());
+  return path;
+}
+
+void expect_rejected(const std::string& name, SafeTensorsFile f, const char* problem) {
+  const std::string path = write(name, f);
+  auto c = load_golden_case(path);
+  ASSERT_FALSE(c.ok()) << name;
+  EXPECT_NE(c.message().find(path), std::string::npos) << c.message();
+  EXPECT_NE(c.message().find(problem), std::string::npos) << c.message();
+}
+
+TEST(Golden, ValidCasePassesAndWrongOutputFails) {
+  auto c = load_golden_case(write("valid", valid_case()));
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_TRUE(run_golden_case(*c, BackendKind::cpu).pass());
+  SafeTensorsFile bad = valid_case();
+  bad.tensors[2].data[3] = 8.001f;
+  auto w = load_golden_case(write("wrong_output", bad));
+  ASSERT_TRUE(w.ok());
+  const GoldenResult r = run_golden_case(*w, BackendKind::cpu);
+  EXPECT_FALSE(r.pass());
+  ASSERT_EQ(r.checks.size(), 1u);
+  EXPECT_NEAR(r.checks[0].max_abs, 0.001, 1e-5);
+}
+
+TEST(Golden, MalformedFilesAreRejectedByName) {
+  SafeTensorsFile f = valid_case();
+  f.metadata[0].second = "conv2d";
+  expect_rejected("wrong_op", f, "\"conv2d\" is not supported");
+  f = valid_case();
+  f.metadata[1].second = "2";
+  expect_rejected("bad_stride", f, "stride \"2\"");
+  f = valid_case();
+  f.metadata[5].second = "zero";
+  expect_rejected("bad_groups", f, "groups \"zero\"");
+  f = valid_case();
+  f.metadata.pop_back();
+  expect_rejected("no_groups", f, "no \"groups\"");
+  f = valid_case();
+  f.tensors.erase(f.tensors.begin() + 1);
+  expect_rejected("no_weight", f, "missing tensor \"weight\"");
+  f = valid_case();
+  f.tensors[2].shape = Shape{1, 1, 3, 3};
+  f.tensors[2].data.assign(9, 0);
+  expect_rejected("wrong_output_shape", f, "gives [1,1,2,2]");
+  f = valid_case();
+  f.tensors.push_back({"grad_input", Shape{1, 1, 1, 1}, {0}});
+  expect_rejected("grad_without_grad_output", f, "without \"grad_output\"");
+  f = valid_case();
+  f.tensors.push_back({"extra", Shape{1}, {0}});
+  expect_rejected("extra_tensor", f, "unexpected tensor \"extra\"");
+  f = valid_case();
+  f.metadata[3].second = "1,1";  // output_padding 1 with stride 1, dilation 1
+  expect_rejected("output_padding_too_big", f, "output_padding");
+}
+
+TEST(Golden, CollectsDirectoriesAndReportsMissingPaths) {
+  EXPECT_FALSE(collect_golden_files({"/nonexistent/golden"}).ok());
+  auto files = collect_golden_files({std::string(GANTRY_SOURCE_DIR) + "/tests/golden/conv_transpose2d"});
+  ASSERT_TRUE(files.ok()) << files.message();
+  EXPECT_GE(files->size(), 25u);
+}
+
+}  // namespace

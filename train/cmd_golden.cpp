@@ -1,0 +1,123 @@
+// `gantry golden [--backend cpu|vulkan|cuda|all] [--json] PATH...`: runs
+// golden-output cases (files or directories of .safetensors) on each backend
+// and prints one row per compared tensor, or JSON lines with --json.
+#include <algorithm>
+#include <cstdio>
+
+#include "engine/golden.h"
+#include "train/cli.h"
+
+namespace gantry::cli {
+namespace {
+
+int usage() {
+  std::fprintf(stderr, "usage: gantry golden [--backend cpu|vulkan|cuda|all] [--json] PATH...\n");
+  return 2;
+}
+
+std::string case_name(const std::string& file) {
+  const size_t slash = file.find_last_of('/');
+  std::string s = slash == std::string::npos ? file : file.substr(slash + 1);
+  const size_t dot = s.rfind(".safetensors");
+  return dot == std::string::npos ? s : s.substr(0, dot);
+}
+
+// Minimal JSON string escaping for file names and messages.
+std::string quoted(const std::string& s) {
+  std::string q = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') q += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+      q += buf;
+    } else {
+      q += ch;
+    }
+  }
+  return q + "\"";
+}
+
+void print_json(const GoldenResult& r) {
+  std::printf("{\"case\":%s,\"file\":%s,\"backend\":\"%s\",\"pass\":%s", quoted(case_name(r.file)).c_str(),
+              quoted(r.file).c_str(), backend_name(r.backend), r.pass() ? "true" : "false");
+  if (!r.error.empty()) std::printf(",\"error\":%s", quoted(r.error).c_str());
+  std::printf(",\"checks\":[");
+  for (size_t i = 0; i < r.checks.size(); ++i) {
+    const GoldenCheck& c = r.checks[i];
+    std::printf("%s{\"tensor\":\"%s\",\"accumulation\":%lld,\"max_abs_err\":%.3e,\"max_rel_err\":%.3e,\"atol\":%.3e,"
+                "\"rtol\":%.1e,\"pass\":%s}",
+                i ? "," : "", c.tensor.c_str(), static_cast<long long>(c.accumulation), c.max_abs, c.max_rel, c.atol,
+                c.rtol, c.pass ? "true" : "false");
+  }
+  std::printf("]}\n");
+}
+
+}  // namespace
+
+int golden(const Args& args) {
+  std::string backend_arg = "cpu";
+  bool json = false;
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--json") json = true;
+    else if (args[i] == "--backend" && i + 1 < args.size()) backend_arg = args[++i];
+    else if (args[i].rfind("--", 0) == 0) return usage();
+    else paths.push_back(args[i]);
+  }
+  if (paths.empty()) return usage();
+
+  std::vector<BackendKind> backends;
+  if (backend_arg == "all") {
+    backends = available_backends();
+  } else {
+    auto b = parse_backend(backend_arg);
+    if (!b.ok()) return std::fprintf(stderr, "gantry golden: %s\n", b.message().c_str()), 2;
+    const auto avail = available_backends();
+    if (std::find(avail.begin(), avail.end(), *b) == avail.end()) {
+      std::string list;
+      for (BackendKind k : avail) list += (list.empty() ? "" : ", ") + std::string(backend_name(k));
+      std::fprintf(stderr, "gantry golden: backend %s is not available on this machine (available: %s)\n",
+                   backend_arg.c_str(), list.c_str());
+      return 2;
+    }
+    backends = {*b};
+  }
+  auto files = collect_golden_files(paths);
+  if (!files.ok()) return std::fprintf(stderr, "gantry golden: %s\n", files.message().c_str()), 2;
+
+  if (!json)
+    std::printf("%-40s %-7s %-12s %7s %10s %10s %10s  %s\n", "case", "backend", "tensor", "K", "max_abs", "max_rel",
+                "atol", "result");
+  int cases_failed = 0, checks = 0, checks_failed = 0;
+  for (const std::string& file : *files) {
+    auto c = load_golden_case(file);
+    for (BackendKind backend : backends) {
+      GoldenResult r;
+      if (c.ok()) r = run_golden_case(*c, backend);
+      r.file = file;
+      r.backend = backend;
+      if (!c.ok()) r.error = c.message();
+      cases_failed += !r.pass();
+      if (json) {
+        print_json(r);
+        continue;
+      }
+      if (!r.error.empty()) std::printf("%-40s %-7s %s\n", case_name(file).c_str(), backend_name(backend), ("ERROR " + r.error).c_str());
+      for (const GoldenCheck& k : r.checks) {
+        ++checks;
+        checks_failed += !k.pass;
+        std::printf("%-40s %-7s %-12s %7lld %10.3e %10.3e %10.3e  %s\n", case_name(file).c_str(), backend_name(backend),
+                    k.tensor.c_str(), static_cast<long long>(k.accumulation), k.max_abs, k.max_rel, k.atol,
+                    k.pass ? "pass" : "FAIL");
+      }
+    }
+  }
+  const size_t runs = files->size() * backends.size();
+  if (!json)
+    std::printf("golden: %zu case runs (%zu files x %zu backends), %d checks: %d passed, %d failed; %d case runs failed\n",
+                runs, files->size(), backends.size(), checks, checks - checks_failed, checks_failed, cases_failed);
+  return cases_failed ? 1 : 0;
+}
+
+}  // namespace gantry::cli

@@ -1,0 +1,325 @@
+// See trainer.h. Philox streams: the step's noise uses streams 0, 1, 2, ...
+// in build order; weight initialization uses streams from kInitStream up.
+#include "train/trainer.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "engine/autodiff.h"
+#include "engine/ops.h"
+#include "engine/safetensors.h"
+
+namespace gantry {
+namespace {
+
+constexpr uint32_t kInitStream = 1u << 20;
+constexpr const char* kCheckpointFormat = "gantry-checkpoint-1";
+
+Value batch_mean(Graph& g, Value v) {  // [B, 1] → scalar
+  return mean(g, v, axes({0, 1}));
+}
+
+}  // namespace
+
+Result<Objective> objective_of(const std::string& model) {
+  if (model.rfind("wgangp", 0) == 0) return Objective::wgan_gp;
+  if (model.rfind("wgan-clip", 0) == 0) return Objective::wgan_clip;
+  if (model == "dcgan28" || model == "dcgan64" || model == "cgan32") return Objective::gan;
+  std::string names;
+  for (const auto& m : nets::model_names()) names += (names.empty() ? "" : ", ") + m;
+  return Status::error("unknown model '" + model + "' (models: " + names + ")");
+}
+
+Result<int> image_size_of(const std::string& model) {
+  for (int s : {28, 32, 64})
+    if (model.size() > 2 && model.substr(model.size() - 2) == std::to_string(s)) return s;
+  return Status::error("model '" + model + "' does not end in its image size (28, 32 or 64)");
+}
+
+std::string TrainConfig::serialize() const {
+  std::ostringstream s;
+  s << "model=" << model << ";batch=" << batch << ";seed=" << seed << ";nz=" << widths.nz << ";ngf=" << widths.ngf
+    << ";ndf=" << widths.ndf << ";nc=" << widths.nc << ";lr=" << lr << ";beta1=" << beta1 << ";beta2=" << beta2
+    << ";n_critic=" << n_critic << ";lambda=" << lambda << ";clip=" << clip;
+  return s.str();
+}
+
+Result<TrainConfig> TrainConfig::parse(const std::string& text) {
+  TrainConfig c;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ';')) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) return Status::error("config entry '" + item + "' is not key=value");
+    const std::string k = item.substr(0, eq), v = item.substr(eq + 1);
+    try {
+      if (k == "model") c.model = v;
+      else if (k == "batch") c.batch = std::stoll(v);
+      else if (k == "seed") c.seed = std::stoull(v);
+      else if (k == "nz") c.widths.nz = std::stoi(v);
+      else if (k == "ngf") c.widths.ngf = std::stoi(v);
+      else if (k == "ndf") c.widths.ndf = std::stoi(v);
+      else if (k == "nc") c.widths.nc = std::stoi(v);
+      else if (k == "lr") c.lr = std::stof(v);
+      else if (k == "beta1") c.beta1 = std::stof(v);
+      else if (k == "beta2") c.beta2 = std::stof(v);
+      else if (k == "n_critic") c.n_critic = std::stoi(v);
+      else if (k == "lambda") c.lambda = std::stof(v);
+      else if (k == "clip") c.clip = std::stof(v);
+      else return Status::error("unknown config key '" + k + "'");
+    } catch (...) {
+      return Status::error("config value '" + v + "' of '" + k + "' is not a number");
+    }
+  }
+  return c;
+}
+
+Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, const Dataset& data) {
+  std::unique_ptr<Trainer> t(new Trainer());
+  t->config_ = config;
+  TrainConfig& c = t->config_;
+  auto objective = objective_of(c.model);
+  if (!objective.ok()) return objective.status();
+  auto size = image_size_of(c.model);
+  if (!size.ok()) return size.status();
+  t->objective_ = *objective;
+  t->size_ = *size;
+  t->conditional_ = c.model == "cgan32";
+  if (data.images.rank != 4 || data.images[2] != *size || data.images[3] != *size)
+    return Status::error("dataset " + data.source + " has images " + data.images.str() + ", model " + c.model +
+                         " needs " + std::to_string(*size) + "×" + std::to_string(*size));
+  if (c.batch < 1 || c.batch > data.images[0])
+    return Status::error("batch " + std::to_string(c.batch) + " must be between 1 and the " +
+                         std::to_string(data.images[0]) + " digits in " + data.source);
+  if (c.n_critic < 1) return Status::error("n_critic must be ≥ 1");
+  const bool gan = t->objective_ == Objective::gan, gp = t->objective_ == Objective::wgan_gp;
+  if (c.lr < 0) c.lr = gan ? 2e-4f : gp ? 1e-4f : 5e-5f;
+  if (c.beta1 < 0) c.beta1 = 0.5f;
+  if (c.beta2 < 0) c.beta2 = 0.999f;
+
+  Graph& g = t->graph_;
+  auto pair = nets::build_pair(g, c.model, c.widths);
+  if (!pair.ok()) return pair.status();
+  t->nets_ = std::move(*pair);
+  const nets::Network &G = t->nets_.generator, &D = t->nets_.discriminator;
+  for (const auto* net : {&G, &D}) {
+    const std::string prefix = net == &G ? "G." : "D.";
+    for (const auto& list : {&net->params, &net->buffers})
+      for (const nets::NamedTensor& nt : *list) t->persistent_.emplace_back(prefix + nt.name, nt.value);
+  }
+
+  const int64_t B = c.batch, batches = gan ? 1 : c.n_critic;
+  t->rows_ = data.images[0];
+  const Value images = g.data(data.images, "data.images");
+  const Value labels = t->conditional_ ? g.data(Shape{t->rows_}, "data.labels") : Value{};
+  t->index_ = g.input(Shape{batches, B}, "batch_index");
+  uint32_t stream = 0;
+  auto batch_rows = [&](int64_t k) { return reshape(g, slice(g, t->index_, 0, k, k + 1), Shape{B}); };
+  auto noise = [&] { return normal(g, Shape{B, c.widths.nz, 1, 1}, stream++); };
+
+  // Optimizer updates with per-parameter state named after PyTorch's optimizer state.
+  auto update = [&](const nets::Network& net, const std::string& prefix, const std::vector<Value>& grads,
+                    int64_t per_step, int64_t offset) {
+    for (size_t i = 0; i < net.params.size(); ++i) {
+      const Value p = net.params[i].value;
+      const std::string name = prefix + net.params[i].name;
+      if (t->objective_ == Objective::wgan_clip) {
+        const Value sq = g.state(g.shape(p), name + ".square_avg");
+        t->persistent_.emplace_back(name + ".square_avg", sq);
+        RmspropOptions o;
+        o.lr = c.lr;
+        rmsprop(g, p, grads[i], sq, o);
+      } else {
+        const Value m = g.state(g.shape(p), name + ".exp_avg"), v = g.state(g.shape(p), name + ".exp_avg_sq");
+        t->persistent_.emplace_back(name + ".exp_avg", m);
+        t->persistent_.emplace_back(name + ".exp_avg_sq", v);
+        AdamOptions o;
+        o.lr = c.lr, o.beta1 = c.beta1, o.beta2 = c.beta2, o.updates_per_step = per_step, o.update_offset = offset;
+        adam(g, p, grads[i], m, v, o);
+      }
+    }
+  };
+  auto params_of = [](const nets::Network& net) {
+    std::vector<Value> v;
+    for (const auto& nt : net.params) v.push_back(nt.value);
+    return v;
+  };
+  const std::vector<Value> d_params = params_of(D), g_params = params_of(G);
+  auto metric = [&](const char* name, Value v) { t->metric_values_.emplace_back(name, v); };
+
+  if (gan) {
+    const Value rows = batch_rows(0);
+    const Value x = gather(g, images, rows);
+    const Value y = t->conditional_ ? gather(g, labels, rows) : Value{};
+    const Value fake = G.forward(g, noise(), y, true);
+    const Value ones = fill(g, Shape{B, 1}, 1), zeros = fill(g, Shape{B, 1}, 0);
+    const Value d_real = D.forward(g, x, y, true), d_fake = D.forward(g, fake, y, true);
+    const Value loss_d = add(g, batch_mean(g, bce_with_logits(g, d_real, ones)), batch_mean(g, bce_with_logits(g, d_fake, zeros)));
+    update(D, "D.", grad(g, loss_d, d_params), 1, 0);
+    // The generator step sees the updated discriminator, as in the seed's training loop.
+    const Value loss_g = batch_mean(g, bce_with_logits(g, D.forward(g, fake, y, true), ones));
+    update(G, "G.", grad(g, loss_g, g_params), 1, 0);
+    metric("loss_D", loss_d);
+    metric("loss_G", loss_g);
+    metric("D_x", batch_mean(g, sigmoid(g, d_real)));
+    metric("D_G_z", batch_mean(g, sigmoid(g, d_fake)));
+  } else {
+    Value loss_d, wdist, penalty, gnorm;
+    for (int64_t k = 0; k < batches; ++k) {
+      const Value x = gather(g, images, batch_rows(k));
+      const Value fake = G.forward(g, noise(), Value{}, true);
+      const Value d_real = batch_mean(g, D.forward(g, x, Value{}, true));
+      const Value d_fake = batch_mean(g, D.forward(g, fake, Value{}, true));
+      wdist = sub(g, d_real, d_fake);
+      loss_d = scale(g, wdist, -1);
+      if (gp) {
+        // x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1] per sample; the penalty differentiates D twice.
+        const Value eps = uniform(g, Shape{B, 1, 1, 1}, stream++);
+        const Value xhat = add(g, mul(g, eps, x), mul(g, scale(g, eps, -1, 1), fake));
+        const Value dx = grad(g, reduce_sum(g, D.forward(g, xhat, Value{}, true), axes({0, 1})), {xhat},
+                              GradOptions{true})[0];
+        // 1e-12 keeps the norm differentiable at 0 (a zero gradient would give ∞·0).
+        const Value norm = sqrt(g, scale(g, reduce_sum(g, square(g, reshape(g, dx, Shape{B, -1})), axes({1})), 1, 1e-12f));
+        penalty = mean(g, square(g, scale(g, norm, 1, -1)), axes({0}));
+        gnorm = mean(g, norm, axes({0}));
+        loss_d = add(g, loss_d, scale(g, penalty, c.lambda));
+      }
+      update(D, "D.", grad(g, loss_d, d_params), batches, k);
+      if (!gp)
+        for (const Value p : d_params) assign(g, p, clamp(g, p, -c.clip, c.clip));
+    }
+    const Value loss_g = scale(g, batch_mean(g, D.forward(g, G.forward(g, noise(), Value{}, true), Value{}, true)), -1);
+    update(G, "G.", grad(g, loss_g, g_params), 1, 0);
+    metric("loss_D", loss_d);
+    metric("loss_G", loss_g);
+    metric("wasserstein", wdist);
+    if (gp) {
+      metric("grad_penalty", penalty);
+      metric("grad_norm", gnorm);
+    }
+  }
+  if (!g.ok()) return Status::error("building the " + c.model + " training step: " + g.status().message());
+
+  std::vector<Value> outputs;
+  for (const auto& [name, v] : t->metric_values_) outputs.push_back(v);
+  auto program = compile(g, CompileOptions{c.backend, outputs, c.threads});
+  if (!program.ok()) return program.status();
+  t->program_ = std::move(*program);
+  if (Status s = t->program_->write(images, data.pixels.data(), int64_t(data.pixels.size())); !s.ok()) return s;
+  if (labels.valid())
+    if (Status s = t->program_->write(labels, data.labels.data(), int64_t(data.labels.size())); !s.ok()) return s;
+  t->index_host_.resize(size_t(batches * B));
+  t->order_ = std::make_unique<EpochOrder>(t->rows_, c.seed);
+  t->metrics_.resize(t->metric_values_.size());
+  for (size_t i = 0; i < t->metrics_.size(); ++i) t->metrics_[i].name = t->metric_values_[i].first;
+
+  // The sampler: the same generator, eval mode.
+  Graph& sg = t->sample_graph_;
+  auto sample_pair = nets::build_pair(sg, c.model, c.widths);
+  if (!sample_pair.ok()) return sample_pair.status();
+  t->sample_g_ = std::move(sample_pair->generator);
+  t->sample_z_ = sg.input(Shape{t->sample_n_, c.widths.nz, 1, 1}, "z");
+  t->sample_labels_ = t->conditional_ ? sg.input(Shape{t->sample_n_}, "labels") : Value{};
+  t->sample_out_ = t->sample_g_.forward(sg, t->sample_z_, t->sample_labels_, false);
+  if (!sg.ok()) return Status::error("building the sampler: " + sg.status().message());
+  auto sampler = compile(sg, CompileOptions{c.backend, {t->sample_out_}, c.threads});
+  if (!sampler.ok()) return sampler.status();
+  t->sampler_ = std::move(*sampler);
+  return t;
+}
+
+Status Trainer::init_weights() {
+  step_ = 0;
+  const nets::Network &G = nets_.generator, &D = nets_.discriminator;
+  if (Status s = nets::initialize(*program_, graph_, G, config_.seed, kInitStream); !s.ok()) return s;
+  const uint32_t d_stream = kInitStream + uint32_t(G.params.size() + G.buffers.size());
+  if (Status s = nets::initialize(*program_, graph_, D, config_.seed, d_stream); !s.ok()) return s;
+  // Optimizer moments start at zero.
+  std::vector<float> zeros;
+  for (const auto& [name, v] : persistent_) {
+    if (name.find(".exp_avg") == std::string::npos && name.find(".square_avg") == std::string::npos) continue;
+    zeros.assign(size_t(graph_.shape(v).numel()), 0.0f);
+    if (Status s = program_->write(v, zeros.data(), int64_t(zeros.size())); !s.ok()) return s;
+  }
+  return {};
+}
+
+Status Trainer::write_batch_indices() {
+  const int64_t per_step = int64_t(index_host_.size());
+  for (int64_t i = 0; i < per_step; ++i) index_host_[size_t(i)] = float(order_->row(step_ * per_step + i));
+  return program_->write(index_, index_host_.data(), per_step);
+}
+
+Status Trainer::step() {
+  if (Status s = write_batch_indices(); !s.ok()) return s;
+  if (Status s = program_->step(StepUniforms{config_.seed, uint64_t(step_)}); !s.ok()) return s;
+  for (size_t i = 0; i < metrics_.size(); ++i)
+    if (Status s = program_->read(metric_values_[i].second, &metrics_[i].value, 1); !s.ok()) return s;
+  ++step_;
+  return {};
+}
+
+Status Trainer::save(const std::string& path) const {
+  SafeTensorsFile f;
+  for (const auto& [name, v] : persistent_) {
+    SafeTensor t{name, graph_.shape(v), std::vector<float>(size_t(graph_.shape(v).numel()))};
+    if (Status s = program_->read(v, t.data.data(), int64_t(t.data.size())); !s.ok()) return s;
+    f.tensors.push_back(std::move(t));
+  }
+  f.metadata = {{"format", kCheckpointFormat}, {"step", std::to_string(step_)}, {"config", config_.serialize()}};
+  return write_safetensors(path, f);
+}
+
+Status Trainer::load(const std::string& path) {
+  auto f = read_safetensors(path);
+  if (!f.ok()) return f.status();
+  const std::string* format = f->meta("format");
+  const std::string* step = f->meta("step");
+  if (!format || *format != kCheckpointFormat || !step)
+    return Status::error(path + ": not a gantry checkpoint (metadata \"format\" must be " + kCheckpointFormat + ")");
+  for (const auto& [name, v] : persistent_) {
+    const SafeTensor* t = f->find(name);
+    if (!t) return Status::error(path + ": checkpoint has no tensor \"" + name + "\" (model " + config_.model + ")");
+    if (t->shape != graph_.shape(v))
+      return Status::error(path + ": tensor \"" + name + "\" has shape " + t->shape.str() + ", the model needs " +
+                           graph_.shape(v).str());
+    if (Status s = program_->write(v, t->data.data(), int64_t(t->data.size())); !s.ok()) return s;
+  }
+  try {
+    step_ = std::stoll(*step);
+  } catch (...) {
+    return Status::error(path + ": step \"" + *step + "\" is not a number");
+  }
+  return {};
+}
+
+Status Trainer::sample(const std::vector<float>& z, const std::vector<float>& labels, std::vector<float>& images) {
+  const int64_t nz = config_.widths.nz, n = int64_t(z.size()) / nz;
+  if (n < 1 || n > sample_n_ || int64_t(z.size()) != n * nz)
+    return Status::error("sample: z must hold 1.." + std::to_string(sample_n_) + " rows of " + std::to_string(nz));
+  // Copy the current generator weights and running statistics into the sampler.
+  const nets::Network& G = nets_.generator;
+  std::vector<float> buf;
+  for (const auto& [src, dst] : {std::pair{&G.params, &sample_g_.params}, {&G.buffers, &sample_g_.buffers}})
+    for (size_t i = 0; i < src->size(); ++i) {
+      buf.resize(size_t(graph_.shape((*src)[i].value).numel()));
+      if (Status s = program_->read((*src)[i].value, buf.data(), int64_t(buf.size())); !s.ok()) return s;
+      if (Status s = sampler_->write((*dst)[i].value, buf.data(), int64_t(buf.size())); !s.ok()) return s;
+    }
+  std::vector<float> zin(size_t(sample_n_ * nz), 0.0f), lin(size_t(sample_n_), 0.0f);
+  std::copy(z.begin(), z.end(), zin.begin());
+  if (Status s = sampler_->write(sample_z_, zin.data(), int64_t(zin.size())); !s.ok()) return s;
+  if (conditional_) {
+    if (int64_t(labels.size()) != n) return Status::error("sample: need one label per z row");
+    std::copy(labels.begin(), labels.end(), lin.begin());
+    if (Status s = sampler_->write(sample_labels_, lin.data(), int64_t(lin.size())); !s.ok()) return s;
+  }
+  if (Status s = sampler_->step(StepUniforms{config_.seed, 0}); !s.ok()) return s;
+  const int64_t per = int64_t(size_) * size_ * config_.widths.nc;
+  std::vector<float> all(size_t(sample_n_ * per));
+  if (Status s = sampler_->read(sample_out_, all.data(), int64_t(all.size())); !s.ok()) return s;
+  images.assign(all.begin(), all.begin() + n * per);
+  return {};
+}
+
+}  // namespace gantry

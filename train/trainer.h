@@ -1,0 +1,106 @@
+// GAN trainers. One generator iteration — every discriminator/critic pass,
+// the gradient penalty, all gradients and optimizer updates, and the
+// generator's own step — is built once as a static graph, compiled for a
+// backend and replayed per step; the host only writes the minibatch indices
+// and the step number. Objectives:
+//   gan        non-saturating GAN loss on logits (BCE-with-logits), Adam
+//   wgan-gp    seed Algorithm 3: n_critic critic steps with λ(‖∇x̂ D(x̂)‖₂ − 1)², Adam
+//   wgan-clip  seed WGAN algorithm: n_critic RMSProp critic steps with weight clipping
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/backend.h"
+#include "nets/nets.h"
+#include "train/dataset.h"
+
+namespace gantry {
+
+enum class Objective { gan, wgan_gp, wgan_clip };
+
+struct TrainConfig {
+  std::string model = "dcgan28";  // nets::model_names()
+  int64_t batch = 64;
+  uint64_t seed = 1;
+  BackendKind backend = BackendKind::cpu;
+  int threads = 0;
+  nets::Widths widths;  // the model's seed widths unless changed; nc is 1 (MNIST)
+  // Optimizer: negative means the objective's default (gan: Adam 2e-4, β₁ 0.5;
+  // wgan-gp: Adam 1e-4, β₁ 0.5, β₂ 0.999; wgan-clip: RMSProp 5e-5).
+  float lr = -1, beta1 = -1, beta2 = -1;
+  int n_critic = 5;      // wgan-gp, wgan-clip
+  float lambda = 10;     // wgan-gp penalty weight
+  float clip = 0.01f;    // wgan-clip weight bound c
+
+  // "key=value;..." of everything above, stored in checkpoints.
+  std::string serialize() const;
+  static Result<TrainConfig> parse(const std::string& text);
+};
+
+Result<Objective> objective_of(const std::string& model);
+Result<int> image_size_of(const std::string& model);
+
+struct Metric {
+  std::string name;
+  float value = 0;
+};
+
+class Trainer {
+ public:
+  // Builds and compiles the step graph and the eval-mode sampling graph, and
+  // copies the dataset into the arena. Weights start from init_weights() or load().
+  static Result<std::unique_ptr<Trainer>> create(const TrainConfig& config, const Dataset& data);
+
+  Status init_weights();                    // the seed's initialization, from config.seed
+  Status step();                            // one generator iteration
+  int64_t steps_done() const { return step_; }
+  const std::vector<Metric>& metrics() const { return metrics_; }  // after the last step()
+
+  // Checkpoint: every parameter, buffer and optimizer moment by name, the step,
+  // and the config; written atomically. load() needs the same model and widths.
+  Status save(const std::string& path) const;
+  Status load(const std::string& path);
+
+  // Generator in eval mode (running statistics): z [n, nz] → images [n, 1, S, S].
+  // labels: n class ids for conditional models, ignored otherwise.
+  Status sample(const std::vector<float>& z, const std::vector<float>& labels, std::vector<float>& images);
+  int64_t sample_batch() const { return sample_n_; }
+
+  const TrainConfig& config() const { return config_; }
+  Objective objective() const { return objective_; }
+  int image_size() const { return size_; }
+  bool conditional() const { return conditional_; }
+  const ArenaBytes& arena() const { return program_->arena(); }
+
+ private:
+  Trainer() = default;
+  Status write_batch_indices();
+
+  TrainConfig config_;
+  Objective objective_ = Objective::gan;
+  int size_ = 28;
+  bool conditional_ = false;
+  int64_t rows_ = 0, step_ = 0;
+
+  Graph graph_;
+  std::unique_ptr<Program> program_;
+  nets::Pair nets_;
+  std::vector<std::pair<std::string, Value>> persistent_;  // checkpointed leaves by name
+  Value index_;                                            // [batches, B] minibatch rows
+  std::vector<float> index_host_;
+  std::unique_ptr<EpochOrder> order_;
+  std::vector<std::pair<std::string, Value>> metric_values_;
+  std::vector<Metric> metrics_;
+
+  // Sampling: the generator alone, eval mode, batch sample_n_.
+  Graph sample_graph_;
+  std::unique_ptr<Program> sampler_;
+  nets::Network sample_g_;
+  Value sample_z_, sample_labels_, sample_out_;
+  int64_t sample_n_ = 64;
+};
+
+}  // namespace gantry
