@@ -31,7 +31,7 @@ Result<BackendKind> parse_backend(const std::string& name) {
 
 Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& options) {
   if (options.backend == BackendKind::cpu) {
-    auto p = CpuProgram<float>::compile(g, options.outputs, CpuOptions{options.threads, false});
+    auto p = CpuProgram<float>::compile(g, options.outputs, CpuOptions{options.threads, false, options.profile});
     if (!p.ok()) return p.status();
     return std::unique_ptr<Program>(std::move(*p));
   }

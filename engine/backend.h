@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/graph.h"
@@ -30,12 +31,16 @@ class Program {
   virtual Status read(Value v, float* dst, int64_t count) const = 0;
   virtual const ArenaBytes& arena() const = 0;
   virtual BackendKind backend() const = 0;
+  // With CompileOptions::profile: seconds spent per op over all steps so far,
+  // largest first (where the time goes); empty otherwise.
+  virtual std::vector<std::pair<std::string, double>> op_seconds() const = 0;
 };
 
 struct CompileOptions {
   BackendKind backend = BackendKind::cpu;
   std::vector<Value> outputs;  // values readable after step()
   int threads = 0;             // CPU: worker threads, 0 = one per hardware thread
+  bool profile = false;        // time every op (adds a clock read per node)
 };
 
 Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& options);

@@ -1,6 +1,8 @@
 // CPU backend: compile (plan + one allocation + per-node kernel arguments) and replay.
 #include "engine/cpu_backend.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -10,7 +12,8 @@ namespace gantry {
 template <class T>
 CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, const CpuOptions& options)
     : graph_(g), plan_(std::move(plan)), readable_(size_t(g.size()), 0), pool_(options.threads),
-      poison_dead_(options.poison_dead) {
+      poison_dead_(options.poison_dead), profile_(options.profile) {
+  if (profile_) seconds_per_op_.assign(size_t(kOpCount), 0.0);
   for (Value v : outputs) readable_[v.id] = 1;
   for (int32_t i = 0; i < g.size(); ++i)
     if (g.node(i).op == Op::leaf) readable_[i] = 1;
@@ -55,8 +58,11 @@ template <class T>
 Status CpuProgram<T>::step(const StepUniforms& u) {
   for (size_t s = 0; s < args_.size(); ++s) {
     const CpuArgs<T>& a = args_[s];
+    const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if constexpr (std::is_same_v<T, float>) op_def(a.node->op).cpu_f32(a, u, pool_);
     else op_def(a.node->op).cpu_f64(a, u, pool_);
+    if (profile_)
+      seconds_per_op_[size_t(a.node->op)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (poison_dead_) {
       const T nan = std::numeric_limits<T>::quiet_NaN();
       if (a.scratch) std::fill(a.scratch, a.scratch + plan_.scratch_elems[plan_.schedule[s]], nan);
@@ -67,6 +73,15 @@ Status CpuProgram<T>::step(const StepUniforms& u) {
     }
   }
   return {};
+}
+
+template <class T>
+std::vector<std::pair<std::string, double>> CpuProgram<T>::op_seconds() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 0; i < seconds_per_op_.size(); ++i)
+    if (seconds_per_op_[i] > 0) out.emplace_back(op_name(Op(i)), seconds_per_op_[i]);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
 }
 
 template <class T>

@@ -17,6 +17,7 @@ struct CpuOptions {
   // Test aid: after each node, fill tensors that just died with NaN, to prove
   // that the planner never lets a live tensor share bytes with a dead one.
   bool poison_dead = false;
+  bool profile = false;  // see CompileOptions::profile
 };
 
 template <class T>
@@ -30,6 +31,7 @@ class CpuProgram final : public Program {
   Status read(Value v, float* dst, int64_t count) const override;
   const ArenaBytes& arena() const override { return plan_.bytes; }
   BackendKind backend() const override { return BackendKind::cpu; }
+  std::vector<std::pair<std::string, double>> op_seconds() const override;
 
   // A view of a leaf or output in the arena, in the program's element type.
   Result<std::span<T>> view(Value v);
@@ -50,7 +52,8 @@ class CpuProgram final : public Program {
   std::vector<CpuArgs<T>> args_;  // per scheduled node
   std::vector<std::vector<int32_t>> dies_after_;  // per schedule index, for poison_dead
   ThreadPool pool_;
-  bool poison_dead_;
+  bool poison_dead_, profile_;
+  std::vector<double> seconds_per_op_;  // indexed by Op, sized at compile time
 };
 
 extern template class CpuProgram<float>;

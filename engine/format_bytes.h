@@ -83,7 +83,8 @@ inline std::string shape_problem(const Shape& shape, size_t values) {
     return "rank " + std::to_string(shape.rank) + " is outside 0.." + std::to_string(kMaxRank);
   for (int i = 0; i < shape.rank; ++i)
     if (shape.d[i] < 0) return "shape " + shape.str() + " has a negative dimension";
-  if (shape.numel() != int64_t(values)) return "shape " + shape.str() + " does not match " + std::to_string(values) + " values";
+  if (shape.numel() != int64_t(values))
+    return "shape " + shape.str() + " does not match " + std::to_string(values) + " values";
   return "";
 }
 

@@ -21,6 +21,12 @@ enum class Op : uint8_t {
 #undef GANTRY_OP
 };
 
+constexpr int kOpCount = 0
+#define GANTRY_OP(name, file) +1
+#include "engine/ops.def"
+#undef GANTRY_OP
+    ;
+
 const char* op_name(Op op);
 
 // Where a leaf lives. Everything that is not a leaf is transient.

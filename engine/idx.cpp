@@ -29,12 +29,15 @@ Result<IdxPayload> read_idx(const std::string& path, uint32_t magic, const char*
   Result<std::vector<std::byte>> file = read_file(path);
   if (!file.ok()) return file.status();
   const std::vector<std::byte>& bytes = file.value();
-  auto fail = [&](const std::string& what) { return Status::error(std::string("IDX ") + kind + " file '" + path + "': " + what); };
+  auto fail = [&](const std::string& what) {
+    return Status::error(std::string("IDX ") + kind + " file '" + path + "': " + what);
+  };
 
   if (bytes.size() >= 2 && bytes[0] == std::byte{0x1f} && bytes[1] == std::byte{0x8b})
     return fail("is gzip-compressed, which gantry does not read; gunzip it first");
   const size_t ndims = magic & 0xff, header = 4 + 4 * ndims;
-  if (bytes.size() < 4) return fail("truncated: " + std::to_string(bytes.size()) + " bytes, shorter than the magic number");
+  if (bytes.size() < 4)
+    return fail("truncated: " + std::to_string(bytes.size()) + " bytes, shorter than the magic number");
   const uint32_t found = uint32_t(format_bytes::load_be(bytes.data(), 4));
   if (found != magic) {
     std::string hint;
@@ -43,7 +46,8 @@ Result<IdxPayload> read_idx(const std::string& path, uint32_t magic, const char*
     return fail("wrong magic number " + hex32(found) + ", expected " + hex32(magic) + hint);
   }
   if (bytes.size() < header)
-    return fail("truncated: " + std::to_string(bytes.size()) + " bytes, shorter than the " + std::to_string(header) + "-byte header");
+    return fail("truncated: " + std::to_string(bytes.size()) + " bytes, shorter than the " + std::to_string(header) +
+                "-byte header");
 
   IdxPayload p;
   uint64_t want = 1;
@@ -56,9 +60,9 @@ Result<IdxPayload> read_idx(const std::string& path, uint32_t magic, const char*
   }
   const uint64_t have = bytes.size() - header;
   if (!fits || want > have)
-    return fail("truncated: the header says " + dims_text + " = " + (fits ? std::to_string(want) : std::string("over 2^64")) +
-                " bytes of data, but only " + std::to_string(have) + " bytes follow the " + std::to_string(header) +
-                "-byte header");
+    return fail("truncated: the header says " + dims_text + " = " +
+                (fits ? std::to_string(want) : std::string("over 2^64")) + " bytes of data, but only " +
+                std::to_string(have) + " bytes follow the " + std::to_string(header) + "-byte header");
   if (want < have)
     return fail(std::to_string(have - want) + " bytes more than the " + dims_text + " = " + std::to_string(want) +
                 " bytes its header declares");
@@ -90,7 +94,8 @@ Result<MnistSet> load_mnist(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    return Status::error("MNIST directory '" + dir + "' " + (fs::exists(dir, ec) ? "is not a directory" : "does not exist"));
+    return Status::error("MNIST directory '" + dir + "' " +
+                         (fs::exists(dir, ec) ? "is not a directory" : "does not exist"));
   // In order of preference: the training split first, then the test split;
   // the dashed names are LeCun's, the dotted ones are Kaggle's re-upload.
   static const char* const kPairs[][2] = {
@@ -105,8 +110,8 @@ Result<MnistSet> load_mnist(const std::string& dir) {
   for (const auto& pair : kPairs) {
     const bool images = present(pair[0]), labels = present(pair[1]);
     if (images != labels)
-      return Status::error("MNIST directory '" + dir + "' has '" + (images ? pair[0] : pair[1]) + "' but not its partner '" +
-                           (images ? pair[1] : pair[0]) + "'");
+      return Status::error("MNIST directory '" + dir + "' has '" + (images ? pair[0] : pair[1]) +
+                           "' but not its partner '" + (images ? pair[1] : pair[0]) + "'");
     if (!images) {
       for (const char* name : pair) {
         looked_for += std::string(looked_for.empty() ? "" : ", ") + name;
@@ -124,19 +129,20 @@ Result<MnistSet> load_mnist(const std::string& dir) {
     set.images = std::move(im.value());
     set.labels = std::move(lb.value());
     if (int64_t(set.labels.size()) != set.images.count)
-      return Status::error("MNIST: '" + set.images_path + "' holds " + std::to_string(set.images.count) + " images but '" +
-                           set.labels_path + "' holds " + std::to_string(set.labels.size()) + " labels");
+      return Status::error("MNIST: '" + set.images_path + "' holds " + std::to_string(set.images.count) +
+                           " images but '" + set.labels_path + "' holds " + std::to_string(set.labels.size()) +
+                           " labels");
     for (size_t i = 0; i < set.labels.size(); ++i)
       if (set.labels[i] > 9)
-        return Status::error("MNIST: label " + std::to_string(set.labels[i]) + " at index " + std::to_string(i) + " in '" +
-                             set.labels_path + "' is not a digit 0-9");
+        return Status::error("MNIST: label " + std::to_string(set.labels[i]) + " at index " + std::to_string(i) +
+                             " in '" + set.labels_path + "' is not a digit 0-9");
     return set;
   }
   if (!gzipped.empty())
     return Status::error("MNIST directory '" + dir + "' holds only gzip-compressed files (" + gzipped +
                          "); gantry does not read gzip: gunzip them first (gunzip " + dir + "/*.gz)");
-  return Status::error("no MNIST files in '" + dir + "': looked for " + looked_for +
-                       " (scripts/fetch-mnist.sh " + dir + " downloads them)");
+  return Status::error("no MNIST files in '" + dir + "': looked for " + looked_for + " (scripts/fetch-mnist.sh " + dir +
+                       " downloads them)");
 }
 
 }  // namespace gantry

@@ -100,7 +100,8 @@ class HeaderParser {
       int64_t v = 0;
       const size_t start = pos_;
       for (; pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; ++pos_)
-        if (__builtin_mul_overflow(v, int64_t(10), &v) || __builtin_add_overflow(v, int64_t(s_[pos_] - '0'), &v)) return false;
+        if (__builtin_mul_overflow(v, int64_t(10), &v) || __builtin_add_overflow(v, int64_t(s_[pos_] - '0'), &v))
+          return false;
       if (pos_ == start) return false;
       eat_word("L");
       out->push_back(v);
@@ -120,7 +121,8 @@ Result<NpyArray> parse_npy(std::span<const std::byte> bytes, const std::string& 
   const size_t head = std::min(bytes.size(), kMagicBytes);
   if (std::string_view(reinterpret_cast<const char*>(bytes.data()), head) != std::string_view(kMagic, head))
     return fail("bad magic: a .npy file starts with \"\\x93NUMPY\"");
-  if (bytes.size() < kMagicBytes + 2) return fail("truncated: the file is only " + std::to_string(bytes.size()) + " bytes");
+  if (bytes.size() < kMagicBytes + 2)
+    return fail("truncated: the file is only " + std::to_string(bytes.size()) + " bytes");
   const int major = int(bytes[6]), minor = int(bytes[7]);
   // Version 2.0 only widens the header length to 4 bytes (for huge structured
   // dtypes); 3.0 adds UTF-8 field names, which a float array never has.
@@ -139,8 +141,10 @@ Result<NpyArray> parse_npy(std::span<const std::byte> bytes, const std::string& 
   const std::string err = HeaderParser({reinterpret_cast<const char*>(bytes.data()) + prefix, header_bytes}).parse(&h);
   if (!err.empty()) return fail("bad header: " + err);
   size_t item_bytes = 0;
-  if (h.descr == "<f4") item_bytes = 4;
-  else if (h.descr == "<f8") item_bytes = 8;
+  if (h.descr == "<f4")
+    item_bytes = 4;
+  else if (h.descr == "<f8")
+    item_bytes = 8;
   else if (h.descr == ">f4" || h.descr == ">f8")
     return fail("big-endian data ('" + h.descr + "') is not supported; save it as '<f4' (e.g. a.astype('<f4'))");
   else
@@ -148,7 +152,8 @@ Result<NpyArray> parse_npy(std::span<const std::byte> bytes, const std::string& 
   if (h.fortran_order)
     return fail("fortran_order is True; gantry reads C-order arrays only (save np.ascontiguousarray(a))");
   if (h.shape.size() > size_t(kMaxRank))
-    return fail("rank " + std::to_string(h.shape.size()) + " is more than gantry's maximum of " + std::to_string(kMaxRank));
+    return fail("rank " + std::to_string(h.shape.size()) + " is more than gantry's maximum of " +
+                std::to_string(kMaxRank));
 
   NpyArray a;
   uint64_t want = item_bytes;
@@ -163,8 +168,8 @@ Result<NpyArray> parse_npy(std::span<const std::byte> bytes, const std::string& 
                 (fits ? std::to_string(want) : std::string("more than 2^64")) + " bytes but " + std::to_string(have) +
                 " follow the header");
   if (want < have)
-    return fail(std::to_string(have - want) + " unexpected bytes after the " + std::to_string(want) + " bytes of shape " +
-                a.shape.str());
+    return fail(std::to_string(have - want) + " unexpected bytes after the " + std::to_string(want) +
+                " bytes of shape " + a.shape.str());
 
   a.data.resize(size_t(a.shape.numel()));
   const std::byte* p = bytes.data() + prefix + header_bytes;

@@ -18,11 +18,6 @@ const OpDef* const kDefs[] = {
 #include "engine/ops.def"
 #undef GANTRY_OP
 };
-constexpr int kOpCount = 0
-#define GANTRY_OP(name, file) +1
-#include "engine/ops.def"
-#undef GANTRY_OP
-    ;
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == kOpCount, "op names out of step with ops.def");
 static_assert(sizeof(kDefs) / sizeof(kDefs[0]) == kOpCount, "op table out of step with ops.def");
 }  // namespace

@@ -7,6 +7,7 @@
 #include "engine/safetensors.h"
 
 #include <algorithm>
+#include <iterator>
 #include <unordered_set>
 
 #include "engine/format_bytes.h"
@@ -30,22 +31,18 @@ struct Json {
   std::vector<Json> items;        // object: member values; array: elements
 };
 
+// For messages, in the order of Json::Kind.
 const char* kind_name(Json::Kind k) {
-  switch (k) {
-    case Json::Kind::object: return "an object";
-    case Json::Kind::array: return "an array";
-    case Json::Kind::string: return "a string";
-    case Json::Kind::integer: return "an integer";
-    case Json::Kind::number: return "a non-integer number";
-    case Json::Kind::literal: return "true, false or null";
-  }
-  return "?";
+  static const char* const names[] = {
+      "an object", "an array", "a string", "an integer", "a non-integer number", "true, false or null"};
+  static_assert(std::size(names) == size_t(Json::Kind::literal) + 1);
+  return names[size_t(k)];
 }
 
 // JSON's two-character escapes: {letter after the backslash, character}.
 // '/' may be escaped but never needs to be, so the writer leaves it alone.
 constexpr char kShortEscapes[][2] = {{'"', '"'},  {'\\', '\\'}, {'/', '/'},  {'b', '\b'},
-                                     {'f', '\f'}, {'n', '\n'},   {'r', '\r'}, {'t', '\t'}};
+                                     {'f', '\f'}, {'n', '\n'},  {'r', '\r'}, {'t', '\t'}};
 
 char unescape(char letter) {
   for (const auto& e : kShortEscapes)
@@ -191,7 +188,10 @@ class JsonParser {
     uint32_t v = 0;
     for (int i = 0; i < 4; ++i, ++pos_) {
       const char c = peek();
-      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      const int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
       if (d < 0) return fail("bad hex digit in a \\u escape");
       v = v * 16 + uint32_t(d);
     }
@@ -224,9 +224,12 @@ class JsonParser {
     const uint8_t lead = b(0);
     int len = 0;
     uint8_t lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-    if (lead >= 0xc2 && lead <= 0xdf) len = 2;
-    else if (lead >= 0xe0 && lead <= 0xef) len = 3, lo = lead == 0xe0 ? 0xa0 : 0x80, hi = lead == 0xed ? 0x9f : 0xbf;
-    else if (lead >= 0xf0 && lead <= 0xf4) len = 4, lo = lead == 0xf0 ? 0x90 : 0x80, hi = lead == 0xf4 ? 0x8f : 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf)
+      len = 2;
+    else if (lead >= 0xe0 && lead <= 0xef)
+      len = 3, lo = lead == 0xe0 ? 0xa0 : 0x80, hi = lead == 0xed ? 0x9f : 0xbf;
+    else if (lead >= 0xf0 && lead <= 0xf4)
+      len = 4, lo = lead == 0xf0 ? 0x90 : 0x80, hi = lead == 0xf4 ? 0x8f : 0xbf;
     if (len == 0 || s_.size() - pos_ < size_t(len) || b(1) < lo || b(1) > hi) return fail("invalid UTF-8");
     for (int i = 2; i < len; ++i)
       if (b(i) < 0x80 || b(i) > 0xbf) return fail("invalid UTF-8");
@@ -343,7 +346,10 @@ Result<Entry> read_entry(const std::string& name, const Json& v, uint64_t buffer
   if (v.kind != Json::Kind::object) return fail(who + " is " + kind_name(v.kind) + ", expected an object");
   const Json *dtype = nullptr, *shape = nullptr, *offsets = nullptr;
   for (size_t i = 0; i < v.keys.size(); ++i) {
-    const Json** slot = v.keys[i] == "dtype" ? &dtype : v.keys[i] == "shape" ? &shape : v.keys[i] == "data_offsets" ? &offsets : nullptr;
+    const Json** slot = v.keys[i] == "dtype"          ? &dtype
+                        : v.keys[i] == "shape"        ? &shape
+                        : v.keys[i] == "data_offsets" ? &offsets
+                                                      : nullptr;
     if (!slot) return fail(who + " has an unknown field '" + v.keys[i] + "' (expected dtype, shape, data_offsets)");
     if (*slot) return fail(who + " has field '" + v.keys[i] + "' twice");
     *slot = &v.items[i];
@@ -354,9 +360,11 @@ Result<Entry> read_entry(const std::string& name, const Json& v, uint64_t buffer
 
   Entry e;
   e.name = name;
-  if (dtype->kind != Json::Kind::string) return fail(who + ": dtype is " + kind_name(dtype->kind) + ", expected a string");
+  if (dtype->kind != Json::Kind::string)
+    return fail(who + ": dtype is " + kind_name(dtype->kind) + ", expected a string");
   e.dtype = find_dtype(dtype->text);
-  if (!e.dtype) return fail(who + " has dtype '" + dtype->text + "', which gantry does not read (it reads F32, F64, F16, BF16)");
+  if (!e.dtype)
+    return fail(who + " has dtype '" + dtype->text + "', which gantry does not read (it reads F32, F64, F16, BF16)");
 
   auto non_negative_ints = [](const Json& a) {
     return a.kind == Json::Kind::array && std::all_of(a.items.begin(), a.items.end(), [](const Json& x) {
@@ -365,7 +373,8 @@ Result<Entry> read_entry(const std::string& name, const Json& v, uint64_t buffer
   };
   if (!non_negative_ints(*shape)) return fail(who + ": shape must be a list of non-negative integers");
   if (shape->items.size() > size_t(kMaxRank))
-    return fail(who + " has rank " + std::to_string(shape->items.size()) + "; gantry tensors have rank 0 to " + std::to_string(kMaxRank));
+    return fail(who + " has rank " + std::to_string(shape->items.size()) + "; gantry tensors have rank 0 to " +
+                std::to_string(kMaxRank));
   uint64_t bytes = e.dtype->bytes;
   bool fits = true;
   for (const Json& d : shape->items) {
@@ -383,8 +392,8 @@ Result<Entry> read_entry(const std::string& name, const Json& v, uint64_t buffer
     return fail(who + ": " + offs + " run past the end of the " + std::to_string(buffer_bytes) + "-byte data buffer");
   if (!fits || bytes != e.end - e.begin)
     return fail(who + " (" + e.dtype->name + ", shape " + e.shape.str() + ") needs " +
-                (fits ? std::to_string(bytes) + " bytes" : std::string("more bytes than fit in 64 bits")) + " but " + offs +
-                " span " + std::to_string(e.end - e.begin));
+                (fits ? std::to_string(bytes) + " bytes" : std::string("more bytes than fit in 64 bits")) + " but " +
+                offs + " span " + std::to_string(e.end - e.begin));
   return e;
 }
 
@@ -403,7 +412,9 @@ const std::string* SafeTensorsFile::meta(std::string_view key) const {
 }
 
 Result<SafeTensorsFile> parse_safetensors(std::span<const std::byte> bytes, const std::string& name_for_errors) {
-  auto fail = [&](const std::string& what) { return Status::error("safetensors file '" + name_for_errors + "': " + what); };
+  auto fail = [&](const std::string& what) {
+    return Status::error("safetensors file '" + name_for_errors + "': " + what);
+  };
   if (bytes.size() < 8)
     return fail("the file is " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length field");
   const uint64_t header_bytes = load_le(bytes.data(), 8);
@@ -420,7 +431,8 @@ Result<SafeTensorsFile> parse_safetensors(std::span<const std::byte> bytes, cons
   if (!parser.parse_document(&root))
     return fail("invalid JSON header at header byte " + std::to_string(parser.error_pos()) + " (file offset " +
                 std::to_string(parser.error_pos() + 8) + "): " + parser.error());
-  if (root.kind != Json::Kind::object) return fail(std::string("the header is ") + kind_name(root.kind) + ", expected an object");
+  if (root.kind != Json::Kind::object)
+    return fail(std::string("the header is ") + kind_name(root.kind) + ", expected an object");
   const std::span<const std::byte> buffer = bytes.subspan(8 + header_bytes);
 
   SafeTensorsFile file;
@@ -433,7 +445,8 @@ Result<SafeTensorsFile> parse_safetensors(std::span<const std::byte> bytes, cons
     if (key == "__metadata__") {
       if (seen_metadata) return fail("\"__metadata__\" appears twice");
       seen_metadata = true;
-      if (v.kind != Json::Kind::object) return fail(std::string("\"__metadata__\" is ") + kind_name(v.kind) + ", expected an object of strings");
+      if (v.kind != Json::Kind::object)
+        return fail(std::string("\"__metadata__\" is ") + kind_name(v.kind) + ", expected an object of strings");
       std::unordered_set<std::string_view> meta_keys;
       for (size_t j = 0; j < v.keys.size(); ++j) {
         if (v.items[j].kind != Json::Kind::string)
@@ -455,8 +468,9 @@ Result<SafeTensorsFile> parse_safetensors(std::span<const std::byte> bytes, cons
   // at the end of the file. (Empty tensors sort before others at the same offset.)
   std::vector<const Entry*> by_offset;
   for (const Entry& e : entries) by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const Entry* a, const Entry* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
+  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
   uint64_t covered = 0;
   const Entry* prev = nullptr;
   for (const Entry* e : by_offset) {
@@ -464,13 +478,14 @@ Result<SafeTensorsFile> parse_safetensors(std::span<const std::byte> bytes, cons
       return fail("tensors '" + prev->name + "' " + range_str(prev->begin, prev->end) + " and '" + e->name + "' " +
                   range_str(e->begin, e->end) + " overlap in the data buffer");
     if (e->begin > covered)
-      return fail("data buffer bytes " + range_str(covered, e->begin) + " belong to no tensor (a hole before '" + e->name + "')");
+      return fail("data buffer bytes " + range_str(covered, e->begin) + " belong to no tensor (a hole before '" +
+                  e->name + "')");
     covered = e->end;
     prev = e;
   }
   if (covered != buffer.size())
-    return fail("the last " + std::to_string(buffer.size() - covered) + " bytes of the " + std::to_string(buffer.size()) +
-                "-byte data buffer belong to no tensor");
+    return fail("the last " + std::to_string(buffer.size() - covered) + " bytes of the " +
+                std::to_string(buffer.size()) + "-byte data buffer belong to no tensor");
 
   for (const Entry& e : entries) {
     SafeTensor t{e.name, e.shape, std::vector<float>(size_t(e.shape.numel()))};
@@ -506,7 +521,8 @@ Result<std::vector<std::byte>> serialize_safetensors(const SafeTensorsFile& file
   std::unordered_set<std::string_view> names;
   uint64_t offset = 0;
   for (const SafeTensor& t : file.tensors) {
-    if (t.name == "__metadata__") return Status::error("safetensors: \"__metadata__\" is reserved and cannot name a tensor");
+    if (t.name == "__metadata__")
+      return Status::error("safetensors: \"__metadata__\" is reserved and cannot name a tensor");
     if (!names.insert(t.name).second) return Status::error("safetensors: duplicate tensor name '" + t.name + "'");
     if (const std::string problem = format_bytes::shape_problem(t.shape, t.data.size()); !problem.empty())
       return Status::error("safetensors: tensor '" + t.name + "': " + problem);

@@ -30,7 +30,7 @@ struct SafeTensor {
 };
 
 struct SafeTensorsFile {
-  std::vector<SafeTensor> tensors;  // read: header order; written in this order
+  std::vector<SafeTensor> tensors;                            // read: header order; written in this order
   std::vector<std::pair<std::string, std::string>> metadata;  // "__metadata__", in order
 
   // nullptr when absent.

@@ -4,7 +4,6 @@
 // produced by the serializers under test. Every rejected file is checked to
 // produce a message that names the file and the specific problem.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,9 +11,9 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
-#include <iterator>
 #include <filesystem>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <ostream>
 
@@ -40,7 +39,9 @@ std::vector<std::byte> bytes_of(std::initializer_list<int> v) {
   return b;
 }
 
-void append(std::vector<std::byte>& out, const std::vector<std::byte>& more) { out.insert(out.end(), more.begin(), more.end()); }
+void append(std::vector<std::byte>& out, const std::vector<std::byte>& more) {
+  out.insert(out.end(), more.begin(), more.end());
+}
 
 void append_u64_le(std::vector<std::byte>& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(std::byte(v >> (8 * i)));
@@ -91,7 +92,8 @@ template <class R>
 void expect_error(const R& r, const std::string& file, const std::vector<std::string>& parts) {
   ASSERT_FALSE(r.ok()) << "expected an error naming " << file;
   EXPECT_NE(r.message().find(file), std::string::npos) << "message does not name the file: " << r.message();
-  for (const std::string& p : parts) EXPECT_NE(r.message().find(p), std::string::npos) << "missing '" << p << "' in: " << r.message();
+  for (const std::string& p : parts)
+    EXPECT_NE(r.message().find(p), std::string::npos) << "missing '" << p << "' in: " << r.message();
 }
 
 void expect_same(const SafeTensorsFile& a, const SafeTensorsFile& b) {
@@ -114,7 +116,8 @@ TEST_F(Formats, AtomicWriteReplacesFileAndLeavesNoTemporary) {
   Result<std::vector<std::byte>> r = read_file(p);
   ASSERT_TRUE(r.ok()) << r.message();
   EXPECT_EQ(r.value(), bytes_of("second"));
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1) << "a temporary file was left behind";
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1)
+      << "a temporary file was left behind";
   ASSERT_TRUE(write_file_atomic(p, {}).ok());
   EXPECT_TRUE(read_file(p).value().empty());
 }
@@ -292,7 +295,8 @@ TEST_F(Formats, NpyReadsVersion2F64DoubleQuotesAndPython2Longs) {
   std::vector<std::byte> data;
   for (double d : {0.25, -1e300})
     for (int i = 0; i < 8; ++i) data.push_back(std::byte(std::bit_cast<uint64_t>(d) >> (8 * i)));
-  const std::string p = put("v2.npy", npy_bytes(2, "{\"shape\": (1L, 2L), \"fortran_order\": False, \"descr\": \"<f8\"}\n", data));
+  const std::string p =
+      put("v2.npy", npy_bytes(2, "{\"shape\": (1L, 2L), \"fortran_order\": False, \"descr\": \"<f8\"}\n", data));
   Result<NpyArray> r = read_npy(p);
   ASSERT_TRUE(r.ok()) << r.message();
   EXPECT_EQ(r->shape, (Shape{1, 2}));
@@ -353,16 +357,22 @@ Status status_of(const Result<T>& r) {
 
 Status read_with(Reader reader, const std::string& path) {
   switch (reader) {
-    case Reader::safetensors: return status_of(read_safetensors(path));
-    case Reader::npy: return status_of(read_npy(path));
-    case Reader::idx_images: return status_of(read_idx_images(path));
-    case Reader::idx_labels: return status_of(read_idx_labels(path));
+    case Reader::safetensors:
+      return status_of(read_safetensors(path));
+    case Reader::npy:
+      return status_of(read_npy(path));
+    case Reader::idx_images:
+      return status_of(read_idx_images(path));
+    case Reader::idx_labels:
+      return status_of(read_idx_labels(path));
   }
   return Status::error("unknown reader");
 }
 
 std::vector<BadFile> bad_files() {
-  auto st = [](const char* header, size_t buffer_bytes) { return safetensors_bytes(header, std::vector<std::byte>(buffer_bytes)); };
+  auto st = [](const char* header, size_t buffer_bytes) {
+    return safetensors_bytes(header, std::vector<std::byte>(buffer_bytes));
+  };
   auto length_only = [](uint64_t n) {
     std::vector<std::byte> b;
     append_u64_le(b, n);
@@ -370,8 +380,9 @@ std::vector<BadFile> bad_files() {
     return b;
   };
   auto npy = [](int major, const char* descr, const char* fortran, const char* shape) {
-    return npy_bytes(major, std::string("{'descr': '") + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }\n",
-                     std::vector<std::byte>(4));
+    return npy_bytes(
+        major, std::string("{'descr': '") + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }\n",
+        std::vector<std::byte>(4));
   };
   std::vector<std::byte> header_only = idx_images(kIdxImagesMagic, 2, 2, 2, 0);
   header_only.resize(10);
@@ -382,33 +393,67 @@ std::vector<BadFile> bad_files() {
       {"short.safetensors", S, bytes_of({5, 0, 0}), {"3 bytes", "shorter than the 8-byte"}},
       {"past_end.safetensors", S, length_only(100), {"header length 100", "past the end"}},
       {"huge_header.safetensors", S, length_only(uint64_t(1) << 40), {"header length 1099511627776", "limit"}},
-      {"bad_json.safetensors", S, st("{\"a\":{\"dtype\" \"F32\"}}", 0), {"invalid JSON", "header byte 14", "expected ':'"}},
+      {"bad_json.safetensors",
+       S,
+       st("{\"a\":{\"dtype\" \"F32\"}}", 0),
+       {"invalid JSON", "header byte 14", "expected ':'"}},
       {"trailing_json.safetensors", S, st("{} x", 0), {"invalid JSON", "header byte 3"}},
       {"lone_surrogate.safetensors", S, st("{\"\\ud800\":1}", 0), {"invalid JSON", "surrogate"}},
       {"not_object.safetensors", S, st("[]", 0), {"expected an object"}},
-      {"no_dtype.safetensors", S, st("{\"t\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4), {"tensor 't'", "missing 'dtype'"}},
-      {"no_shape.safetensors", S, st("{\"t\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4), {"tensor 't'", "missing 'shape'"}},
-      {"no_offsets.safetensors", S, st("{\"t\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4), {"tensor 't'", "missing 'data_offsets'"}},
-      {"i64.safetensors", S, st("{\"t\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8),
+      {"no_dtype.safetensors",
+       S,
+       st("{\"t\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4),
+       {"tensor 't'", "missing 'dtype'"}},
+      {"no_shape.safetensors",
+       S,
+       st("{\"t\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4),
+       {"tensor 't'", "missing 'shape'"}},
+      {"no_offsets.safetensors",
+       S,
+       st("{\"t\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4),
+       {"tensor 't'", "missing 'data_offsets'"}},
+      {"i64.safetensors",
+       S,
+       st("{\"t\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8),
        {"tensor 't'", "dtype 'I64'", "F32, F64, F16, BF16"}},
-      {"rank6.safetensors", S, st("{\"t\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4),
+      {"rank6.safetensors",
+       S,
+       st("{\"t\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4),
        {"tensor 't'", "rank 6", "0 to 5"}},
-      {"size_mismatch.safetensors", S, st("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4),
+      {"size_mismatch.safetensors",
+       S,
+       st("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4),
        {"tensor 't'", "needs 8 bytes", "span 4"}},
-      {"out_of_buffer.safetensors", S, st("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4),
+      {"out_of_buffer.safetensors",
+       S,
+       st("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4),
        {"tensor 't'", "[0, 8]", "past the end of the 4-byte data buffer"}},
-      {"overlap.safetensors", S,
-       st("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12),
+      {"overlap.safetensors",
+       S,
+       st("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],"
+          "\"data_offsets\":[4,12]}}",
+          12),
        {"'a' [0, 8]", "'b' [4, 12]", "overlap"}},
-      {"hole.safetensors", S,
-       st("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12),
+      {"hole.safetensors",
+       S,
+       st("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],"
+          "\"data_offsets\":[8,12]}}",
+          12),
        {"[4, 8]", "belong to no tensor", "before 'b'"}},
-      {"uncovered_tail.safetensors", S, st("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12),
+      {"uncovered_tail.safetensors",
+       S,
+       st("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12),
        {"last 4 bytes", "belong to no tensor"}},
-      {"duplicate.safetensors", S,
-       st("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8),
+      {"duplicate.safetensors",
+       S,
+       st("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],"
+          "\"data_offsets\":[4,8]}}",
+          8),
        {"duplicate tensor name 'a'"}},
-      {"int_metadata.safetensors", S, st("{\"__metadata__\":{\"epoch\":3}}", 0), {"metadata value for key 'epoch'", "must be strings"}},
+      {"int_metadata.safetensors",
+       S,
+       st("{\"__metadata__\":{\"epoch\":3}}", 0),
+       {"metadata value for key 'epoch'", "must be strings"}},
 
       {"magic.npy", N, bytes_of("PK\x03\x04 not npy"), {"bad magic"}},
       {"version3.npy", N, npy(3, "<f4", "False", "(1,)"), {"unsupported format version 3.0"}},
@@ -419,9 +464,13 @@ std::vector<BadFile> bad_files() {
       {"rank6.npy", N, npy(1, "<f4", "False", "(1, 1, 1, 1, 1, 1)"), {"rank 6"}},
       {"missing_key.npy", N, npy_bytes(1, "{'descr': '<f4'}", {}), {"missing 'fortran_order'"}},
 
-      {"labels_as_images", Reader::idx_images, idx_labels({1}),
+      {"labels_as_images",
+       Reader::idx_images,
+       idx_labels({1}),
        {"wrong magic number 0x00000801", "expected 0x00000803", "label file"}},
-      {"short_images", Reader::idx_images, idx_images(kIdxImagesMagic, 2, 2, 2, 5),
+      {"short_images",
+       Reader::idx_images,
+       idx_images(kIdxImagesMagic, 2, 2, 2, 5),
        {"truncated", "2 x 2 x 2 = 8 bytes", "only 5 bytes"}},
       {"short_image_header", Reader::idx_images, header_only, {"truncated", "shorter than the 16-byte header"}},
       {"short_labels", Reader::idx_labels, cut_labels, {"truncated", "3 bytes of data", "only 2 bytes"}},
@@ -438,7 +487,8 @@ TEST_P(BadFiles, AreRejectedNamingFileAndProblem) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, BadFiles, ::testing::ValuesIn(bad_files()), [](const auto& info) {
   std::string name = info.param.file;
-  std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(uint8_t(c)); }, '_');
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return !std::isalnum(uint8_t(c)); }, '_');
   return name;
 });
 
@@ -480,7 +530,8 @@ TEST_F(Formats, MnistExplainsMissingAndGzippedFiles) {
   put("train-labels-idx1-ubyte.gz", bytes_of({0x1f, 0x8b}));
   expect_error(load_mnist(dir_.string()), dir_.string(), {"train-images-idx3-ubyte.gz", "gunzip them first"});
   put("train-images-idx3-ubyte", idx_images(kIdxImagesMagic, 1, 1, 1, 1));
-  expect_error(load_mnist(dir_.string()), dir_.string(), {"train-images-idx3-ubyte", "not its partner 'train-labels-idx1-ubyte'"});
+  expect_error(load_mnist(dir_.string()), dir_.string(),
+               {"train-images-idx3-ubyte", "not its partner 'train-labels-idx1-ubyte'"});
   expect_error(load_mnist(path("nope")), "nope", {"does not exist"});
 }
 

@@ -12,5 +12,6 @@ using Args = std::vector<std::string>;  // the arguments after the subcommand na
 
 int golden(const Args& args);
 int train(const Args& args);
+int bench(const Args& args);
 
 }  // namespace gantry::cli

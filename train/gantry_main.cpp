@@ -16,6 +16,7 @@ int usage(std::FILE* out) {
                "commands:\n"
                "  golden      run golden-output kernel cases: gantry golden [--backend B|all] [--json] PATH...\n"
                "  train       train a GAN on MNIST: gantry train --model dcgan28 --out runs/x (see gantry train --help)\n"
+               "  bench       training-step and sampling speed as JSON lines: gantry bench --model dcgan28 --batch 64\n"
                "  info        backends available on this machine, threads, version\n"
                "  help        this text\n");
   return out == stdout ? 0 : 2;
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   const gantry::cli::Args args(argv + 2, argv + argc);
   if (cmd == "golden") return gantry::cli::golden(args);
   if (cmd == "train") return gantry::cli::train(args);
+  if (cmd == "bench") return gantry::cli::bench(args);
   if (cmd == "info") return cmd_info();
   if (cmd == "help" || cmd == "--help" || cmd == "-h") return usage(stdout);
   std::fprintf(stderr, "gantry: unknown command '%s'\n", cmd.c_str());

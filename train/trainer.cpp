@@ -202,7 +202,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
 
   std::vector<Value> outputs;
   for (const auto& [name, v] : t->metric_values_) outputs.push_back(v);
-  auto program = compile(g, CompileOptions{c.backend, outputs, c.threads});
+  auto program = compile(g, CompileOptions{c.backend, outputs, c.threads, c.profile});
   if (!program.ok()) return program.status();
   t->program_ = std::move(*program);
   if (Status s = t->program_->write(images, data.pixels.data(), int64_t(data.pixels.size())); !s.ok()) return s;

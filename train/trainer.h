@@ -27,6 +27,7 @@ struct TrainConfig {
   uint64_t seed = 1;
   BackendKind backend = BackendKind::cpu;
   int threads = 0;
+  bool profile = false;  // time every op (gantry bench --profile)
   nets::Widths widths;  // the model's seed widths unless changed; nc is 1 (MNIST)
   // Optimizer: negative means the objective's default (gan: Adam 2e-4, β₁ 0.5;
   // wgan-gp: Adam 1e-4, β₁ 0.5, β₂ 0.999; wgan-clip: RMSProp 5e-5).
@@ -74,6 +75,7 @@ class Trainer {
   int image_size() const { return size_; }
   bool conditional() const { return conditional_; }
   const ArenaBytes& arena() const { return program_->arena(); }
+  const Program& program() const { return *program_; }
 
  private:
   Trainer() = default;

@@ -1,0 +1,167 @@
+// `gantry bench`: JSON lines, one per (model, backend, batch): the median
+// milliseconds of a full training step (one generator iteration) over
+// --steps timed steps after --warmup, images/s, the arena by region, and the
+// generator's eval-mode sampling latency at batch 1 and 64. --profile adds
+// the seconds per op (where the time goes). Data: random images of the model's
+// size, so no dataset is needed and nothing is read from disk.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "engine/ops.h"
+#include "engine/philox.h"
+#include "train/cli.h"
+#include "train/trainer.h"
+
+namespace gantry::cli {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(item);
+  return out;
+}
+
+std::string profile_json(const Program& p) {
+  std::string s = "{";
+  for (const auto& [op, sec] : p.op_seconds()) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s\"%s\":%.4f", s.size() > 1 ? "," : "", op.c_str(), sec);
+    s += buf;
+  }
+  return s + "}";
+}
+
+// Median ms of one eval-mode generator pass at batch n.
+Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps, BackendKind backend) {
+  Graph g;
+  auto pair = nets::build_pair(g, c.model, c.widths);
+  if (!pair.ok()) return pair.status();
+  const Value z = g.input(Shape{n, c.widths.nz, 1, 1}, "z");
+  const Value labels = pair->generator.classes ? g.input(Shape{n}, "labels") : Value{};
+  const Value out = pair->generator.forward(g, z, labels, false);
+  if (!g.ok()) return g.status();
+  auto p = compile(g, CompileOptions{backend, {out}, c.threads});
+  if (!p.ok()) return p.status();
+  if (Status s = nets::initialize(**p, g, pair->generator, c.seed, 0); !s.ok()) return s;
+  std::vector<double> ms;
+  for (int i = 0; i < reps + 2; ++i) {
+    const auto t0 = clock::now();
+    if (Status s = (*p)->step(StepUniforms{c.seed, uint64_t(i)}); !s.ok()) return s;
+    if (i >= 2) ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+  }
+  return median(ms);
+}
+
+}  // namespace
+
+int bench(const Args& args) {
+  std::string models = "dcgan28", backends = "cpu", batches = "64";
+  int steps = 20, warmup = 3, threads = 0;
+  bool profile = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--profile") {
+      profile = true;
+      continue;
+    }
+    if (i + 1 >= args.size()) return std::fprintf(stderr, "gantry bench: %s needs a value\n", a.c_str()), 2;
+    const std::string v = args[++i];
+    try {
+      if (a == "--model") models = v;
+      else if (a == "--backend") backends = v;
+      else if (a == "--batch") batches = v;
+      else if (a == "--steps") steps = std::stoi(v);
+      else if (a == "--warmup") warmup = std::stoi(v);
+      else if (a == "--threads") threads = std::stoi(v);
+      else return std::fprintf(stderr, "usage: gantry bench [--model M,M] [--backend B,B] [--batch N,N] "
+                                       "[--steps 20] [--warmup 3] [--threads T] [--profile]\n"), 2;
+    } catch (...) {
+      return std::fprintf(stderr, "gantry bench: %s: '%s' is not a number\n", a.c_str(), v.c_str()), 2;
+    }
+  }
+  if (steps < 1 || warmup < 0) return std::fprintf(stderr, "gantry bench: --steps must be ≥ 1\n"), 2;
+  int failures = 0;
+  for (const std::string& model : split(models))
+    for (const std::string& bname : split(backends))
+      for (const std::string& bs : split(batches)) {
+        auto fail = [&](const std::string& why) {
+          std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"batch\":%s,\"error\":\"%s\"}\n", model.c_str(),
+                      bname.c_str(), bs.c_str(), why.c_str());
+          ++failures;
+        };
+        auto backend = parse_backend(bname);
+        auto size = image_size_of(model);
+        auto widths = nets::seed_widths(model);
+        if (!backend.ok() || !size.ok() || !widths.ok()) {
+          fail(!backend.ok() ? backend.message() : !size.ok() ? size.message() : widths.message());
+          continue;
+        }
+        TrainConfig c;
+        c.model = model;
+        c.backend = *backend;
+        c.threads = threads;
+        c.profile = profile;
+        c.widths = *widths;
+        c.widths.nc = 1;
+        try {
+          c.batch = std::stoll(bs);
+        } catch (...) {
+          fail("batch is not a number");
+          continue;
+        }
+        // Random digits-sized data: enough rows for every minibatch of a step.
+        Dataset d;
+        const int64_t rows = std::max<int64_t>(c.batch * c.n_critic, 256);
+        d.images = Shape{rows, 1, *size, *size};
+        d.pixels.resize(size_t(d.images.numel()));
+        for (size_t i = 0; i < d.pixels.size(); ++i) d.pixels[i] = 2 * philox_uniform(1, 0, 7, uint32_t(i)) - 1;
+        d.labels.resize(size_t(rows));
+        for (int64_t i = 0; i < rows; ++i) d.labels[size_t(i)] = float(i % 10);
+        d.source = "random";
+        auto t = Trainer::create(c, d);
+        if (!t.ok() || !(*t)->init_weights().ok()) {
+          fail(t.ok() ? "init failed" : t.message());
+          continue;
+        }
+        std::vector<double> ms;
+        Status st;
+        for (int i = 0; i < warmup + steps && st.ok(); ++i) {
+          const auto t0 = clock::now();
+          st = (*t)->step();
+          if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+        }
+        if (!st.ok()) {
+          fail(st.message());
+          continue;
+        }
+        auto s1 = sampling_ms(c, 1, steps, c.backend), s64 = sampling_ms(c, 64, std::max(3, steps / 4), c.backend);
+        const ArenaBytes& a = (*t)->arena();
+        const double med = median(ms);
+        std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"batch\":%lld,\"steps\":%d,\"median_ms_per_step\":%.3f,"
+                    "\"images_per_s\":%.1f,\"arena_bytes\":{\"params\":%lld,\"state\":%lld,\"data\":%lld,"
+                    "\"inputs\":%lld,\"transient\":%lld,\"total\":%lld},\"sample_ms_batch1\":%.3f,"
+                    "\"sample_ms_batch64\":%.3f",
+                    model.c_str(), bname.c_str(), static_cast<long long>(c.batch), steps, med,
+                    1000.0 * double(c.batch) / med, static_cast<long long>(a.params), static_cast<long long>(a.state),
+                    static_cast<long long>(a.data), static_cast<long long>(a.inputs),
+                    static_cast<long long>(a.transient), static_cast<long long>(a.total()), s1.ok() ? *s1 : -1.0,
+                    s64.ok() ? *s64 : -1.0);
+        if (profile) std::printf(",\"op_seconds\":%s", profile_json((*t)->program()).c_str());
+        std::printf("}\n");
+        std::fflush(stdout);
+      }
+  return failures ? 1 : 0;
+}
+
+}  // namespace gantry::cli
