@@ -11,11 +11,11 @@
 namespace gantry {
 namespace {
 
-constexpr int64_t MR = 4, NR = 8;  // register tile: 4×8 fits SSE2's 16 and NEON's 32 registers
+constexpr int64_t MR = 4, NR = 8;  // register tile: 4×8 keeps the accumulators in SSE, AVX2 or NEON registers
 constexpr int64_t MC = 64, NC = 256, KC = 128;
 
 template <class T>
-void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* Ap) {
+__attribute__((always_inline)) inline void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* Ap) {
   // Ap[panel][k][r] = op(A)[i0 + panel·MR + r][k0 + k], zero beyond mc.
   for (int64_t p = 0; p < mc; p += MR)
     for (int64_t k = 0; k < kc; ++k)
@@ -26,7 +26,7 @@ void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t
 }
 
 template <class T>
-void pack_b(bool trans, const T* B, int64_t ldb, int64_t j0, int64_t nc, int64_t k0, int64_t kc, T* Bp) {
+__attribute__((always_inline)) inline void pack_b(bool trans, const T* B, int64_t ldb, int64_t j0, int64_t nc, int64_t k0, int64_t kc, T* Bp) {
   // Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c], zero beyond nc.
   for (int64_t p = 0; p < nc; p += NR)
     for (int64_t k = 0; k < kc; ++k)
@@ -37,7 +37,7 @@ void pack_b(bool trans, const T* B, int64_t ldb, int64_t j0, int64_t nc, int64_t
 }
 
 template <class T>
-void micro_kernel(int64_t kc, const T* __restrict__ a, const T* __restrict__ b, T (&c)[MR][NR]) {
+__attribute__((always_inline)) inline void micro_kernel(int64_t kc, const T* __restrict__ a, const T* __restrict__ b, T (&c)[MR][NR]) {
   for (int64_t r = 0; r < MR; ++r)
     for (int64_t j = 0; j < NR; ++j) c[r][j] = 0;
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
@@ -45,37 +45,62 @@ void micro_kernel(int64_t kc, const T* __restrict__ a, const T* __restrict__ b, 
       for (int64_t j = 0; j < NR; ++j) c[r][j] += a[r] * b[j];
 }
 
+// One MC×NC tile of C over all of K. On x86-64 it is compiled twice — for the
+// baseline and for x86-64-v3 (AVX2, FMA) — and the loader picks the version
+// the CPU supports (GCC function multiversioning); the rest of gantry stays
+// baseline, so one binary runs on any x86-64 machine. ARM's NEON is baseline.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GANTRY_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define GANTRY_MULTIVERSION
+#endif
+
+template <class T>
+struct GemmArgs {
+  bool trans_a, trans_b, accumulate;
+  int64_t M, N, K, lda, ldb, ldc, tiles_n;
+  const T *A, *B;
+  T* C;
+};
+
+template <class T>
+__attribute__((always_inline)) inline void gemm_tile_body(const GemmArgs<T>& g, int64_t t) {
+  alignas(64) T Ap[MC * KC];
+  alignas(64) T Bp[KC * NC];
+  const int64_t i0 = (t / g.tiles_n) * MC, j0 = (t % g.tiles_n) * NC;
+  const int64_t mc = std::min(MC, g.M - i0), nc = std::min(NC, g.N - j0);
+  if (g.K == 0 && !g.accumulate)
+    for (int64_t i = 0; i < mc; ++i) std::fill(g.C + (i0 + i) * g.ldc + j0, g.C + (i0 + i) * g.ldc + j0 + nc, T(0));
+  for (int64_t k0 = 0; k0 < g.K; k0 += KC) {
+    const int64_t kc = std::min(KC, g.K - k0);
+    pack_a(g.trans_a, g.A, g.lda, i0, mc, k0, kc, Ap);
+    pack_b(g.trans_b, g.B, g.ldb, j0, nc, k0, kc, Bp);
+    const bool overwrite = k0 == 0 && !g.accumulate;
+    for (int64_t ip = 0; ip < mc; ip += MR)
+      for (int64_t jp = 0; jp < nc; jp += NR) {
+        T c[MR][NR];
+        micro_kernel(kc, Ap + ip * kc, Bp + jp * kc, c);
+        const int64_t mr = std::min(MR, mc - ip), nr = std::min(NR, nc - jp);
+        for (int64_t r = 0; r < mr; ++r) {
+          T* crow = g.C + (i0 + ip + r) * g.ldc + j0 + jp;
+          for (int64_t j = 0; j < nr; ++j) crow[j] = overwrite ? c[r][j] : crow[j] + c[r][j];
+        }
+      }
+  }
+}
+
+GANTRY_MULTIVERSION void gemm_tile(const GemmArgs<float>& g, int64_t t) { gemm_tile_body(g, t); }
+GANTRY_MULTIVERSION void gemm_tile(const GemmArgs<double>& g, int64_t t) { gemm_tile_body(g, t); }
+
 }  // namespace
 
 template <class T>
 void gemm(ThreadPool& pool, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
           const T* B, int64_t ldb, T* C, int64_t ldc, bool accumulate) {
   const int64_t tiles_m = (M + MC - 1) / MC, tiles_n = (N + NC - 1) / NC;
+  const GemmArgs<T> g{trans_a, trans_b, accumulate, M, N, K, lda, ldb, ldc, tiles_n, A, B, C};
   pool.parallel_for(tiles_m * tiles_n, 1, [&](int64_t t0, int64_t t1) {
-    alignas(64) T Ap[MC * KC];
-    alignas(64) T Bp[KC * NC];
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t i0 = (t / tiles_n) * MC, j0 = (t % tiles_n) * NC;
-      const int64_t mc = std::min(MC, M - i0), nc = std::min(NC, N - j0);
-      if (K == 0 && !accumulate)
-        for (int64_t i = 0; i < mc; ++i) std::fill(C + (i0 + i) * ldc + j0, C + (i0 + i) * ldc + j0 + nc, T(0));
-      for (int64_t k0 = 0; k0 < K; k0 += KC) {
-        const int64_t kc = std::min(KC, K - k0);
-        pack_a(trans_a, A, lda, i0, mc, k0, kc, Ap);
-        pack_b(trans_b, B, ldb, j0, nc, k0, kc, Bp);
-        const bool overwrite = k0 == 0 && !accumulate;
-        for (int64_t ip = 0; ip < mc; ip += MR)
-          for (int64_t jp = 0; jp < nc; jp += NR) {
-            T c[MR][NR];
-            micro_kernel(kc, Ap + ip * kc, Bp + jp * kc, c);
-            const int64_t mr = std::min(MR, mc - ip), nr = std::min(NR, nc - jp);
-            for (int64_t r = 0; r < mr; ++r) {
-              T* crow = C + (i0 + ip + r) * ldc + j0 + jp;
-              for (int64_t j = 0; j < nr; ++j) crow[j] = overwrite ? c[r][j] : crow[j] + c[r][j];
-            }
-          }
-      }
-    }
+    for (int64_t t = t0; t < t1; ++t) gemm_tile(g, t);
   });
 }
 
