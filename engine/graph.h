@@ -91,7 +91,8 @@ class Graph {
   const Node& node(Value v) const { return nodes_[v.id]; }
   const Node& node(int32_t id) const { return nodes_[id]; }
   Node& node_mut(int32_t id) { return nodes_[id]; }
-  const Shape& shape(Value v) const { return nodes_[v.id].shape; }
+  // By value: a reference would dangle once the next node is added.
+  Shape shape(Value v) const { return nodes_[v.id].shape; }
   int32_t size() const { return int32_t(nodes_.size()); }
   const std::vector<Node>& nodes() const { return nodes_; }
 

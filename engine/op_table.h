@@ -53,7 +53,7 @@ const OpDef& op_def(Op op);
 
 // Helpers shared by the rules of several families.
 inline Value input_of(const Node& n, int i) { return Value{n.inputs[i]}; }
-inline const Shape& input_shape(const Graph& g, const Node& n, int i) { return g.node(n.inputs[i]).shape; }
+inline Shape input_shape(const Graph& g, const Node& n, int i) { return g.node(n.inputs[i]).shape; }
 Value sum_to(Graph& g, Value v, const Shape& target);  // reduces broadcast axes
 std::string check_rank(const Graph& g, const Node& n, int input, int rank_lo, int rank_hi);
 

@@ -262,19 +262,15 @@ int train(const Args& args) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   const int64_t first = t.steps_done();
-  int64_t last_saved = first;
+  int64_t last_saved = first;  // 0 on a fresh run: no checkpoint yet
   while (t.steps_done() < o.steps) {
-    if (Status s = t.step(); !s.ok()) return std::fprintf(stderr, "\ngantry train: %s\n", s.message().c_str()), 1;
+    if (Status s = t.step(); !s.ok()) {
+      std::fprintf(stderr, "\ngantry train: %s; stopping. The last good checkpoint is %s (step %lld).\n",
+                   s.message().c_str(), last_saved > 0 ? ckpt.c_str() : "(none written yet)",
+                   static_cast<long long>(last_saved));
+      return 1;
+    }
     const int64_t step = t.steps_done();
-    for (const Metric& m : t.metrics())
-      if (!std::isfinite(m.value)) {
-        std::fprintf(stderr,
-                     "\ngantry train: step %lld: %s is %s; stopping. The last good checkpoint is %s (step %lld).\n",
-                     static_cast<long long>(step), m.name.c_str(), std::isnan(m.value) ? "NaN" : "Inf",
-                     last_saved > first || !o.resume.empty() ? ckpt.c_str() : "(none yet)",
-                     static_cast<long long>(last_saved));
-        return 1;
-      }
     const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
     const double rate = double(step - first) / std::max(elapsed, 1e-9);
     if (step % o.log_every == 0 || step == o.steps) {

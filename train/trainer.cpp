@@ -3,6 +3,7 @@
 #include "train/trainer.h"
 
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "engine/autodiff.h"
@@ -117,25 +118,32 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   auto batch_rows = [&](int64_t k) { return reshape(g, slice(g, t->index_, 0, k, k + 1), Shape{B}); };
   auto noise = [&] { return normal(g, Shape{B, c.widths.nz, 1, 1}, stream++); };
 
-  // Optimizer updates with per-parameter state named after PyTorch's optimizer state.
+  // Optimizer updates with per-parameter state named after PyTorch's optimizer
+  // state, created on a network's first update and shared by the n_critic updates.
+  std::map<int32_t, std::vector<Value>> moments;  // param id → its optimizer state leaves
+  auto state_for = [&](Value p, const std::string& name, std::initializer_list<const char*> suffixes) {
+    std::vector<Value>& st = moments[p.id];
+    if (st.empty())
+      for (const char* suffix : suffixes) {
+        st.push_back(g.state(g.shape(p), name + suffix));
+        t->persistent_.emplace_back(name + suffix, st.back());
+      }
+    return st;
+  };
   auto update = [&](const nets::Network& net, const std::string& prefix, const std::vector<Value>& grads,
                     int64_t per_step, int64_t offset) {
     for (size_t i = 0; i < net.params.size(); ++i) {
       const Value p = net.params[i].value;
       const std::string name = prefix + net.params[i].name;
       if (t->objective_ == Objective::wgan_clip) {
-        const Value sq = g.state(g.shape(p), name + ".square_avg");
-        t->persistent_.emplace_back(name + ".square_avg", sq);
         RmspropOptions o;
         o.lr = c.lr;
-        rmsprop(g, p, grads[i], sq, o);
+        rmsprop(g, p, grads[i], state_for(p, name, {".square_avg"})[0], o);
       } else {
-        const Value m = g.state(g.shape(p), name + ".exp_avg"), v = g.state(g.shape(p), name + ".exp_avg_sq");
-        t->persistent_.emplace_back(name + ".exp_avg", m);
-        t->persistent_.emplace_back(name + ".exp_avg_sq", v);
+        const std::vector<Value> mv = state_for(p, name, {".exp_avg", ".exp_avg_sq"});
         AdamOptions o;
         o.lr = c.lr, o.beta1 = c.beta1, o.beta2 = c.beta2, o.updates_per_step = per_step, o.update_offset = offset;
-        adam(g, p, grads[i], m, v, o);
+        adam(g, p, grads[i], mv[0], mv[1], o);
       }
     }
   };
@@ -255,6 +263,10 @@ Status Trainer::step() {
   if (Status s = program_->step(StepUniforms{config_.seed, uint64_t(step_)}); !s.ok()) return s;
   for (size_t i = 0; i < metrics_.size(); ++i)
     if (Status s = program_->read(metric_values_[i].second, &metrics_[i].value, 1); !s.ok()) return s;
+  for (const Metric& m : metrics_)
+    if (!std::isfinite(m.value))
+      return Status::error("step " + std::to_string(step_ + 1) + ": " + m.name + " is " +
+                           (std::isnan(m.value) ? "NaN" : "Inf") + "; the weights are no longer usable");
   ++step_;
   return {};
 }

@@ -56,7 +56,9 @@ class Trainer {
   static Result<std::unique_ptr<Trainer>> create(const TrainConfig& config, const Dataset& data);
 
   Status init_weights();                    // the seed's initialization, from config.seed
-  Status step();                            // one generator iteration
+  // One generator iteration. A NaN or Inf in any metric is an error naming
+  // the step and the metric; the caller keeps its last checkpoint.
+  Status step();
   int64_t steps_done() const { return step_; }
   const std::vector<Metric>& metrics() const { return metrics_; }  // after the last step()
 
