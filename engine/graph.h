@@ -44,12 +44,18 @@ struct Value {
   bool valid() const { return id >= 0; }
 };
 
+// Convolution settings, (h, w) pairs, PyTorch semantics.
+struct ConvOptions {
+  int stride[2] = {1, 1};
+  int padding[2] = {0, 0};
+  int output_padding[2] = {0, 0};  // conv_transpose2d only
+  int dilation[2] = {1, 1};
+  int groups = 1;
+};
+
 // Attributes; each op reads the fields its builder documents.
 struct Attrs {
-  // conv2d / conv_transpose2d / conv2d_grad_weight, (h, w) pairs
-  int stride[2] = {1, 1}, padding[2] = {0, 0}, output_padding[2] = {0, 0},
-      dilation[2] = {1, 1};
-  int groups = 1;
+  ConvOptions conv;        // conv2d, conv_transpose2d, conv2d_grad_weight
   int kernel[2] = {0, 0};  // conv2d_grad_weight: kH, kW of the weight it returns
   bool trans_a = false, trans_b = false;  // matmul
   uint32_t axes = 0;                      // bit i set: axis i (reduce_sum, normalize, rstd)

@@ -17,14 +17,6 @@ namespace gantry {
 // Bit mask of axes for reductions and normalization: axes({0, 2, 3}).
 uint32_t axes(std::initializer_list<int> list);
 
-struct ConvOptions {
-  int stride[2] = {1, 1};
-  int padding[2] = {0, 0};
-  int output_padding[2] = {0, 0};  // conv_transpose2d only
-  int dilation[2] = {1, 1};
-  int groups = 1;
-};
-
 // ---- sources (ops_data.cpp)
 Value fill(Graph& g, const Shape& shape, float value);
 // Philox streams: the same (seed, step, stream) gives the same numbers on
@@ -50,6 +42,7 @@ Value div(Graph& g, Value a, Value b);
 Value scale(Graph& g, Value x, float alpha, float beta = 0);  // alpha·x + beta
 Value square(Graph& g, Value x);
 Value sqrt(Graph& g, Value x);
+Value exp(Graph& g, Value x);
 Value tanh(Graph& g, Value x);
 Value sigmoid(Graph& g, Value x);
 Value relu(Graph& g, Value x);
@@ -59,6 +52,11 @@ Value clamp(Graph& g, Value x, float lo, float hi);
 Value clamp_backward(Graph& g, Value dy, Value x, float lo, float hi);
 // max(x, 0) − x·t + log(1 + exp(−|x|)) per element: stable for any logit.
 Value bce_with_logits(Graph& g, Value logits, Value targets);
+
+// ---- softmax (ops_softmax.cpp)
+// x − log Σ exp(x) along `axis` (negative counts from the end), computed
+// with the maximum subtracted first so no exp overflows.
+Value log_softmax(Graph& g, Value x, int axis);
 
 // ---- reductions and layout (ops_reduce.cpp)
 Value reduce_sum(Graph& g, Value x, uint32_t axes, bool keepdim = false);

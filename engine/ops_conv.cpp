@@ -21,10 +21,10 @@ int64_t conv_t_out(int64_t in, int k, int s, int p, int d, int op) { return (in 
 
 std::string check_conv_attrs(const Attrs& a) {
   for (int i = 0; i < 2; ++i) {
-    if (a.stride[i] < 1 || a.dilation[i] < 1) return "stride and dilation must be ≥ 1";
-    if (a.padding[i] < 0 || a.output_padding[i] < 0) return "padding and output_padding must be ≥ 0";
+    if (a.conv.stride[i] < 1 || a.conv.dilation[i] < 1) return "stride and dilation must be ≥ 1";
+    if (a.conv.padding[i] < 0 || a.conv.output_padding[i] < 0) return "padding and output_padding must be ≥ 0";
   }
-  if (a.groups < 1) return "groups must be ≥ 1";
+  if (a.conv.groups < 1) return "groups must be ≥ 1";
   return "";
 }
 
@@ -35,25 +35,8 @@ std::string check_bias(const Graph& g, const Node& n, int64_t c_out) {
 
 Attrs conv_attrs(const ConvOptions& o) {
   Attrs at;
-  for (int i = 0; i < 2; ++i) {
-    at.stride[i] = o.stride[i];
-    at.padding[i] = o.padding[i];
-    at.output_padding[i] = o.output_padding[i];
-    at.dilation[i] = o.dilation[i];
-  }
-  at.groups = o.groups;
+  at.conv = o;
   return at;
-}
-ConvOptions conv_options(const Attrs& at) {
-  ConvOptions o;
-  for (int i = 0; i < 2; ++i) {
-    o.stride[i] = at.stride[i];
-    o.padding[i] = at.padding[i];
-    o.output_padding[i] = at.output_padding[i];
-    o.dilation[i] = at.dilation[i];
-  }
-  o.groups = at.groups;
-  return o;
 }
 
 // conv_transpose2d without PyTorch's output_padding < max(stride, dilation)
@@ -74,7 +57,7 @@ Attrs back_to(const Attrs& at, const Shape& x, const Shape& dy, int kh, int kw) 
   Attrs b = at;
   const int k[2] = {kh, kw};
   for (int i = 0; i < 2; ++i)
-    b.output_padding[i] = int(x[2 + i] - conv_t_out(dy[2 + i], k[i], at.stride[i], at.padding[i], at.dilation[i], 0));
+    b.conv.output_padding[i] = int(x[2 + i] - conv_t_out(dy[2 + i], k[i], at.conv.stride[i], at.conv.padding[i], at.conv.dilation[i], 0));
   return b;
 }
 
@@ -87,9 +70,9 @@ void im2col(ThreadPool& pool, const T* x, int64_t C, int64_t H, int64_t W, int k
       const int64_t c = r / (kh * kw), i = r / kw % kh, j = r % kw;
       T* dst = col + r * Ho * Wo;
       for (int64_t oh = 0; oh < Ho; ++oh) {
-        const int64_t ih = oh * a.stride[0] - a.padding[0] + i * a.dilation[0];
+        const int64_t ih = oh * a.conv.stride[0] - a.conv.padding[0] + i * a.conv.dilation[0];
         for (int64_t ow = 0; ow < Wo; ++ow) {
-          const int64_t iw = ow * a.stride[1] - a.padding[1] + j * a.dilation[1];
+          const int64_t iw = ow * a.conv.stride[1] - a.conv.padding[1] + j * a.conv.dilation[1];
           *dst++ = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[(c * H + ih) * W + iw] : T(0);
         }
       }
@@ -112,18 +95,18 @@ std::string conv2d_shape(const Graph& g, const Node& n, Shape& out) {
   if (auto e = check_conv_attrs(n.attrs); !e.empty()) return e;
   const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
   const Attrs& a = n.attrs;
-  if (x[1] % a.groups || w[0] % a.groups) return "channels not divisible by groups=" + std::to_string(a.groups);
-  if (w[1] * a.groups != x[1])
-    return "weight expects " + std::to_string(w[1] * a.groups) + " input channels, input has " + std::to_string(x[1]);
-  out = Shape{x[0], w[0], conv_out(x[2], int(w[2]), a.stride[0], a.padding[0], a.dilation[0]),
-              conv_out(x[3], int(w[3]), a.stride[1], a.padding[1], a.dilation[1])};
+  if (x[1] % a.conv.groups || w[0] % a.conv.groups) return "channels not divisible by groups=" + std::to_string(a.conv.groups);
+  if (w[1] * a.conv.groups != x[1])
+    return "weight expects " + std::to_string(w[1] * a.conv.groups) + " input channels, input has " + std::to_string(x[1]);
+  out = Shape{x[0], w[0], conv_out(x[2], int(w[2]), a.conv.stride[0], a.conv.padding[0], a.conv.dilation[0]),
+              conv_out(x[3], int(w[3]), a.conv.stride[1], a.conv.padding[1], a.conv.dilation[1])};
   if (out[2] < 1 || out[3] < 1) return "output size " + out.str() + " is empty: kernel larger than padded input";
   return check_bias(g, n, w[0]);
 }
 void conv2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& need, std::vector<Value>& dx) {
   const Shape x = input_shape(g, n, 0), w = input_shape(g, n, 1);
   if (need[0]) dx[0] = conv_transpose2d_any(g, dy, input_of(n, 1), back_to(n.attrs, x, g.shape(dy), int(w[2]), int(w[3])));
-  if (need[1]) dx[1] = conv2d_grad_weight(g, input_of(n, 0), dy, int(w[2]), int(w[3]), conv_options(n.attrs));
+  if (need[1]) dx[1] = conv2d_grad_weight(g, input_of(n, 0), dy, int(w[2]), int(w[3]), n.attrs.conv);
   if (has_bias(n) && need[2]) dx[2] = reduce_sum(g, dy, axes({0, 2, 3}));
 }
 int64_t conv2d_scratch(const Graph& g, const Node& n) {
@@ -134,7 +117,7 @@ template <class T>
 void conv2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
   const Attrs& at = a.node->attrs;
-  const int64_t G = at.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = y[2] * y[3];
+  const int64_t G = at.conv.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = y[2] * y[3];
   for (int64_t n = 0; n < x[0]; ++n)
     for (int64_t gr = 0; gr < G; ++gr) {
       im2col(pool, a.in[0] + (n * x[1] + gr * Cg) * x[2] * x[3], Cg, x[2], x[3], int(w[2]), int(w[3]), at, y[2], y[3],
@@ -153,17 +136,17 @@ std::string conv_transpose2d_shape(const Graph& g, const Node& n, Shape& out) {
   const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
   const Attrs& a = n.attrs;
   if (w[0] != x[1]) return "weight expects " + std::to_string(w[0]) + " input channels, input has " + std::to_string(x[1]);
-  if (x[1] % a.groups) return "input channels not divisible by groups=" + std::to_string(a.groups);
-  out = Shape{x[0], w[1] * a.groups,
-              conv_t_out(x[2], int(w[2]), a.stride[0], a.padding[0], a.dilation[0], a.output_padding[0]),
-              conv_t_out(x[3], int(w[3]), a.stride[1], a.padding[1], a.dilation[1], a.output_padding[1])};
+  if (x[1] % a.conv.groups) return "input channels not divisible by groups=" + std::to_string(a.conv.groups);
+  out = Shape{x[0], w[1] * a.conv.groups,
+              conv_t_out(x[2], int(w[2]), a.conv.stride[0], a.conv.padding[0], a.conv.dilation[0], a.conv.output_padding[0]),
+              conv_t_out(x[3], int(w[3]), a.conv.stride[1], a.conv.padding[1], a.conv.dilation[1], a.conv.output_padding[1])};
   if (out[2] < 1 || out[3] < 1) return "output size " + out.str() + " is empty: padding too large";
   return check_bias(g, n, out[1]);
 }
 void conv_transpose2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& need,
                           std::vector<Value>& dx) {
   const Shape x = input_shape(g, n, 0), w = input_shape(g, n, 1);
-  ConvOptions o = conv_options(n.attrs);
+  ConvOptions o = n.attrs.conv;
   o.output_padding[0] = o.output_padding[1] = 0;
   if (need[0]) dx[0] = crop(g, conv2d(g, dy, input_of(n, 1), Value{}, o), x[2], x[3]);
   if (need[1]) dx[1] = conv2d_grad_weight(g, dy, input_of(n, 0), int(w[2]), int(w[3]), o);
@@ -177,7 +160,7 @@ template <class T>
 void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
   const Attrs& at = a.node->attrs;
-  const int64_t G = at.groups, Cg = x[1] / G, Og = w[1], kh = w[2], kw = w[3];
+  const int64_t G = at.conv.groups, Cg = x[1] / G, Og = w[1], kh = w[2], kw = w[3];
   const int64_t R = Og * kh * kw, Pin = x[2] * x[3], Pout = y[2] * y[3];
   for (int64_t n = 0; n < x[0]; ++n)
     for (int64_t gr = 0; gr < G; ++gr) {
@@ -194,10 +177,10 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
             for (int64_t j = 0; j < kw; ++j) {
               const T* col = a.scratch + ((co * kh + i) * kw + j) * Pin;
               for (int64_t ih = 0; ih < x[2]; ++ih) {
-                const int64_t oh = ih * at.stride[0] - at.padding[0] + i * at.dilation[0];
+                const int64_t oh = ih * at.conv.stride[0] - at.conv.padding[0] + i * at.conv.dilation[0];
                 if (oh < 0 || oh >= y[2]) continue;
                 for (int64_t iw = 0; iw < x[3]; ++iw) {
-                  const int64_t ow = iw * at.stride[1] - at.padding[1] + j * at.dilation[1];
+                  const int64_t ow = iw * at.conv.stride[1] - at.conv.padding[1] + j * at.conv.dilation[1];
                   if (ow >= 0 && ow < y[3]) yc[oh * y[3] + ow] += col[ih * x[3] + iw];
                 }
               }
@@ -216,12 +199,12 @@ std::string conv2d_grad_weight_shape(const Graph& g, const Node& n, Shape& out) 
   const Shape &x = input_shape(g, n, 0), &dy = input_shape(g, n, 1);
   const Attrs& a = n.attrs;
   if (x[0] != dy[0]) return "batch sizes differ";
-  if (x[1] % a.groups || dy[1] % a.groups) return "channels not divisible by groups=" + std::to_string(a.groups);
+  if (x[1] % a.conv.groups || dy[1] % a.conv.groups) return "channels not divisible by groups=" + std::to_string(a.conv.groups);
   if (a.kernel[0] < 1 || a.kernel[1] < 1) return "kernel size must be ≥ 1";
   for (int i = 0; i < 2; ++i)
-    if (dy[2 + i] > conv_out(x[2 + i], a.kernel[i], a.stride[i], a.padding[i], a.dilation[i]) || dy[2 + i] < 1)
+    if (dy[2 + i] > conv_out(x[2 + i], a.kernel[i], a.conv.stride[i], a.conv.padding[i], a.conv.dilation[i]) || dy[2 + i] < 1)
       return "dy is larger than the convolution's output";
-  out = Shape{dy[1], x[1] / a.groups, a.kernel[0], a.kernel[1]};
+  out = Shape{dy[1], x[1] / a.conv.groups, a.kernel[0], a.kernel[1]};
   return "";
 }
 void conv2d_grad_weight_vjp(Graph& g, const Node& n, Value, Value G, const std::vector<bool>& need,
@@ -231,7 +214,7 @@ void conv2d_grad_weight_vjp(Graph& g, const Node& n, Value, Value G, const std::
   at.kernel[0] = at.kernel[1] = 0;
   // dw is bilinear in (x, dy): ∂/∂x = conv_transpose2d(dy, G), ∂/∂dy = conv2d(x, G) on dy's rows.
   if (need[0]) dx[0] = conv_transpose2d_any(g, input_of(n, 1), G, back_to(at, x, dy, n.attrs.kernel[0], n.attrs.kernel[1]));
-  if (need[1]) dx[1] = crop(g, conv2d(g, input_of(n, 0), G, Value{}, conv_options(at)), dy[2], dy[3]);
+  if (need[1]) dx[1] = crop(g, conv2d(g, input_of(n, 0), G, Value{}, at.conv), dy[2], dy[3]);
 }
 int64_t conv2d_grad_weight_scratch(const Graph& g, const Node& n) {
   const Shape& dy = input_shape(g, n, 1);
@@ -241,7 +224,7 @@ template <class T>
 void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &dy = *a.in_shape[1], &w = a.node->shape;
   const Attrs& at = a.node->attrs;
-  const int64_t G = at.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = dy[2] * dy[3];
+  const int64_t G = at.conv.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = dy[2] * dy[3];
   for (int64_t n = 0; n < x[0]; ++n)
     for (int64_t gr = 0; gr < G; ++gr) {
       im2col(pool, a.in[0] + (n * x[1] + gr * Cg) * x[2] * x[3], Cg, x[2], x[3], int(w[2]), int(w[3]), at, dy[2], dy[3],
@@ -289,7 +272,7 @@ Value conv2d(Graph& g, Value x, Value w, Value bias, const ConvOptions& o) {
   std::vector<Value> ins{x, w};
   if (bias.valid()) ins.push_back(bias);
   Attrs at = conv_attrs(o);
-  at.output_padding[0] = at.output_padding[1] = 0;
+  at.conv.output_padding[0] = at.conv.output_padding[1] = 0;
   return g.add(Op::conv2d, ins, at);
 }
 
@@ -305,7 +288,7 @@ Value conv_transpose2d(Graph& g, Value x, Value w, Value bias, const ConvOptions
 
 Value conv2d_grad_weight(Graph& g, Value x, Value dy, int kernel_h, int kernel_w, const ConvOptions& o) {
   Attrs at = conv_attrs(o);
-  at.output_padding[0] = at.output_padding[1] = 0;
+  at.conv.output_padding[0] = at.conv.output_padding[1] = 0;
   at.kernel[0] = kernel_h;
   at.kernel[1] = kernel_w;
   return g.add(Op::conv2d_grad_weight, {x, dy}, at);

@@ -108,6 +108,15 @@ void sqrt_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   map_unary(pool, a.node->shape.numel(), a.in[0], a.out, [](T x) { return std::sqrt(x); });
 }
 
+auto exp_shape = unary_shape;
+void exp_vjp(Graph& g, const Node&, Value self, Value dy, const std::vector<bool>&, std::vector<Value>& dx) {
+  dx[0] = mul(g, dy, self);  // d exp(x) = exp(x) dx: the output is its own derivative
+}
+template <class T>
+void exp_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
+  map_unary(pool, a.node->shape.numel(), a.in[0], a.out, [](T x) { return std::exp(x); });
+}
+
 auto tanh_shape = unary_shape;
 void tanh_vjp(Graph& g, const Node&, Value self, Value dy, const std::vector<bool>&, std::vector<Value>& dx) {
   dx[0] = mul(g, dy, scale(g, square(g, self), -1, 1));  // 1 − y²
@@ -210,6 +219,7 @@ GANTRY_DEFINE_OP(div, div_vjp, nullptr);
 GANTRY_DEFINE_OP(scale, scale_vjp, nullptr);
 GANTRY_DEFINE_OP(square, square_vjp, nullptr);
 GANTRY_DEFINE_OP(sqrt, sqrt_vjp, nullptr);
+GANTRY_DEFINE_OP(exp, exp_vjp, nullptr);
 GANTRY_DEFINE_OP(tanh, tanh_vjp, nullptr);
 GANTRY_DEFINE_OP(sigmoid, sigmoid_vjp, nullptr);
 GANTRY_DEFINE_OP(leaky_relu, leaky_relu_vjp, nullptr);
@@ -230,6 +240,7 @@ Value scale(Graph& g, Value x, float alpha, float beta) {
 }
 Value square(Graph& g, Value x) { return g.add(Op::square, {x}); }
 Value sqrt(Graph& g, Value x) { return g.add(Op::sqrt, {x}); }
+Value exp(Graph& g, Value x) { return g.add(Op::exp, {x}); }
 Value tanh(Graph& g, Value x) { return g.add(Op::tanh, {x}); }
 Value sigmoid(Graph& g, Value x) { return g.add(Op::sigmoid, {x}); }
 Value relu(Graph& g, Value x) { return leaky_relu(g, x, 0); }

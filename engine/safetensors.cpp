@@ -318,6 +318,13 @@ const Dtype kDtypes[] = {
     {"F64", 8, format_bytes::f64_from_le},
     {"F16", 2, [](const std::byte* p) { return format_bytes::f16_to_f32(uint16_t(load_le(p, 2))); }},
     {"BF16", 2, [](const std::byte* p) { return format_bytes::bf16_to_f32(uint16_t(load_le(p, 2))); }},
+    // Integers appear in PyTorch state_dicts (BatchNorm's num_batches_tracked is I64).
+    {"I64", 8, [](const std::byte* p) { return float(int64_t(load_le(p, 8))); }},
+    {"I32", 4, [](const std::byte* p) { return float(int32_t(uint32_t(load_le(p, 4)))); }},
+    {"I16", 2, [](const std::byte* p) { return float(int16_t(uint16_t(load_le(p, 2)))); }},
+    {"I8", 1, [](const std::byte* p) { return float(int8_t(uint8_t(load_le(p, 1)))); }},
+    {"U8", 1, [](const std::byte* p) { return float(uint8_t(load_le(p, 1))); }},
+    {"BOOL", 1, [](const std::byte* p) { return load_le(p, 1) ? 1.0f : 0.0f; }},
 };
 
 const Dtype* find_dtype(std::string_view name) {
@@ -364,7 +371,7 @@ Result<Entry> read_entry(const std::string& name, const Json& v, uint64_t buffer
     return fail(who + ": dtype is " + kind_name(dtype->kind) + ", expected a string");
   e.dtype = find_dtype(dtype->text);
   if (!e.dtype)
-    return fail(who + " has dtype '" + dtype->text + "', which gantry does not read (it reads F32, F64, F16, BF16)");
+    return fail(who + " has dtype '" + dtype->text + "', which gantry does not read (it reads F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
 
   auto non_negative_ints = [](const Json& a) {
     return a.kind == Json::Kind::array && std::all_of(a.items.begin(), a.items.end(), [](const Json& x) {

@@ -43,8 +43,9 @@ class LayerBuilder {
     return add_conv(LayerKind::conv, Shape{cout, cin, k, k}, cout, stride, pad, name);
   }
   // w: [C_in, C_out, k, k] (PyTorch's ConvTranspose2d layout)
-  LayerBuilder& conv_transpose(int64_t cin, int64_t cout, int k, int stride, int pad, const std::string& name = {}) {
-    return add_conv(LayerKind::conv_transpose, Shape{cin, cout, k, k}, cout, stride, pad, name);
+  LayerBuilder& conv_transpose(int64_t cin, int64_t cout, int k, int stride, int pad, const std::string& name = {},
+                               bool bias = true) {
+    return add_conv(LayerKind::conv_transpose, Shape{cin, cout, k, k}, cout, stride, pad, name, bias);
   }
   LayerBuilder& batch_norm(int64_t c, const std::string& name = {}) {
     const std::string m = module(name);
@@ -77,12 +78,13 @@ class LayerBuilder {
     net_.buffers.push_back(NamedTensor{g_.state(shape, name), name, init});
     return net_.buffers.back().value;
   }
-  LayerBuilder& add_conv(LayerKind kind, const Shape& w, int64_t cout, int stride, int pad, const std::string& name) {
+  LayerBuilder& add_conv(LayerKind kind, const Shape& w, int64_t cout, int stride, int pad, const std::string& name,
+                         bool bias = true) {
     const std::string m = module(name);
     Layer l;
     l.kind = kind;
     l.weight = param(m + ".weight", w, Init::normal_0_02);
-    l.bias = param(m + ".bias", Shape{cout}, Init::zeros);
+    if (bias) l.bias = param(m + ".bias", Shape{cout}, Init::zeros);
     l.conv.stride[0] = l.conv.stride[1] = stride;
     l.conv.padding[0] = l.conv.padding[1] = pad;
     return push(l);
@@ -295,31 +297,46 @@ Status unknown_model(const std::string& name) {
 
 }  // namespace
 
-Network dcgan64_generator(Graph& g, const Widths& w) {
-  Network net = start("dcgan64.G", Shape{w.nz}, Shape{w.nc, 64, 64});
-  if (!check_widths(g, net.kind, w)) return net;
+Network sequential_generator(Graph& g, const std::string& kind, const std::vector<GeneratorLayer>& layers) {
+  if (layers.empty()) {
+    g.fail(kind + ": a generator needs at least one layer");
+    return start(kind, Shape{1}, Shape{1});
+  }
+  int64_t h = 1;  // z enters as [B, nz, 1, 1]
+  for (const GeneratorLayer& l : layers) h = (h - 1) * l.stride - 2 * l.padding + l.kernel;
+  Network net = start(kind, Shape{layers.front().in}, Shape{layers.back().out, h, h});
   LayerBuilder b(g, net, "main");
-  // The seed's code (§12.4.1) starts at 16·ngf (1024 for ngf = 64), not 8·ngf.
-  int64_t c = 16 * w.ngf;
-  b.conv_transpose(w.nz, c, 4, 1, 0).batch_norm(c).relu();  // → 4×4
-  for (int i = 0; i < 3; ++i, c /= 2)                       // → 8, 16, 32
-    b.conv_transpose(c, c / 2, 4, 2, 1).batch_norm(c / 2).relu();
-  b.conv_transpose(c, w.nc, 4, 2, 1).tanh();  // → 64×64
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const GeneratorLayer& l = layers[i];
+    b.conv_transpose(l.in, l.out, l.kernel, l.stride, l.padding, {}, l.bias);
+    if (i + 1 < layers.size()) b.batch_norm(l.out).relu();
+  }
+  b.tanh();
   set_generator_forward(net, b.take());
   return net;
+}
+
+Network dcgan64_generator(Graph& g, const Widths& w) {
+  if (!check_widths(g, "dcgan64.G", w)) return start("dcgan64.G", Shape{w.nz}, Shape{w.nc, 64, 64});
+  // The seed's code (§12.4.1) starts at 16·ngf (1024 for ngf = 64), not 8·ngf: → 4, 8, 16, 32, 64.
+  const int64_t c = 16 * w.ngf;
+  return sequential_generator(g, "dcgan64.G",
+                              {{w.nz, c, 4, 1, 0, true},
+                               {c, c / 2, 4, 2, 1, true},
+                               {c / 2, c / 4, 4, 2, 1, true},
+                               {c / 4, c / 8, 4, 2, 1, true},
+                               {c / 8, w.nc, 4, 2, 1, true}});
 }
 
 Network dcgan64_discriminator(Graph& g, const Widths& w) { return critic64(g, w, "dcgan64.D", false); }
 
 Network dcgan28_generator(Graph& g, const Widths& w) {
-  Network net = start("dcgan28.G", Shape{w.nz}, Shape{w.nc, 28, 28});
-  if (!check_widths(g, net.kind, w)) return net;
-  LayerBuilder b(g, net, "main");
-  b.conv_transpose(w.nz, 2 * w.ngf, 7, 1, 0).batch_norm(2 * w.ngf).relu();  // → 7×7
-  b.conv_transpose(2 * w.ngf, w.ngf, 4, 2, 1).batch_norm(w.ngf).relu();     // → 14×14
-  b.conv_transpose(w.ngf, w.nc, 4, 2, 1).tanh();                            // → 28×28
-  set_generator_forward(net, b.take());
-  return net;
+  if (!check_widths(g, "dcgan28.G", w)) return start("dcgan28.G", Shape{w.nz}, Shape{w.nc, 28, 28});
+  // → 7×7 (k7 from 1×1), 14×14, 28×28
+  return sequential_generator(g, "dcgan28.G",
+                              {{w.nz, 2 * w.ngf, 7, 1, 0, true},
+                               {2 * w.ngf, w.ngf, 4, 2, 1, true},
+                               {w.ngf, w.nc, 4, 2, 1, true}});
 }
 
 Network dcgan28_discriminator(Graph& g, const Widths& w) { return critic28(g, w, "dcgan28.D", false); }
@@ -402,6 +419,14 @@ Result<Pair> build_pair(Graph& g, const std::string& model, const Widths& w) {
   Pair pair{m->generator(g, w), m->discriminator(g, w)};
   if (!g.ok()) return Status::error("model '" + model + "': " + g.status().message());
   return pair;
+}
+
+Result<Network> build_generator(Graph& g, const std::string& model, const Widths& w) {
+  const Model* m = find_model(model);
+  if (!m) return unknown_model(model);
+  Network net = m->generator(g, w);
+  if (!g.ok()) return Status::error("model '" + model + "': " + g.status().message());
+  return net;
 }
 
 std::vector<std::string> model_names() {

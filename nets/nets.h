@@ -82,6 +82,16 @@ Network wgan64_critic(Graph& g, const Widths& w);
 Network wgan28_critic(Graph& g, const Widths& w);
 // WGAN generators are dcgan64_generator / dcgan28_generator.
 
+// An nn.Sequential("main") DCGAN generator of any depth, as pytorch/examples and
+// the seed write it: ConvTranspose2d layers with BatchNorm2d + ReLU between
+// them and Tanh at the end (main.0 ConvT, main.1 BN, main.2 ReLU, main.3 ConvT, ...).
+struct GeneratorLayer {
+  int64_t in, out;  // channels
+  int kernel, stride, padding;
+  bool bias;
+};
+Network sequential_generator(Graph& g, const std::string& kind, const std::vector<GeneratorLayer>& layers);
+
 struct Pair {
   Network generator, discriminator;
 };
@@ -89,6 +99,8 @@ struct Pair {
 // wgan28 critic), "wgangp64" / "wgan-clip64" (dcgan64 G + wgan64 critic).
 // An unknown name or bad widths is an error naming them.
 Result<Pair> build_pair(Graph& g, const std::string& model, const Widths& w);
+// The generator of `model` alone (sampling needs no discriminator).
+Result<Network> build_generator(Graph& g, const std::string& model, const Widths& w);
 std::vector<std::string> model_names();
 
 // Host-side initial values of one tensor of `shape`: deterministic from

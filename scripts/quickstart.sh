@@ -9,3 +9,5 @@ cmake --preset ci -DGANTRY_TESTS=OFF
 cmake --build --preset ci -j "$(nproc)" --target gantry
 scripts/fetch-mnist.sh data/mnist
 build/ci/gantry golden --backend cpu tests/golden/conv_transpose2d
+build/ci/gantry train --model dcgan28 --data data/mnist --steps 1500 --out runs/dcgan28
+echo "samples: runs/dcgan28/samples/latest.png   loss curves: runs/dcgan28/loss.png"

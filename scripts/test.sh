@@ -9,4 +9,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup-deps.sh
 cmake --preset ci -DGANTRY_TESTS=ON
 cmake --build --preset ci -j "$(nproc)"
+scripts/fetch-mnist.sh data/mnist  # the classifier and eval tests train on real digits
 ctest --preset ci -j "$(nproc)"

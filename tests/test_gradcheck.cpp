@@ -107,6 +107,13 @@ std::vector<GradCase> cases() {
   c.push_back({"gather", {in({5, 2, 3}), indices({7}, 4)}, [](Graph& g, V x) { return gather(g, x[0], x[1]); }});
   c.push_back({"gather_backward", {in({6, 3}), indices({6}, 3)},
                [](Graph& g, V x) { return gather_backward(g, x[0], x[1], 4); }});
+  // exp and softmax
+  c.push_back({"exp", {in({2, 5}, -2, 2)}, [](Graph& g, V x) { return exp(g, x[0]); }});
+  c.push_back({"log_softmax last axis", {in({3, 5}, -3, 3)}, [](Graph& g, V x) { return log_softmax(g, x[0], -1); }});
+  c.push_back({"log_softmax middle axis", {in({2, 4, 3}, -3, 3)},
+               [](Graph& g, V x) { return log_softmax(g, x[0], 1); }});
+  c.push_back({"log_softmax large logits", {in({2, 4}, 40, 60)},
+               [](Graph& g, V x) { return log_softmax(g, x[0], 1); }});
   return c;
 }
 

@@ -55,12 +55,7 @@ Result<Options> parse(const Args& args) {
     const std::string& a = args[i];
     if (i + 1 >= args.size()) return Status::error("flag " + a + " needs a value");
     const std::string v = args[++i];
-    auto num = [&](auto& dst) -> Status {
-      std::istringstream in(v);
-      in >> dst;
-      if (!in || !in.eof()) return Status::error("flag " + a + ": '" + v + "' is not a number");
-      return {};
-    };
+    auto num = [&](auto& dst) { return parse_number(a, v, dst); };
     Status s;
     if (a == "--model") o.config.model = v, model_given = true;
     else if (a == "--data") o.data = v;

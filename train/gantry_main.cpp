@@ -16,6 +16,10 @@ int usage(std::FILE* out) {
                "commands:\n"
                "  golden      run golden-output kernel cases: gantry golden [--backend B|all] [--json] PATH...\n"
                "  train       train a GAN on MNIST: gantry train --model dcgan28 --out runs/x (see gantry train --help)\n"
+               "  sample      images from a checkpoint or PyTorch weights: gantry sample --checkpoint RUN/checkpoint.safetensors\n"
+               "  export      a checkpoint's generator with PyTorch names: gantry export --checkpoint C --out G.safetensors\n"
+               "  classifier  train the MNIST classifier behind gantry eval: gantry classifier train --data DIR\n"
+               "  eval        sample-quality metrics: gantry eval --classifier C.safetensors --samples S.npy [--json]\n"
                "  bench       training-step and sampling speed as JSON lines: gantry bench --model dcgan28 --batch 64\n"
                "  info        backends available on this machine, threads, version\n"
                "  help        this text\n");
@@ -39,6 +43,10 @@ int main(int argc, char** argv) {
   if (cmd == "golden") return gantry::cli::golden(args);
   if (cmd == "train") return gantry::cli::train(args);
   if (cmd == "bench") return gantry::cli::bench(args);
+  if (cmd == "classifier") return gantry::cli::classifier(args);
+  if (cmd == "eval") return gantry::cli::eval(args);
+  if (cmd == "sample") return gantry::cli::sample(args);
+  if (cmd == "export") return gantry::cli::export_weights(args);
   if (cmd == "info") return cmd_info();
   if (cmd == "help" || cmd == "--help" || cmd == "-h") return usage(stdout);
   std::fprintf(stderr, "gantry: unknown command '%s'\n", cmd.c_str());

@@ -1,0 +1,198 @@
+// See generator.h.
+#include "train/generator.h"
+
+#include <map>
+#include <set>
+
+#include "engine/safetensors.h"
+#include "train/trainer.h"
+
+namespace gantry {
+namespace {
+
+// Layers of a PyTorch nn.Sequential DCGAN generator from its state_dict: a
+// ConvTranspose2d at main.0, main.3, main.6, ... (weight [C_in, C_out, k, k],
+// optional bias), BatchNorm2d at main.1, main.4, ... between them (ReLU at
+// main.2, ... and Tanh at the end carry no tensors). Strides and paddings are
+// not stored in a state_dict: the first layer maps z (1×1) with stride 1 and
+// no padding, every later one is the DCGAN up-sampling k4 s2 p1.
+Result<std::vector<nets::GeneratorLayer>> infer_layers(const SafeTensorsFile& f, const std::string& path) {
+  auto fail = [&](const std::string& why) { return Status::error(path + ": " + why); };
+  std::map<int, std::map<std::string, const SafeTensor*>> modules;  // main.<i>.<field>
+  for (const SafeTensor& t : f.tensors) {
+    const std::string& n = t.name;
+    const size_t dot = n.find('.', 5);
+    int index = -1;
+    if (n.rfind("main.", 0) == 0 && dot != std::string::npos) {
+      try {
+        size_t used = 0;
+        index = std::stoi(n.substr(5, dot - 5), &used);
+        if (used != dot - 5) index = -1;
+      } catch (...) {
+      }
+    }
+    if (index < 0)
+      return fail("unexpected tensor '" + n + "': a DCGAN generator's tensors are main.<index>.<field> (nn.Sequential)");
+    modules[index][n.substr(dot + 1)] = &t;
+  }
+  std::vector<nets::GeneratorLayer> layers;
+  for (int i = 0;; i += 3) {
+    auto conv = modules.find(i);
+    if (conv == modules.end()) break;
+    const auto w = conv->second.find("weight");
+    if (w == conv->second.end() || w->second->shape.rank != 4)
+      return fail("main." + std::to_string(i) + " should be a ConvTranspose2d with a 4-d weight");
+    const Shape s = w->second->shape;
+    const std::string wname = "main." + std::to_string(i) + ".weight";
+    if (s[2] != s[3]) return fail("'" + wname + "' " + s.str() + ": only square kernels are DCGAN layers");
+    if (!layers.empty() && s[0] != layers.back().out)
+      return fail("'" + wname + "' " + s.str() + " takes " + std::to_string(s[0]) + " channels but the layer before gives " +
+                  std::to_string(layers.back().out));
+    const bool first = layers.empty();
+    if (!first && s[2] != 4)
+      return fail("'" + wname + "' has a " + std::to_string(s[2]) + "×" + std::to_string(s[3]) +
+                  " kernel: after the first layer gantry reads DCGAN up-sampling layers (4×4, stride 2, padding 1)");
+    const auto b = conv->second.find("bias");
+    if (b != conv->second.end() && b->second->shape != Shape{s[1]})
+      return fail("'main." + std::to_string(i) + ".bias' " + b->second->shape.str() + " does not match " + std::to_string(s[1]) + " output channels");
+    for (const auto& [field, t] : conv->second)
+      if (field != "weight" && field != "bias") return fail("unexpected tensor '" + t->name + "'");
+    layers.push_back({s[0], s[1], int(s[2]), first ? 1 : 2, first ? 0 : 1, b != conv->second.end()});
+    // A BatchNorm2d follows every layer but the last.
+    auto bn = modules.find(i + 1);
+    if (bn == modules.end()) break;
+    for (const char* field : {"weight", "bias", "running_mean", "running_var"}) {
+      auto it = bn->second.find(field);
+      if (it == bn->second.end()) return fail("main." + std::to_string(i + 1) + " (BatchNorm2d) has no " + field);
+      if (it->second->shape != Shape{s[1]})
+        return fail("'" + it->second->name + "' " + it->second->shape.str() + " does not match " + std::to_string(s[1]) + " channels");
+    }
+    for (const auto& [field, t] : bn->second)
+      if (field != "weight" && field != "bias" && field != "running_mean" && field != "running_var" &&
+          field != "num_batches_tracked")
+        return fail("unexpected tensor '" + t->name + "'");
+  }
+  if (layers.empty()) return fail("no generator tensors found (expected main.0.weight, a ConvTranspose2d weight)");
+  // Everything must have been consumed by the pattern above.
+  std::set<int> expected;
+  for (size_t k = 0; k < layers.size(); ++k) {
+    expected.insert(int(3 * k));
+    if (k + 1 < layers.size()) expected.insert(int(3 * k + 1));
+  }
+  for (const auto& [index, fields] : modules)
+    if (!expected.count(index)) return fail("unexpected tensor '" + fields.begin()->second->name + "' (the layer pattern ends at main." + std::to_string(3 * (layers.size() - 1)) + ")");
+  if (layers.back().out != 1 && layers.back().out != 3)
+    return fail("the last layer gives " + std::to_string(layers.back().out) + " channels; images have 1 or 3");
+  return layers;
+}
+
+Result<LoadedGenerator> from_checkpoint(const SafeTensorsFile& f, const std::string& path) {
+  auto config = TrainConfig::parse(*f.meta("config"));
+  if (!config.ok()) return Status::error(path + ": " + config.message());
+  const TrainConfig c = *config;
+  LoadedGenerator gen;
+  gen.source = path;
+  gen.nz = c.widths.nz;
+  gen.build = [c](Graph& g) {
+    auto net = nets::build_generator(g, c.model, c.widths);
+    return net.ok() ? std::move(*net) : nets::Network{};
+  };
+  Graph probe;
+  const nets::Network net = gen.build(probe);
+  if (!probe.ok() || !net.forward) return Status::error(path + ": cannot build the " + c.model + " generator: " + probe.status().message());
+  gen.classes = net.classes;
+  gen.image = net.output_shape;
+  for (const auto* list : {&net.params, &net.buffers})
+    for (const nets::NamedTensor& t : *list) {
+      const SafeTensor* src = f.find("G." + t.name);
+      if (!src) return Status::error(path + ": checkpoint has no tensor 'G." + t.name + "'");
+      if (src->shape != probe.shape(t.value))
+        return Status::error(path + ": 'G." + t.name + "' has shape " + src->shape.str() + ", the " + c.model +
+                             " generator needs " + probe.shape(t.value).str());
+      gen.tensors.emplace_back(t.name, src->data);
+    }
+  const std::string* step = f.meta("step");
+  gen.batches_tracked = step ? std::stoll(*step) : 0;
+  gen.description = c.model + " checkpoint, step " + (step ? *step : "?") + ", nz " + std::to_string(gen.nz);
+  return gen;
+}
+
+Result<LoadedGenerator> from_pytorch(const SafeTensorsFile& f, const std::string& path) {
+  auto layers = infer_layers(f, path);
+  if (!layers.ok()) return layers.status();
+  LoadedGenerator gen;
+  gen.source = path;
+  gen.nz = layers->front().in;
+  gen.build = [layers = *layers](Graph& g) { return nets::sequential_generator(g, "pytorch.G", layers); };
+  Graph probe;
+  const nets::Network net = gen.build(probe);
+  if (!probe.ok()) return Status::error(path + ": " + probe.status().message());
+  gen.image = net.output_shape;
+  for (const auto* list : {&net.params, &net.buffers})
+    for (const nets::NamedTensor& t : *list) gen.tensors.emplace_back(t.name, f.find(t.name)->data);
+  if (const SafeTensor* nbt = f.find("main.1.num_batches_tracked")) gen.batches_tracked = int64_t(nbt->data[0]);
+  gen.description = "PyTorch DCGAN generator: nz " + std::to_string(gen.nz) + ", " + std::to_string(layers->size()) +
+                    " layers, " + gen.image.str() + " images, conv bias " + (layers->front().bias ? "on" : "off");
+  return gen;
+}
+
+}  // namespace
+
+Result<LoadedGenerator> load_generator(const std::string& path) {
+  auto f = read_safetensors(path);
+  if (!f.ok()) return f.status();
+  const std::string* format = f->meta("format");
+  if (format && *format == "gantry-checkpoint-1" && f->meta("config")) return from_checkpoint(*f, path);
+  return from_pytorch(*f, path);
+}
+
+Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vector<float>& z,
+                                    const std::vector<float>& labels, BackendKind backend, int threads) {
+  const int64_t n = int64_t(z.size()) / gen.nz;
+  if (n < 1 || int64_t(z.size()) != n * gen.nz)
+    return Status::error("z holds " + std::to_string(z.size()) + " values, not a whole number of rows of nz = " + std::to_string(gen.nz));
+  if (gen.classes && int64_t(labels.size()) != n)
+    return Status::error("a conditional generator needs one class label per sample (" + std::to_string(n) + ")");
+  Graph g;
+  const nets::Network net = gen.build(g);
+  const Value zin = g.input(Shape{n, gen.nz, 1, 1}, "z");
+  const Value lin = gen.classes ? g.input(Shape{n}, "labels") : Value{};
+  const Value out = net.forward(g, zin, lin, false);
+  if (!g.ok()) return g.status();
+  auto p = compile(g, CompileOptions{backend, {out}, threads});
+  if (!p.ok()) return p.status();
+  size_t k = 0;
+  for (const auto* list : {&net.params, &net.buffers})
+    for (const nets::NamedTensor& t : *list) {
+      const auto& values = gen.tensors[k++].second;
+      if (Status s = (*p)->write(t.value, values.data(), int64_t(values.size())); !s.ok()) return s;
+    }
+  if (Status s = (*p)->write(zin, z.data(), int64_t(z.size())); !s.ok()) return s;
+  if (lin.valid())
+    if (Status s = (*p)->write(lin, labels.data(), int64_t(labels.size())); !s.ok()) return s;
+  if (Status s = (*p)->step(StepUniforms{}); !s.ok()) return s;
+  std::vector<float> images(size_t(g.shape(out).numel()));
+  if (Status s = (*p)->read(out, images.data(), int64_t(images.size())); !s.ok()) return s;
+  return images;
+}
+
+Status export_generator(const LoadedGenerator& gen, const std::string& path) {
+  SafeTensorsFile f;
+  for (const auto& [name, values] : gen.tensors) {
+    Shape s{int64_t(values.size())};
+    f.tensors.push_back({name, s, values});
+  }
+  // Shapes come from the network, not the flat values.
+  Graph g;
+  const nets::Network net = gen.build(g);
+  size_t k = 0;
+  for (const auto* list : {&net.params, &net.buffers})
+    for (const nets::NamedTensor& t : *list) f.tensors[k++].shape = g.shape(t.value);
+  for (const nets::NamedTensor& t : net.buffers)
+    if (t.name.size() > 13 && t.name.substr(t.name.size() - 13) == ".running_mean")
+      f.tensors.push_back({t.name.substr(0, t.name.size() - 13) + ".num_batches_tracked", Shape{}, {float(gen.batches_tracked)}});
+  f.metadata = {{"source", "gantry export of " + gen.source}};
+  return write_safetensors(path, f);
+}
+
+}  // namespace gantry
