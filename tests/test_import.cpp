@@ -103,12 +103,26 @@ void expect_rejected(SafeTensorsFile f, const char* problem) {
   EXPECT_NE(g.message().find(problem), std::string::npos) << g.message();
 }
 
+TEST(Import, DataParallelAndBareSequentialNamesAreAccepted) {
+  auto fixture = read_safetensors(kFixture + "G.safetensors");
+  ASSERT_TRUE(fixture.ok());
+  for (const char* prefix : {"module.main.", ""}) {
+    SafeTensorsFile f = *fixture;
+    for (SafeTensor& t : f.tensors) t.name = prefix + t.name.substr(5);  // drop "main."
+    const std::string path = ::testing::TempDir() + "/renamed_generator.safetensors";
+    ASSERT_TRUE(write_safetensors(path, f).ok());
+    auto g = load_generator(path);
+    ASSERT_TRUE(g.ok()) << prefix << ": " << g.message();
+    EXPECT_EQ(g->nz, 8);
+  }
+}
+
 TEST(Import, NonGeneratorsAreRejectedNamingTheTensor) {
   auto fixture = read_safetensors(kFixture + "G.safetensors");
   ASSERT_TRUE(fixture.ok());
   SafeTensorsFile f = *fixture;
-  f.tensors.push_back({"module.fc.weight", Shape{2, 2}, {1, 2, 3, 4}});
-  expect_rejected(f, "module.fc.weight");
+  f.tensors.push_back({"encoder.fc.weight", Shape{2, 2}, {1, 2, 3, 4}});
+  expect_rejected(f, "encoder.fc.weight");
   f = *fixture;
   for (SafeTensor& t : f.tensors)
     if (t.name == "main.3.weight") t.shape = Shape{16, 8, 3, 3}, t.data.resize(16 * 8 * 9);

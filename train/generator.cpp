@@ -117,7 +117,16 @@ Result<LoadedGenerator> from_checkpoint(const SafeTensorsFile& f, const std::str
   return gen;
 }
 
-Result<LoadedGenerator> from_pytorch(const SafeTensorsFile& f, const std::string& path) {
+// nn.DataParallel saves "module.main.0.weight"; a bare nn.Sequential saves "0.weight".
+void normalize_names(SafeTensorsFile& f) {
+  for (SafeTensor& t : f.tensors) {
+    if (t.name.rfind("module.", 0) == 0) t.name = t.name.substr(7);
+    if (!t.name.empty() && t.name[0] >= '0' && t.name[0] <= '9') t.name = "main." + t.name;
+  }
+}
+
+Result<LoadedGenerator> from_pytorch(SafeTensorsFile f, const std::string& path) {
+  normalize_names(f);
   auto layers = infer_layers(f, path);
   if (!layers.ok()) return layers.status();
   LoadedGenerator gen;
