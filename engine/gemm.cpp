@@ -5,13 +5,14 @@
 #include "engine/gemm.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "platform/thread_pool.h"
 
 namespace gantry {
 namespace {
 
-constexpr int64_t MR = 4, NR = 8;  // register tile: 4×8 keeps the accumulators in SSE, AVX2 or NEON registers
+constexpr int64_t MR = 4, NR = 16;  // register tile: 4 rows × 16 columns, two 8-float vectors per row
 constexpr int64_t MC = 64, NC = 256, KC = 128;
 
 template <class T>
@@ -36,13 +37,24 @@ __attribute__((always_inline)) inline void pack_b(bool trans, const T* B, int64_
       }
 }
 
+// The MR×NR tile in vector registers (GCC/Clang vector extensions: 32-byte
+// vectors become one AVX register, two SSE or NEON registers), a broadcast of
+// each A value times the NR-wide row of B per k.
 template <class T>
-__attribute__((always_inline)) inline void micro_kernel(int64_t kc, const T* __restrict__ a, const T* __restrict__ b, T (&c)[MR][NR]) {
-  for (int64_t r = 0; r < MR; ++r)
-    for (int64_t j = 0; j < NR; ++j) c[r][j] = 0;
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
-    for (int64_t r = 0; r < MR; ++r)
-      for (int64_t j = 0; j < NR; ++j) c[r][j] += a[r] * b[j];
+__attribute__((always_inline)) inline void micro_kernel(int64_t kc, const T* __restrict__ a, const T* __restrict__ b,
+                                                        T (&c)[MR][NR]) {
+  typedef T vec __attribute__((vector_size(32)));
+  constexpr int64_t L = 32 / sizeof(T), V = NR / L;
+  vec acc[MR][V] = {};
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+    vec bv[V];
+    for (int64_t j = 0; j < V; ++j) std::memcpy(&bv[j], b + j * L, sizeof(vec));
+    for (int64_t r = 0; r < MR; ++r) {
+      const vec av = vec{} + a[r];
+      for (int64_t j = 0; j < V; ++j) acc[r][j] += av * bv[j];
+    }
+  }
+  for (int64_t r = 0; r < MR; ++r) std::memcpy(c[r], acc[r], sizeof(acc[r]));
 }
 
 // One MC×NC tile of C over all of K. On x86-64 it is compiled twice — for the
