@@ -30,7 +30,6 @@ class Program {
   virtual Status write(Value v, const float* src, int64_t count) = 0;
   virtual Status read(Value v, float* dst, int64_t count) const = 0;
   virtual const ArenaBytes& arena() const = 0;
-  virtual BackendKind backend() const = 0;
   // With CompileOptions::profile: seconds spent per op over all steps so far,
   // largest first (where the time goes); empty otherwise.
   virtual std::vector<std::pair<std::string, double>> op_seconds() const = 0;

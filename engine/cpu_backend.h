@@ -30,13 +30,10 @@ class CpuProgram final : public Program {
   Status write(Value v, const float* src, int64_t count) override;
   Status read(Value v, float* dst, int64_t count) const override;
   const ArenaBytes& arena() const override { return plan_.bytes; }
-  BackendKind backend() const override { return BackendKind::cpu; }
   std::vector<std::pair<std::string, double>> op_seconds() const override;
 
   // A view of a leaf or output in the arena, in the program's element type.
   Result<std::span<T>> view(Value v);
-  const Plan& plan() const { return plan_; }
-  const T* arena_data() const { return arena_.get(); }
 
  private:
   struct FreeAligned {

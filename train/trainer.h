@@ -70,10 +70,8 @@ class Trainer {
   // Generator in eval mode (running statistics): z [n, nz] → images [n, 1, S, S].
   // labels: n class ids for conditional models, ignored otherwise.
   Status sample(const std::vector<float>& z, const std::vector<float>& labels, std::vector<float>& images);
-  int64_t sample_batch() const { return sample_n_; }
 
   const TrainConfig& config() const { return config_; }
-  Objective objective() const { return objective_; }
   int image_size() const { return size_; }
   bool conditional() const { return conditional_; }
   const ArenaBytes& arena() const { return program_->arena(); }
