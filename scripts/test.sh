@@ -11,3 +11,8 @@ cmake --preset ci -DGANTRY_TESTS=ON
 cmake --build --preset ci -j "$(nproc)"
 scripts/fetch-mnist.sh data/mnist  # the classifier and eval tests train on real digits
 ctest --preset ci -j "$(nproc)"
+
+echo "== stage: aarch64 cross build + qemu tests =="
+# Jetson (aarch64): the jetson-cross preset, its CPU tests and golden suite under
+# qemu-aarch64, `file` on the static binary (about 10 minutes on two cores).
+scripts/cross-test.sh

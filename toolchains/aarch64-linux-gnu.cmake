@@ -1,0 +1,68 @@
+# Cross-compile gantry for aarch64 Linux (NVIDIA Jetson Xavier/Orin, other arm64
+# boards) on an x86-64 Debian 12 host. Used by the `jetson-cross` preset and
+# scripts/cross-test.sh, which installs what it needs:
+#   crossbuild-essential-arm64           aarch64-linux-gnu-gcc/g++, libc/libstdc++ in /usr/aarch64-linux-gnu
+#   libgtest-dev:arm64                   GoogleTest built for arm64 (dpkg --add-architecture arm64)
+#   libvulkan-dev:arm64 (optional)       Vulkan loader for arm64; headers are shared with the host's
+#   glslang-tools (host)                 shaders compile to SPIR-V, which is the same on every CPU
+#   qemu-user (optional)                 runs the aarch64 tests here: ctest uses CMAKE_CROSSCOMPILING_EMULATOR
+# Debian's cross compiler already searches the multiarch folders (/usr/include,
+# /usr/lib/aarch64-linux-gnu), so no --sysroot is needed. Pass GANTRY_SYSROOT to
+# build against a copy of the board's root file system instead.
+set(CMAKE_SYSTEM_NAME Linux)
+# try_compile projects read this file again; hand them our settings too.
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES GANTRY_SYSROOT GANTRY_JETSON_CUDA)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+
+set(GANTRY_CROSS_TRIPLE aarch64-linux-gnu)
+set(CMAKE_C_COMPILER ${GANTRY_CROSS_TRIPLE}-gcc)
+set(CMAKE_CXX_COMPILER ${GANTRY_CROSS_TRIPLE}-g++)
+# find_library/find_package look in lib/aarch64-linux-gnu, never lib/x86_64-linux-gnu.
+set(CMAKE_LIBRARY_ARCHITECTURE ${GANTRY_CROSS_TRIPLE})
+
+if(GANTRY_SYSROOT)
+  set(CMAKE_SYSROOT ${GANTRY_SYSROOT})
+  set(CMAKE_FIND_ROOT_PATH ${GANTRY_SYSROOT})
+  set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+  set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+  set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+else()
+  # Multiarch: target libraries sit beside the host's under /usr, told apart by
+  # the architecture folder, and header-only packages (stb, Vulkan headers) in
+  # /usr/include serve both. So search the cross prefix first, then /usr.
+  set(CMAKE_FIND_ROOT_PATH /usr/${GANTRY_CROSS_TRIPLE})
+  set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
+  set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
+  set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+endif()
+# Build tools (glslangValidator, nvcc) run on the host.
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+
+# Run target programs through qemu when it is installed: try_run, the test
+# discovery of gtest_discover_tests and every ctest command that names a target.
+# -L points the emulator at the cross libc/libstdc++ for dynamically linked tests.
+# LD_LIBRARY_PATH keeps the loader on that same glibc build: once libc6:arm64 is
+# installed (libvulkan-dev:arm64 pulls it in), /etc/ld.so.cache would hand the
+# cross ld.so (libc6-arm64-cross) the multiarch libc.so.6, a different Debian
+# build, and threaded tests then hang under qemu.
+find_program(GANTRY_QEMU_AARCH64 qemu-aarch64)
+if(GANTRY_QEMU_AARCH64 AND NOT CMAKE_CROSSCOMPILING_EMULATOR)
+  if(GANTRY_SYSROOT)
+    set(CMAKE_CROSSCOMPILING_EMULATOR "${GANTRY_QEMU_AARCH64};-L;${GANTRY_SYSROOT}")
+  else()
+    set(CMAKE_CROSSCOMPILING_EMULATOR
+        "${GANTRY_QEMU_AARCH64};-L;/usr/${GANTRY_CROSS_TRIPLE};-E;LD_LIBRARY_PATH=/usr/${GANTRY_CROSS_TRIPLE}/lib")
+  endif()
+endif()
+
+# CUDA for Jetson, once gantry has CUDA code: point GANTRY_JETSON_CUDA at a CUDA
+# toolkit that holds targets/aarch64-linux (NVIDIA's cuda-cross-aarch64 packages
+# from JetPack). nvcc runs on the host and uses the cross g++ for host code.
+# Xavier is sm_72, Orin sm_87; CUDA 13 dropped sm_72, so Xavier needs CUDA ≤ 12.
+if(GANTRY_JETSON_CUDA)
+  set(CMAKE_CUDA_COMPILER ${GANTRY_JETSON_CUDA}/bin/nvcc)
+  set(CMAKE_CUDA_HOST_COMPILER ${CMAKE_CXX_COMPILER})
+  if(NOT CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES "72;87")
+  endif()
+endif()
