@@ -58,6 +58,7 @@ std::vector<float> slerp_strip(const float* a, const float* b, int64_t nz, int f
 }  // namespace
 
 int sample(const Args& args) {
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) return usage(""), 0;
   std::string checkpoint, weights, grid, raw_out, z_file, classes_arg, class_arg, interpolate;
   int64_t n = 64;
   uint64_t seed = 1;

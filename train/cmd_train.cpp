@@ -187,6 +187,7 @@ struct MetricsLog {
 }  // namespace
 
 int train(const Args& args) {
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) return usage(nullptr), 0;
   auto parsed = parse(args);
   if (!parsed.ok()) return usage(parsed.message().c_str());
   Options o = *parsed;
