@@ -14,5 +14,5 @@ ctest --preset ci -j "$(nproc)"
 
 echo "== stage: aarch64 cross build + qemu tests =="
 # Jetson (aarch64): the jetson-cross preset, its CPU tests and golden suite under
-# qemu-aarch64, `file` on the static binary (about 10 minutes on two cores).
+# qemu-aarch64, `file` on the static binary (about 2 minutes on two cores).
 scripts/cross-test.sh

@@ -7,12 +7,11 @@
 #   glslang-tools (host)                 shaders compile to SPIR-V, which is the same on every CPU
 #   qemu-user (optional)                 runs the aarch64 tests here: ctest uses CMAKE_CROSSCOMPILING_EMULATOR
 # Debian's cross compiler already searches the multiarch folders (/usr/include,
-# /usr/lib/aarch64-linux-gnu), so no --sysroot is needed. Pass GANTRY_SYSROOT to
-# build against a copy of the board's root file system instead.
+# /usr/lib/aarch64-linux-gnu), so no --sysroot is needed.
 set(CMAKE_SYSTEM_NAME Linux)
-# try_compile projects read this file again; hand them our settings too.
-list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES GANTRY_SYSROOT GANTRY_JETSON_CUDA)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
+# try_compile projects read this file again; hand them our setting too.
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES GANTRY_JETSON_CUDA)
 
 set(GANTRY_CROSS_TRIPLE aarch64-linux-gnu)
 set(CMAKE_C_COMPILER ${GANTRY_CROSS_TRIPLE}-gcc)
@@ -20,21 +19,13 @@ set(CMAKE_CXX_COMPILER ${GANTRY_CROSS_TRIPLE}-g++)
 # find_library/find_package look in lib/aarch64-linux-gnu, never lib/x86_64-linux-gnu.
 set(CMAKE_LIBRARY_ARCHITECTURE ${GANTRY_CROSS_TRIPLE})
 
-if(GANTRY_SYSROOT)
-  set(CMAKE_SYSROOT ${GANTRY_SYSROOT})
-  set(CMAKE_FIND_ROOT_PATH ${GANTRY_SYSROOT})
-  set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
-  set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
-  set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-else()
-  # Multiarch: target libraries sit beside the host's under /usr, told apart by
-  # the architecture folder, and header-only packages (stb, Vulkan headers) in
-  # /usr/include serve both. So search the cross prefix first, then /usr.
-  set(CMAKE_FIND_ROOT_PATH /usr/${GANTRY_CROSS_TRIPLE})
-  set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
-  set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
-  set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
-endif()
+# Multiarch: target libraries sit beside the host's under /usr, told apart by
+# the architecture folder, and header-only packages (stb, Vulkan headers) in
+# /usr/include serve both. So search the cross prefix first, then /usr.
+set(CMAKE_FIND_ROOT_PATH /usr/${GANTRY_CROSS_TRIPLE})
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 # Build tools (glslangValidator, nvcc) run on the host.
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 
@@ -47,12 +38,8 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 # build, and threaded tests then hang under qemu.
 find_program(GANTRY_QEMU_AARCH64 qemu-aarch64)
 if(GANTRY_QEMU_AARCH64 AND NOT CMAKE_CROSSCOMPILING_EMULATOR)
-  if(GANTRY_SYSROOT)
-    set(CMAKE_CROSSCOMPILING_EMULATOR "${GANTRY_QEMU_AARCH64};-L;${GANTRY_SYSROOT}")
-  else()
-    set(CMAKE_CROSSCOMPILING_EMULATOR
-        "${GANTRY_QEMU_AARCH64};-L;/usr/${GANTRY_CROSS_TRIPLE};-E;LD_LIBRARY_PATH=/usr/${GANTRY_CROSS_TRIPLE}/lib")
-  endif()
+  set(CMAKE_CROSSCOMPILING_EMULATOR
+      "${GANTRY_QEMU_AARCH64};-L;/usr/${GANTRY_CROSS_TRIPLE};-E;LD_LIBRARY_PATH=/usr/${GANTRY_CROSS_TRIPLE}/lib")
 endif()
 
 # CUDA for Jetson, once gantry has CUDA code: point GANTRY_JETSON_CUDA at a CUDA
