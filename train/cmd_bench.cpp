@@ -45,15 +45,15 @@ std::string profile_json(const Program& p) {
 // Median ms of one eval-mode generator pass at batch n.
 Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps, BackendKind backend) {
   Graph g;
-  auto pair = nets::build_pair(g, c.model, c.widths);
-  if (!pair.ok()) return pair.status();
+  auto generator = nets::build_generator(g, c.model, c.widths);
+  if (!generator.ok()) return generator.status();
   const Value z = g.input(Shape{n, c.widths.nz, 1, 1}, "z");
-  const Value labels = pair->generator.classes ? g.input(Shape{n}, "labels") : Value{};
-  const Value out = pair->generator.forward(g, z, labels, false);
+  const Value labels = generator->classes ? g.input(Shape{n}, "labels") : Value{};
+  const Value out = generator->forward(g, z, labels, false);
   if (!g.ok()) return g.status();
   auto p = compile(g, CompileOptions{backend, {out}, c.threads});
   if (!p.ok()) return p.status();
-  if (Status s = nets::initialize(**p, g, pair->generator, c.seed, 0); !s.ok()) return s;
+  if (Status s = nets::initialize(**p, g, *generator, c.seed, 0); !s.ok()) return s;
   std::vector<double> ms;
   for (int i = 0; i < reps + 2; ++i) {
     const auto t0 = clock::now();

@@ -109,7 +109,7 @@ Result<LoadedGenerator> from_checkpoint(const SafeTensorsFile& f, const std::str
       if (src->shape != probe.shape(t.value))
         return Status::error(path + ": 'G." + t.name + "' has shape " + src->shape.str() + ", the " + c.model +
                              " generator needs " + probe.shape(t.value).str());
-      gen.tensors.emplace_back(t.name, src->data);
+      gen.tensors.push_back(SafeTensor{t.name, src->shape, src->data});
     }
   const std::string* step = f.meta("step");
   gen.batches_tracked = step ? std::stoll(*step) : 0;
@@ -138,7 +138,7 @@ Result<LoadedGenerator> from_pytorch(SafeTensorsFile f, const std::string& path)
   if (!probe.ok()) return Status::error(path + ": " + probe.status().message());
   gen.image = net.output_shape;
   for (const auto* list : {&net.params, &net.buffers})
-    for (const nets::NamedTensor& t : *list) gen.tensors.emplace_back(t.name, f.find(t.name)->data);
+    for (const nets::NamedTensor& t : *list) gen.tensors.push_back(*f.find(t.name));
   if (const SafeTensor* nbt = f.find("main.1.num_batches_tracked")) gen.batches_tracked = int64_t(nbt->data[0]);
   gen.description = "PyTorch DCGAN generator: nz " + std::to_string(gen.nz) + ", " + std::to_string(layers->size()) +
                     " layers, " + gen.image.str() + " images, conv bias " + (layers->front().bias ? "on" : "off");
@@ -173,7 +173,7 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
   size_t k = 0;
   for (const auto* list : {&net.params, &net.buffers})
     for (const nets::NamedTensor& t : *list) {
-      const auto& values = gen.tensors[k++].second;
+      const std::vector<float>& values = gen.tensors[k++].data;
       if (Status s = (*p)->write(t.value, values.data(), int64_t(values.size())); !s.ok()) return s;
     }
   if (Status s = (*p)->write(zin, z.data(), int64_t(z.size())); !s.ok()) return s;
@@ -187,17 +187,8 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
 
 Status export_generator(const LoadedGenerator& gen, const std::string& path) {
   SafeTensorsFile f;
-  for (const auto& [name, values] : gen.tensors) {
-    Shape s{int64_t(values.size())};
-    f.tensors.push_back({name, s, values});
-  }
-  // Shapes come from the network, not the flat values.
-  Graph g;
-  const nets::Network net = gen.build(g);
-  size_t k = 0;
-  for (const auto* list : {&net.params, &net.buffers})
-    for (const nets::NamedTensor& t : *list) f.tensors[k++].shape = g.shape(t.value);
-  for (const nets::NamedTensor& t : net.buffers)
+  f.tensors = gen.tensors;
+  for (const SafeTensor& t : gen.tensors)
     if (t.name.size() > 13 && t.name.substr(t.name.size() - 13) == ".running_mean")
       f.tensors.push_back({t.name.substr(0, t.name.size() - 13) + ".num_batches_tracked", Shape{}, {float(gen.batches_tracked)}});
   f.metadata = {{"source", "gantry export of " + gen.source}};

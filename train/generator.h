@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/safetensors.h"
 #include "nets/nets.h"
 
 namespace gantry {
@@ -23,7 +24,7 @@ struct LoadedGenerator {
   int classes = 0;          // conditional generators: number of classes
   Shape image;              // [C, H, W]
   std::function<nets::Network(Graph&)> build;
-  std::vector<std::pair<std::string, std::vector<float>>> tensors;  // PyTorch names → values
+  std::vector<SafeTensor> tensors;  // PyTorch names, in the network's params-then-buffers order
   int64_t batches_tracked = 0;  // written back as BatchNorm's num_batches_tracked by export
 };
 

@@ -223,9 +223,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
 
   // The sampler: the same generator, eval mode.
   Graph& sg = t->sample_graph_;
-  auto sample_pair = nets::build_pair(sg, c.model, c.widths);
-  if (!sample_pair.ok()) return sample_pair.status();
-  t->sample_g_ = std::move(sample_pair->generator);
+  auto sample_g = nets::build_generator(sg, c.model, c.widths);
+  if (!sample_g.ok()) return sample_g.status();
+  t->sample_g_ = std::move(*sample_g);
   t->sample_z_ = sg.input(Shape{t->sample_n_, c.widths.nz, 1, 1}, "z");
   t->sample_labels_ = t->conditional_ ? sg.input(Shape{t->sample_n_}, "labels") : Value{};
   t->sample_out_ = t->sample_g_.forward(sg, t->sample_z_, t->sample_labels_, false);
