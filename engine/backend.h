@@ -35,6 +35,24 @@ class Program {
   virtual std::vector<std::pair<std::string, double>> op_seconds() const = 0;
 };
 
+// What every backend's program shares: its own copy of the graph (nodes carry
+// the kernels' attributes), the arena plan, and the check that a host access
+// names a leaf or an output with the right element count.
+class PlannedProgram : public Program {
+ public:
+  const ArenaBytes& arena() const override { return plan_.bytes; }
+
+ protected:
+  PlannedProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs);
+  Status check_access(Value v, int64_t count) const;
+  // Seconds indexed by Op → op_seconds() (nonzero ones, largest first).
+  static std::vector<std::pair<std::string, double>> by_op(const std::vector<double>& seconds_per_op);
+
+  Graph graph_;
+  Plan plan_;
+  std::vector<char> readable_;  // per node: leaf or output
+};
+
 struct CompileOptions {
   BackendKind backend = BackendKind::cpu;
   std::vector<Value> outputs;  // values readable after step()

@@ -11,12 +11,9 @@ namespace gantry {
 
 template <class T>
 CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, const CpuOptions& options)
-    : graph_(g), plan_(std::move(plan)), readable_(size_t(g.size()), 0), pool_(options.threads),
-      poison_dead_(options.poison_dead), profile_(options.profile) {
+    : PlannedProgram(g, std::move(plan), outputs), pool_(options.threads), poison_dead_(options.poison_dead),
+      profile_(options.profile) {
   if (profile_) seconds_per_op_.assign(size_t(kOpCount), 0.0);
-  for (Value v : outputs) readable_[v.id] = 1;
-  for (int32_t i = 0; i < g.size(); ++i)
-    if (g.node(i).op == Op::leaf) readable_[i] = 1;
 
   // The one allocation: the whole planned arena, zeroed (fresh optimizer moments are zero).
   const int64_t total = std::max<int64_t>(plan_.bytes.total(), kArenaAlign);
@@ -77,24 +74,7 @@ Status CpuProgram<T>::step(const StepUniforms& u) {
 
 template <class T>
 std::vector<std::pair<std::string, double>> CpuProgram<T>::op_seconds() const {
-  std::vector<std::pair<std::string, double>> out;
-  for (size_t i = 0; i < seconds_per_op_.size(); ++i)
-    if (seconds_per_op_[i] > 0) out.emplace_back(op_name(Op(i)), seconds_per_op_[i]);
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  return out;
-}
-
-template <class T>
-Status CpuProgram<T>::check_access(Value v, int64_t count) const {
-  if (!v.valid() || v.id >= graph_.size()) return Status::error("tensor access: not a node of this program");
-  const Node& n = graph_.node(v);
-  auto what = [&] { return n.name.empty() ? std::string(op_name(n.op)) + " node " + std::to_string(v.id) : "'" + n.name + "'"; };
-  if (!readable_[v.id] || plan_.offset[v.id] < 0)
-    return Status::error("tensor " + what() + " is neither a leaf nor an output of this program");
-  if (count != n.shape.numel())
-    return Status::error("tensor " + what() + " has shape " + n.shape.str() + " (" + std::to_string(n.shape.numel()) +
-                         " elements), not " + std::to_string(count));
-  return {};
+  return by_op(seconds_per_op_);
 }
 
 template <class T>

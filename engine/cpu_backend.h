@@ -21,7 +21,7 @@ struct CpuOptions {
 };
 
 template <class T>
-class CpuProgram final : public Program {
+class CpuProgram final : public PlannedProgram {
  public:
   static Result<std::unique_ptr<CpuProgram>> compile(const Graph& g, const std::vector<Value>& outputs,
                                                      const CpuOptions& options = {});
@@ -29,7 +29,6 @@ class CpuProgram final : public Program {
   Status step(const StepUniforms& u) override;
   Status write(Value v, const float* src, int64_t count) override;
   Status read(Value v, float* dst, int64_t count) const override;
-  const ArenaBytes& arena() const override { return plan_.bytes; }
   std::vector<std::pair<std::string, double>> op_seconds() const override;
 
   // A view of a leaf or output in the arena, in the program's element type.
@@ -40,11 +39,6 @@ class CpuProgram final : public Program {
     void operator()(T* p) const { std::free(p); }
   };
   CpuProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, const CpuOptions& options);
-  Status check_access(Value v, int64_t count) const;
-
-  Graph graph_;  // the program keeps its own copy: nodes carry the kernels' attributes
-  Plan plan_;
-  std::vector<char> readable_;
   std::unique_ptr<T[], FreeAligned> arena_;
   std::vector<CpuArgs<T>> args_;  // per scheduled node
   std::vector<std::vector<int32_t>> dies_after_;  // per schedule index, for poison_dead

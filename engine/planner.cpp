@@ -44,7 +44,12 @@ int64_t place(std::vector<Item>& items) {
 
 }  // namespace
 
-Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size) {
+int64_t cpu_scratch_elems(const Graph& g, const Node& n) {
+  auto fn = op_def(n.op).scratch_elems;
+  return fn ? fn(g, n) : 0;
+}
+
+Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size, ScratchFn scratch) {
   if (!g.ok()) return g.status();
   const int32_t n = g.size();
   Plan plan;
@@ -102,10 +107,8 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
       items.push_back({bytes, s, last, &plan.offset[id]});
     else
       plan.offset[id] = cursor;  // empty outputs (effects) point anywhere valid
-    if (auto fn = op_def(node.op).scratch_elems) {
-      plan.scratch_elems[id] = fn(g, node);
-      if (plan.scratch_elems[id] > 0) items.push_back({plan.scratch_elems[id] * elem_size, s, s, &plan.scratch[id]});
-    }
+    plan.scratch_elems[id] = scratch(g, node);
+    if (plan.scratch_elems[id] > 0) items.push_back({plan.scratch_elems[id] * elem_size, s, s, &plan.scratch[id]});
   }
   for (int32_t i = 0; i < n; ++i)
     if (g.node(i).op == Op::leaf) plan.last_use[i] = int32_t(end);

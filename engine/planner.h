@@ -31,7 +31,13 @@ struct Plan {
 
 constexpr int64_t kArenaAlign = 64;
 
+// A node's scratch in elements, as a backend's kernels need it.
+using ScratchFn = int64_t (*)(const Graph& g, const Node& n);
+// The CPU kernels' scratch (OpDef::scratch_elems).
+int64_t cpu_scratch_elems(const Graph& g, const Node& n);
+
 // Plans `g` for elements of `elem_size` bytes. `outputs` stay readable after a step.
-Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size);
+Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size,
+                        ScratchFn scratch = cpu_scratch_elems);
 
 }  // namespace gantry

@@ -22,6 +22,8 @@ std::span<double> view(CpuProgram<double>& p, Value v) {
 
 uint32_t all_axes(const Shape& s) { return s.rank ? (1u << s.rank) - 1 : 0; }
 
+}  // namespace
+
 double draw(const InputSpec& spec, std::mt19937& rng) {
   std::uniform_real_distribution<double> u(spec.lo, spec.hi);
   for (;;) {
@@ -31,6 +33,8 @@ double draw(const InputSpec& spec, std::mt19937& rng) {
     if (!near_kink) return v;
   }
 }
+
+namespace {
 
 // Builds Σ build(x) ⊙ R and checks the gradients of the inputs with check = true.
 void run_check(const std::string& name, const std::vector<InputSpec>& specs, const Builder& build, uint32_t seed) {

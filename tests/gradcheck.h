@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <ostream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct GradCase {
 };
 // GoogleTest prints a failing case by its name.
 inline void PrintTo(const GradCase& c, std::ostream* os) { *os << c.name; }
+
+// A value for an input drawn from its spec (range, integers, kink margin).
+double draw(const InputSpec& spec, std::mt19937& rng);
 
 // loss = Σ build(x) ⊙ R for a fixed random R; checks ∂loss/∂x_i against
 // central differences for every input with check = true.

@@ -1,0 +1,32 @@
+// Shared by every gantry compute shader: the arena and step-uniform bindings,
+// the grid-stride loop and Philox4x32-10 (word for word the arithmetic of
+// engine/philox.h: counter {element/4, stream, step lo, step hi}, key {seed lo, seed hi}).
+// Include after `#version 450` and `#extension GL_GOOGLE_include_directive : require`.
+
+layout(std430, set = 0, binding = 0) buffer Arena { float arena[]; };
+layout(std430, set = 0, binding = 1) readonly buffer StepUniforms {
+  uint seed_lo, seed_hi, step_lo, step_hi;
+} step_u;
+
+// for (uint i = first; i < n; i += total invocations)
+#define GRID_STRIDE(i, n) \
+  for (uint i = gl_GlobalInvocationID.x; i < (n); i += gl_NumWorkGroups.x * gl_WorkGroupSize.x)
+
+uvec4 philox4x32_10(uvec4 ctr, uint k0, uint k1) {
+  for (int round = 0; round < 10; ++round) {
+    uint hi0, lo0, hi1, lo1;
+    umulExtended(0xD2511F53u, ctr.x, hi0, lo0);
+    umulExtended(0xCD9E8D57u, ctr.z, hi1, lo1);
+    ctr = uvec4(hi1 ^ ctr.y ^ k0, lo1, hi0 ^ ctr.w ^ k1, lo0);
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return ctr;
+}
+
+uvec4 philox_block(uint stream, uint block) {
+  return philox4x32_10(uvec4(block, stream, step_u.step_lo, step_u.step_hi), step_u.seed_lo, step_u.seed_hi);
+}
+
+// 24 high bits → [0, 1).
+float philox_uniform01(uint w) { return float(w >> 8) * (1.0 / 16777216.0); }

@@ -1,0 +1,78 @@
+// How an op becomes Vulkan compute dispatches. For every op in ops.def a
+// family file (encode_*.cpp) defines `extern const VkOpDef vk_op_<name>`: an
+// encoder that turns one node (its shapes, attributes and arena positions) into
+// one or more dispatches of the shaders in this folder, and the scratch it
+// needs. Encoding is plain C++ run once at compile time; the backend
+// (vulkan_backend.cpp) records the dispatches into one command buffer with a
+// memory barrier between consecutive dispatches.
+//
+// Shader conventions (common.glsl):
+//   set 0, binding 0: the arena, `float arena[]` (the whole planned arena);
+//   set 0, binding 1: the step uniforms {seed lo, seed hi, step lo, step hi};
+//   push constants: at most kPushWords 32-bit words, laid out by the shader's
+//     `layout(push_constant)` block in declaration order; arena positions are
+//     element (float) indices; floats travel as their bit patterns;
+//   specialization constants: constant_id 0, 1, ... = Dispatch::spec[0], [1], ...
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "engine/op_table.h"
+
+namespace gantry::vk {
+
+constexpr int kPushWords = 32;    // 128 bytes: the smallest maxPushConstantsSize Vulkan allows
+constexpr uint32_t kMaxGroups = 65535;  // the smallest maxComputeWorkGroupCount Vulkan allows
+
+struct Dispatch {
+  const char* shader = nullptr;              // compute_shaders/<shader>.comp
+  std::vector<uint32_t> spec;                // specialization constants 0, 1, ...
+  std::array<uint32_t, kPushWords> push{};   // push constant words
+  uint32_t groups[3] = {1, 1, 1};
+};
+
+// One node as an encoder sees it: arena positions in elements.
+struct NodeArgs {
+  const Node* node = nullptr;
+  int n_in = 0;
+  uint32_t in[kMaxInputs] = {};
+  const Shape* in_shape[kMaxInputs] = {};
+  uint32_t out = 0;
+  uint32_t scratch = 0;  // when the op's scratch_elems > 0
+};
+
+using Encoder = void (*)(const NodeArgs&, std::vector<Dispatch>&);
+
+struct VkOpDef {
+  Encoder encode;
+  int64_t (*scratch_elems)(const Graph& g, const Node& n);  // null: none
+};
+
+// The encoder table, gathered from ops.def (vk_table.cpp).
+const VkOpDef& vk_op_def(Op op);
+
+// Helpers for encoders.
+inline uint32_t f2u(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+// Workgroups for a 1-D grid-stride loop over n items, `local` invocations per group.
+inline uint32_t groups_for(int64_t n, uint32_t local) {
+  const int64_t g = (n + local - 1) / local;
+  return uint32_t(g < 1 ? 1 : g > kMaxGroups ? kMaxGroups : g);
+}
+// A 1-D dispatch of `shader` over n items with the push words given.
+inline Dispatch dispatch_1d(const char* shader, int64_t n, std::initializer_list<uint32_t> push, uint32_t local = 256) {
+  Dispatch d;
+  d.shader = shader;
+  size_t i = 0;
+  for (uint32_t w : push) d.push[i++] = w;
+  d.groups[0] = groups_for(n, local);
+  return d;
+}
+
+}  // namespace gantry::vk

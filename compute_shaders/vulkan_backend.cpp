@@ -1,0 +1,687 @@
+// The Vulkan compute backend (see vulkan_backend.h).
+//
+// Device: opened once per process (the first usable compute device, a
+// discrete GPU first; GANTRY_VULKAN_DEVICE=<index> picks another) and shared
+// by every program; shader modules and pipelines are cached on it by (shader,
+// specialization constants), and a VkPipelineCache is loaded from and saved to
+// $GANTRY_CACHE_DIR (default $XDG_CACHE_HOME/gantry or ~/.cache/gantry), so a
+// second start does not recompile the shaders.
+//
+// Program: the planned arena in one device-local buffer bound whole at
+// binding 0; one host-visible staging buffer whose first 16 bytes are the step
+// uniforms (binding 1) and whose rest carries write()/read() copies in chunks.
+// compile() encodes every scheduled node into dispatches (vk_kernels.h) and
+// records them once into one command buffer; step() writes the step uniforms
+// and resubmits it. Between nodes a compute→compute memory barrier is recorded
+// only where a node touches bytes that an earlier node since the last barrier
+// wrote (or writes bytes it read); dispatches within a node are always
+// separated. With CompileOptions::profile every node is fenced by a barrier
+// and a timestamp, and op_seconds() sums the GPU time per op.
+//
+// Written from the Vulkan 1.1 specification (chapters 7 "Synchronization",
+// 10 "Pipelines" incl. 10.7 "Pipeline Cache", 12 "Resource creation").
+#include "compute_shaders/vulkan_backend.h"
+
+#define VK_NO_PROTOTYPES
+#include <vulkan/vulkan.h>
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "compute_shaders/vk_kernels.h"
+#include "platform/atomic_file.h"
+#include "shader_table.inc"
+
+namespace gantry {
+namespace {
+
+// ---- the loader, opened at run time
+
+#define GANTRY_VK_INSTANCE_FNS(X)                                                        \
+  X(vkDestroyInstance) X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties)    \
+  X(vkGetPhysicalDeviceQueueFamilyProperties) X(vkGetPhysicalDeviceMemoryProperties)     \
+  X(vkCreateDevice) X(vkGetDeviceProcAddr)
+#define GANTRY_VK_DEVICE_FNS(X)                                                                              \
+  X(vkDestroyDevice) X(vkGetDeviceQueue) X(vkCreateBuffer) X(vkDestroyBuffer)                                \
+  X(vkGetBufferMemoryRequirements) X(vkAllocateMemory) X(vkFreeMemory) X(vkBindBufferMemory) X(vkMapMemory)  \
+  X(vkCreateShaderModule) X(vkDestroyShaderModule) X(vkCreatePipelineCache) X(vkGetPipelineCacheData)        \
+  X(vkDestroyPipelineCache) X(vkCreateComputePipelines) X(vkDestroyPipeline) X(vkCreateDescriptorSetLayout)  \
+  X(vkDestroyDescriptorSetLayout) X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout)                       \
+  X(vkCreateDescriptorPool) X(vkDestroyDescriptorPool) X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets) \
+  X(vkCreateCommandPool) X(vkDestroyCommandPool) X(vkAllocateCommandBuffers) X(vkBeginCommandBuffer)         \
+  X(vkEndCommandBuffer) X(vkResetCommandBuffer) X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets)              \
+  X(vkCmdPushConstants) X(vkCmdDispatch) X(vkCmdPipelineBarrier) X(vkCmdCopyBuffer) X(vkCmdFillBuffer)       \
+  X(vkCmdWriteTimestamp) X(vkCmdResetQueryPool) X(vkCreateQueryPool) X(vkDestroyQueryPool)                   \
+  X(vkGetQueryPoolResults) X(vkQueueSubmit) X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences)            \
+  X(vkResetFences) X(vkDeviceWaitIdle)
+
+struct Fns {
+  PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr = nullptr;
+  PFN_vkCreateInstance vkCreateInstance = nullptr;
+#define GANTRY_VK_FN(name) PFN_##name name = nullptr;
+  GANTRY_VK_INSTANCE_FNS(GANTRY_VK_FN)
+  GANTRY_VK_DEVICE_FNS(GANTRY_VK_FN)
+#undef GANTRY_VK_FN
+};
+
+// A Vulkan create-info struct, zeroed, with its type tag.
+template <class T>
+T info(VkStructureType type) {
+  T v{};
+  v.sType = type;
+  return v;
+}
+
+std::string vk_error(const char* call, VkResult r) { return std::string(call) + " failed (VkResult " + std::to_string(int(r)) + ")"; }
+
+#define GANTRY_TRY(expr)                              \
+  do {                                                \
+    if (Status s_ = (expr); !s_.ok()) return s_;      \
+  } while (0)
+
+#define GANTRY_VK_TRY(call)                                                 \
+  do {                                                                      \
+    if (const VkResult r_ = (call); r_ != VK_SUCCESS)                       \
+      return Status::error("vulkan: " + vk_error(#call, r_));               \
+  } while (0)
+
+// ---- the device, shared by all programs of the process
+
+class Device {
+ public:
+  ~Device();
+  static Result<std::shared_ptr<Device>> get();
+
+  Fns fn;
+  VkInstance instance = VK_NULL_HANDLE;
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkPhysicalDeviceProperties props{};
+  VkPhysicalDeviceMemoryProperties mem{};
+  uint32_t queue_family = 0;
+  bool timestamps = false;
+  VkDevice device = VK_NULL_HANDLE;
+  VkQueue queue = VK_NULL_HANDLE;
+  VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+  VkPipelineLayout layout = VK_NULL_HANDLE;
+
+  // The pipeline for a dispatch, created on first use (and then cached).
+  Result<VkPipeline> pipeline(const vk::Dispatch& d);
+  // Writes the pipeline cache to disk if pipelines were created since the last save.
+  void save_cache();
+  // A memory type with all of `want` among those `bits` allows, or −1.
+  int memory_type(uint32_t bits, VkMemoryPropertyFlags want) const;
+  std::string name() const { return props.deviceName; }
+
+ private:
+  Status open();
+  std::string cache_path() const;
+
+  void* library_ = nullptr;
+  VkPipelineCache cache_ = VK_NULL_HANDLE;
+  bool cache_dirty_ = false;
+  std::map<std::string, VkShaderModule> modules_;
+  std::map<std::string, VkPipeline> pipelines_;
+  std::mutex mutex_;
+};
+
+Result<std::shared_ptr<Device>> Device::get() {
+  static std::mutex m;
+  static std::shared_ptr<Device> device;
+  static Status failure;
+  std::lock_guard<std::mutex> lock(m);
+  if (!device && failure.ok()) {
+    auto d = std::make_shared<Device>();
+    if (Status s = d->open(); !s.ok()) failure = s;
+    else device = d;
+  }
+  if (!device) return failure;
+  return device;
+}
+
+Status Device::open() {
+  for (const char* lib : {"libvulkan.so.1", "libvulkan.so"})
+    if ((library_ = dlopen(lib, RTLD_NOW | RTLD_LOCAL))) break;
+  if (!library_) return Status::error("the Vulkan loader (libvulkan.so.1) is not installed; on Debian: apt-get install libvulkan1 mesa-vulkan-drivers");
+  fn.vkGetInstanceProcAddr = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(library_, "vkGetInstanceProcAddr"));
+  if (!fn.vkGetInstanceProcAddr) return Status::error("the Vulkan loader exports no vkGetInstanceProcAddr");
+  fn.vkCreateInstance = reinterpret_cast<PFN_vkCreateInstance>(fn.vkGetInstanceProcAddr(nullptr, "vkCreateInstance"));
+
+  auto app = info<VkApplicationInfo>(VK_STRUCTURE_TYPE_APPLICATION_INFO);
+  app.pApplicationName = "gantry";
+  app.apiVersion = VK_API_VERSION_1_1;
+  auto ici = info<VkInstanceCreateInfo>(VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
+  ici.pApplicationInfo = &app;
+  if (VkResult r = fn.vkCreateInstance(&ici, nullptr, &instance); r != VK_SUCCESS)
+    return Status::error(r == VK_ERROR_INCOMPATIBLE_DRIVER ? "no Vulkan 1.1 driver is installed (VK_ERROR_INCOMPATIBLE_DRIVER)"
+                                                           : vk_error("vkCreateInstance", r));
+#define GANTRY_VK_FN(name) \
+  fn.name = reinterpret_cast<PFN_##name>(fn.vkGetInstanceProcAddr(instance, #name));
+  GANTRY_VK_INSTANCE_FNS(GANTRY_VK_FN)
+#undef GANTRY_VK_FN
+
+  uint32_t count = 0;
+  fn.vkEnumeratePhysicalDevices(instance, &count, nullptr);
+  std::vector<VkPhysicalDevice> devices(count);
+  fn.vkEnumeratePhysicalDevices(instance, &count, devices.data());
+  // Candidates: Vulkan ≥ 1.1 with a compute queue; ranked discrete, integrated, virtual, CPU.
+  struct Candidate {
+    VkPhysicalDevice pd;
+    uint32_t family;
+    int rank;
+  };
+  std::vector<Candidate> usable;
+  for (VkPhysicalDevice pd : devices) {
+    VkPhysicalDeviceProperties p;
+    fn.vkGetPhysicalDeviceProperties(pd, &p);
+    if (p.apiVersion < VK_API_VERSION_1_1) continue;
+    uint32_t nq = 0;
+    fn.vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, nullptr);
+    std::vector<VkQueueFamilyProperties> qs(nq);
+    fn.vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, qs.data());
+    for (uint32_t q = 0; q < nq; ++q)
+      if (qs[q].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+        const int rank = p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU     ? 0
+                         : p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? 1
+                         : p.deviceType == VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU    ? 2
+                                                                                  : 3;
+        usable.push_back({pd, q, rank});
+        break;
+      }
+  }
+  if (usable.empty())
+    return Status::error("no Vulkan 1.1 device with a compute queue (" + std::to_string(count) +
+                         " devices found; for a CPU driver on Debian: apt-get install mesa-vulkan-drivers)");
+  std::stable_sort(usable.begin(), usable.end(), [](const Candidate& a, const Candidate& b) { return a.rank < b.rank; });
+  size_t pick = 0;
+  if (const char* e = std::getenv("GANTRY_VULKAN_DEVICE")) {
+    pick = size_t(std::strtoul(e, nullptr, 10));
+    if (pick >= usable.size())
+      return Status::error("GANTRY_VULKAN_DEVICE=" + std::string(e) + " but only " + std::to_string(usable.size()) +
+                           " usable Vulkan devices are present");
+  }
+  physical = usable[pick].pd;
+  queue_family = usable[pick].family;
+  fn.vkGetPhysicalDeviceProperties(physical, &props);
+  fn.vkGetPhysicalDeviceMemoryProperties(physical, &mem);
+  {
+    uint32_t nq = 0;
+    fn.vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
+    std::vector<VkQueueFamilyProperties> qs(nq);
+    fn.vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, qs.data());
+    timestamps = qs[queue_family].timestampValidBits > 0 && props.limits.timestampPeriod > 0;
+  }
+
+  const float priority = 1.0f;
+  auto qci = info<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
+  qci.queueFamilyIndex = queue_family;
+  qci.queueCount = 1;
+  qci.pQueuePriorities = &priority;
+  auto dci = info<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+  dci.queueCreateInfoCount = 1;
+  dci.pQueueCreateInfos = &qci;
+  GANTRY_VK_TRY(fn.vkCreateDevice(physical, &dci, nullptr, &device));
+#define GANTRY_VK_FN(name) fn.name = reinterpret_cast<PFN_##name>(fn.vkGetDeviceProcAddr(device, #name));
+  GANTRY_VK_DEVICE_FNS(GANTRY_VK_FN)
+#undef GANTRY_VK_FN
+  fn.vkGetDeviceQueue(device, queue_family, 0, &queue);
+
+  // One layout for every shader: the arena and the step uniforms, 128 bytes of push constants.
+  VkDescriptorSetLayoutBinding bindings[2] = {};
+  for (uint32_t b = 0; b < 2; ++b) {
+    bindings[b].binding = b;
+    bindings[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    bindings[b].descriptorCount = 1;
+    bindings[b].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+  }
+  auto sli = info<VkDescriptorSetLayoutCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO);
+  sli.bindingCount = 2;
+  sli.pBindings = bindings;
+  GANTRY_VK_TRY(fn.vkCreateDescriptorSetLayout(device, &sli, nullptr, &set_layout));
+  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, vk::kPushWords * 4};
+  auto pli = info<VkPipelineLayoutCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO);
+  pli.setLayoutCount = 1;
+  pli.pSetLayouts = &set_layout;
+  pli.pushConstantRangeCount = 1;
+  pli.pPushConstantRanges = &range;
+  GANTRY_VK_TRY(fn.vkCreatePipelineLayout(device, &pli, nullptr, &layout));
+
+  // The pipeline cache from the last run on this device, when its header matches.
+  std::vector<std::byte> saved;
+  if (auto bytes = read_file(cache_path()); bytes.ok()) {
+    VkPipelineCacheHeaderVersionOne h{};
+    if (bytes->size() >= sizeof h) std::memcpy(&h, bytes->data(), sizeof h);
+    if (h.vendorID == props.vendorID && h.deviceID == props.deviceID &&
+        std::memcmp(h.pipelineCacheUUID, props.pipelineCacheUUID, VK_UUID_SIZE) == 0)
+      saved = std::move(*bytes);
+  }
+  auto pci = info<VkPipelineCacheCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO);
+  pci.initialDataSize = saved.size();
+  pci.pInitialData = saved.empty() ? nullptr : saved.data();
+  GANTRY_VK_TRY(fn.vkCreatePipelineCache(device, &pci, nullptr, &cache_));
+  return {};
+}
+
+Device::~Device() {
+  if (!device) return;
+  fn.vkDeviceWaitIdle(device);
+  save_cache();
+  for (auto& [key, p] : pipelines_) fn.vkDestroyPipeline(device, p, nullptr);
+  for (auto& [key, m] : modules_) fn.vkDestroyShaderModule(device, m, nullptr);
+  fn.vkDestroyPipelineCache(device, cache_, nullptr);
+  fn.vkDestroyPipelineLayout(device, layout, nullptr);
+  fn.vkDestroyDescriptorSetLayout(device, set_layout, nullptr);
+  fn.vkDestroyDevice(device, nullptr);
+  fn.vkDestroyInstance(instance, nullptr);
+}
+
+std::string Device::cache_path() const {
+  std::string dir;
+  if (const char* e = std::getenv("GANTRY_CACHE_DIR")) dir = e;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME")) dir = std::string(x) + "/gantry";
+  else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/gantry";
+  else return "";
+  char file[96];
+  std::snprintf(file, sizeof file, "/vulkan-pipelines-%04x-%04x.bin", props.vendorID, props.deviceID);
+  return dir + file;
+}
+
+void Device::save_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::string path = cache_path();
+  if (!cache_dirty_ || path.empty()) return;
+  size_t size = 0;
+  if (fn.vkGetPipelineCacheData(device, cache_, &size, nullptr) != VK_SUCCESS) return;
+  std::vector<std::byte> data(size);
+  if (fn.vkGetPipelineCacheData(device, cache_, &size, data.data()) != VK_SUCCESS) return;
+  data.resize(size);
+  // A cache that cannot be written only costs the next start its compile time.
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (write_file_atomic(path, data).ok()) cache_dirty_ = false;
+}
+
+int Device::memory_type(uint32_t bits, VkMemoryPropertyFlags want) const {
+  for (uint32_t i = 0; i < mem.memoryTypeCount; ++i)
+    if ((bits >> i & 1u) && (mem.memoryTypes[i].propertyFlags & want) == want) return int(i);
+  return -1;
+}
+
+Result<VkPipeline> Device::pipeline(const vk::Dispatch& d) {
+  std::string key = d.shader;
+  for (uint32_t s : d.spec) key += "," + std::to_string(s);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
+
+  VkShaderModule& module = modules_[d.shader];
+  if (!module) {
+    const EmbeddedShader* found = nullptr;
+    for (const EmbeddedShader& e : kEmbeddedShaders)
+      if (std::strcmp(e.name, d.shader) == 0) found = &e;
+    if (!found) {
+      modules_.erase(d.shader);
+      return Status::error(std::string("vulkan: no shader compute_shaders/") + d.shader + ".comp in this build");
+    }
+    auto mi = info<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
+    mi.codeSize = found->bytes;
+    mi.pCode = found->words;
+    if (VkResult r = fn.vkCreateShaderModule(device, &mi, nullptr, &module); r != VK_SUCCESS) {
+      modules_.erase(d.shader);
+      return Status::error(std::string("vulkan: shader ") + d.shader + ": " + vk_error("vkCreateShaderModule", r));
+    }
+  }
+  std::vector<VkSpecializationMapEntry> entries(d.spec.size());
+  for (uint32_t i = 0; i < entries.size(); ++i) entries[i] = {i, i * 4, 4};
+  VkSpecializationInfo si{uint32_t(entries.size()), entries.data(), d.spec.size() * 4, d.spec.data()};
+  auto ci = info<VkComputePipelineCreateInfo>(VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO);
+  ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+  ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  ci.stage.module = module;
+  ci.stage.pName = "main";
+  ci.stage.pSpecializationInfo = d.spec.empty() ? nullptr : &si;
+  ci.layout = layout;
+  VkPipeline p = VK_NULL_HANDLE;
+  if (VkResult r = fn.vkCreateComputePipelines(device, cache_, 1, &ci, nullptr, &p); r != VK_SUCCESS)
+    return Status::error(std::string("vulkan: shader ") + d.shader + ": " + vk_error("vkCreateComputePipelines", r));
+  pipelines_[key] = p;
+  cache_dirty_ = true;
+  return p;
+}
+
+// ---- the program
+
+// Byte ranges a node touches, for deciding where barriers are needed.
+struct Range {
+  int64_t lo, hi;
+  bool overlaps(const Range& o) const { return lo < o.hi && o.lo < hi; }
+};
+bool any_overlap(const std::vector<Range>& a, const std::vector<Range>& b) {
+  for (const Range& x : a)
+    for (const Range& y : b)
+      if (x.overlaps(y)) return true;
+  return false;
+}
+
+class VulkanProgram final : public PlannedProgram {
+ public:
+  VulkanProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, std::shared_ptr<Device> dev, bool profile)
+      : PlannedProgram(g, std::move(plan), outputs), dev_(std::move(dev)), profile_(profile) {}
+  ~VulkanProgram() override;
+
+  Status build();
+  Status step(const StepUniforms& u) override;
+  Status write(Value v, const float* src, int64_t count) override;
+  Status read(Value v, float* dst, int64_t count) const override;
+  std::vector<std::pair<std::string, double>> op_seconds() const override { return by_op(seconds_per_op_); }
+
+ private:
+  Status create_buffer(VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags want,
+                       VkMemoryPropertyFlags prefer, VkBuffer& buffer, VkDeviceMemory& memory);
+  Status record_step(const std::vector<std::vector<vk::Dispatch>>& dispatches);
+  // Runs `record` in the transfer command buffer and waits for it.
+  template <class F>
+  Status run_transfer(F record) const;
+  Status submit_and_wait(VkCommandBuffer cb) const;
+  Status check_accessible(Value v, int64_t count) const;
+
+  std::shared_ptr<Device> dev_;
+  bool profile_;
+  VkBuffer arena_ = VK_NULL_HANDLE, staging_ = VK_NULL_HANDLE;
+  VkDeviceMemory arena_mem_ = VK_NULL_HANDLE, staging_mem_ = VK_NULL_HANDLE;
+  std::byte* mapped_ = nullptr;
+  VkDeviceSize staging_chunk_ = 0;  // bytes after the step uniforms
+  VkDescriptorPool pool_ = VK_NULL_HANDLE;
+  VkDescriptorSet set_ = VK_NULL_HANDLE;
+  VkCommandPool commands_ = VK_NULL_HANDLE;
+  VkCommandBuffer step_cb_ = VK_NULL_HANDLE, transfer_cb_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+  VkQueryPool queries_ = VK_NULL_HANDLE;
+  std::vector<Op> timed_ops_;            // profile: the op of each timestamp interval
+  std::vector<double> seconds_per_op_;   // profile: indexed by Op
+};
+
+constexpr VkDeviceSize kStepBytes = 256;  // step uniforms at the start of staging (aligned for any offset rule)
+constexpr VkDeviceSize kMaxStagingChunk = VkDeviceSize(64) << 20;
+
+VulkanProgram::~VulkanProgram() {
+  const Fns& f = dev_->fn;
+  VkDevice d = dev_->device;
+  f.vkDeviceWaitIdle(d);
+  if (queries_) f.vkDestroyQueryPool(d, queries_, nullptr);
+  if (fence_) f.vkDestroyFence(d, fence_, nullptr);
+  if (commands_) f.vkDestroyCommandPool(d, commands_, nullptr);
+  if (pool_) f.vkDestroyDescriptorPool(d, pool_, nullptr);
+  for (VkBuffer b : {arena_, staging_})
+    if (b) f.vkDestroyBuffer(d, b, nullptr);
+  for (VkDeviceMemory m : {arena_mem_, staging_mem_})
+    if (m) f.vkFreeMemory(d, m, nullptr);
+}
+
+Status VulkanProgram::create_buffer(VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags want,
+                                    VkMemoryPropertyFlags prefer, VkBuffer& buffer, VkDeviceMemory& memory) {
+  const Fns& f = dev_->fn;
+  auto bi = info<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);
+  bi.size = size;
+  bi.usage = usage;
+  bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  GANTRY_VK_TRY(f.vkCreateBuffer(dev_->device, &bi, nullptr, &buffer));
+  VkMemoryRequirements req;
+  f.vkGetBufferMemoryRequirements(dev_->device, buffer, &req);
+  int type = dev_->memory_type(req.memoryTypeBits, want | prefer);
+  if (type < 0) type = dev_->memory_type(req.memoryTypeBits, want);
+  if (type < 0) return Status::error("vulkan: no suitable memory type for a " + std::to_string(size) + "-byte buffer");
+  auto ai = info<VkMemoryAllocateInfo>(VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO);
+  ai.allocationSize = req.size;
+  ai.memoryTypeIndex = uint32_t(type);
+  if (VkResult r = f.vkAllocateMemory(dev_->device, &ai, nullptr, &memory); r != VK_SUCCESS)
+    return Status::error("vulkan: cannot allocate " + std::to_string(req.size) + " bytes on " + dev_->name() + ": " +
+                         vk_error("vkAllocateMemory", r));
+  GANTRY_VK_TRY(f.vkBindBufferMemory(dev_->device, buffer, memory, 0));
+  return {};
+}
+
+Status VulkanProgram::build() {
+  const Fns& f = dev_->fn;
+  VkDevice d = dev_->device;
+  const VkDeviceSize total = VkDeviceSize(std::max<int64_t>(plan_.bytes.total(), kArenaAlign));
+  if (total > dev_->props.limits.maxStorageBufferRange || total / 4 > UINT32_MAX)
+    return Status::error("vulkan: the arena needs " + std::to_string(total) + " bytes, more than " + dev_->name() +
+                         " can bind as one storage buffer (" + std::to_string(dev_->props.limits.maxStorageBufferRange) +
+                         "); use a smaller batch");
+
+  // Encode every scheduled node before touching the device, so a missing kernel is reported first.
+  std::vector<std::vector<vk::Dispatch>> dispatches(plan_.schedule.size());
+  for (size_t s = 0; s < plan_.schedule.size(); ++s) {
+    const int32_t id = plan_.schedule[s];
+    const Node& n = graph_.node(id);
+    const vk::VkOpDef& def = vk::vk_op_def(n.op);
+    if (!def.encode) return Status::error(std::string("vulkan: no kernel for op ") + op_name(n.op));
+    vk::NodeArgs a;
+    a.node = &n;
+    a.n_in = int(n.inputs.size());
+    for (int k = 0; k < a.n_in; ++k) {
+      a.in[k] = uint32_t(plan_.offset[n.inputs[k]] / 4);
+      a.in_shape[k] = &graph_.node(n.inputs[k]).shape;
+    }
+    a.out = uint32_t(plan_.offset[id] / 4);
+    a.scratch = plan_.scratch[id] >= 0 ? uint32_t(plan_.scratch[id] / 4) : 0;
+    def.encode(a, dispatches[s]);
+  }
+
+  GANTRY_TRY(create_buffer(total, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                                      VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                           0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, arena_, arena_mem_));
+  staging_chunk_ = std::min<VkDeviceSize>(total, kMaxStagingChunk);
+  GANTRY_TRY(create_buffer(kStepBytes + staging_chunk_,
+                           VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                               VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                           VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                           VK_MEMORY_PROPERTY_HOST_CACHED_BIT, staging_, staging_mem_));
+  void* mapped = nullptr;
+  GANTRY_VK_TRY(f.vkMapMemory(d, staging_mem_, 0, VK_WHOLE_SIZE, 0, &mapped));
+  mapped_ = static_cast<std::byte*>(mapped);
+
+  VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2};
+  auto dpi = info<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
+  dpi.maxSets = 1;
+  dpi.poolSizeCount = 1;
+  dpi.pPoolSizes = &ps;
+  GANTRY_VK_TRY(f.vkCreateDescriptorPool(d, &dpi, nullptr, &pool_));
+  auto dsa = info<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
+  dsa.descriptorPool = pool_;
+  dsa.descriptorSetCount = 1;
+  dsa.pSetLayouts = &dev_->set_layout;
+  GANTRY_VK_TRY(f.vkAllocateDescriptorSets(d, &dsa, &set_));
+  VkDescriptorBufferInfo infos[2] = {{arena_, 0, total}, {staging_, 0, 16}};
+  VkWriteDescriptorSet writes[2] = {};
+  for (uint32_t b = 0; b < 2; ++b) {
+    writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+    writes[b].dstSet = set_;
+    writes[b].dstBinding = b;
+    writes[b].descriptorCount = 1;
+    writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[b].pBufferInfo = &infos[b];
+  }
+  f.vkUpdateDescriptorSets(d, 2, writes, 0, nullptr);
+
+  auto cpi = info<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
+  cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  cpi.queueFamilyIndex = dev_->queue_family;
+  GANTRY_VK_TRY(f.vkCreateCommandPool(d, &cpi, nullptr, &commands_));
+  VkCommandBuffer cbs[2];
+  auto cba = info<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
+  cba.commandPool = commands_;
+  cba.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  cba.commandBufferCount = 2;
+  GANTRY_VK_TRY(f.vkAllocateCommandBuffers(d, &cba, cbs));
+  step_cb_ = cbs[0];
+  transfer_cb_ = cbs[1];
+  auto fci = info<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
+  GANTRY_VK_TRY(f.vkCreateFence(d, &fci, nullptr, &fence_));
+
+  // A fresh arena is zero (optimizer moments start at zero, as on the CPU).
+  GANTRY_TRY(run_transfer([&](VkCommandBuffer cb) { f.vkCmdFillBuffer(cb, arena_, 0, VK_WHOLE_SIZE, 0); }));
+  GANTRY_TRY(record_step(dispatches));
+  dev_->save_cache();
+  return {};
+}
+
+Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& dispatches) {
+  const Fns& f = dev_->fn;
+  const bool timed = profile_ && dev_->timestamps;
+  if (timed) {
+    auto qi = info<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
+    qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    qi.queryCount = uint32_t(plan_.schedule.size() + 1);
+    GANTRY_VK_TRY(f.vkCreateQueryPool(dev_->device, &qi, nullptr, &queries_));
+    seconds_per_op_.assign(size_t(kOpCount), 0.0);
+  }
+  auto bi = info<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
+  GANTRY_VK_TRY(f.vkBeginCommandBuffer(step_cb_, &bi));
+  f.vkCmdBindDescriptorSets(step_cb_, VK_PIPELINE_BIND_POINT_COMPUTE, dev_->layout, 0, 1, &set_, 0, nullptr);
+  if (timed) {
+    f.vkCmdResetQueryPool(step_cb_, queries_, 0, uint32_t(plan_.schedule.size() + 1));
+    f.vkCmdWriteTimestamp(step_cb_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, 0);
+  }
+  auto barrier = [&] {
+    auto mb = info<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+    f.vkCmdPipelineBarrier(step_cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                           &mb, 0, nullptr, 0, nullptr);
+  };
+  // Since the last barrier: what was written and what was read.
+  std::vector<Range> written, read;
+  VkPipeline bound = VK_NULL_HANDLE;
+  for (size_t s = 0; s < plan_.schedule.size(); ++s) {
+    const int32_t id = plan_.schedule[s];
+    const Node& n = graph_.node(id);
+    std::vector<Range> reads, writes;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const Node& in = graph_.node(n.inputs[k]);
+      const Range r{plan_.offset[n.inputs[k]], plan_.offset[n.inputs[k]] + in.shape.numel() * 4};
+      (n.effect ? writes : reads).push_back(r);  // effects update their inputs in place
+    }
+    writes.push_back({plan_.offset[id], plan_.offset[id] + n.shape.numel() * 4});
+    if (plan_.scratch[id] >= 0) writes.push_back({plan_.scratch[id], plan_.scratch[id] + plan_.scratch_elems[id] * 4});
+    if (profile_ || any_overlap(reads, written) || any_overlap(writes, written) || any_overlap(writes, read)) {
+      barrier();
+      written.clear();
+      read.clear();
+    }
+    for (size_t k = 0; k < dispatches[s].size(); ++k) {
+      const vk::Dispatch& dp = dispatches[s][k];
+      auto p = dev_->pipeline(dp);
+      if (!p.ok()) return Status::error(std::string(op_name(n.op)) + ": " + p.message());
+      if (*p != bound) f.vkCmdBindPipeline(step_cb_, VK_PIPELINE_BIND_POINT_COMPUTE, bound = *p);
+      f.vkCmdPushConstants(step_cb_, dev_->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, vk::kPushWords * 4, dp.push.data());
+      if (k > 0) barrier();  // a node's dispatches depend on each other
+      f.vkCmdDispatch(step_cb_, dp.groups[0], dp.groups[1], dp.groups[2]);
+    }
+    written.insert(written.end(), writes.begin(), writes.end());
+    read.insert(read.end(), reads.begin(), reads.end());
+    if (timed) {
+      barrier();
+      f.vkCmdWriteTimestamp(step_cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, uint32_t(s + 1));
+      timed_ops_.push_back(n.op);
+    }
+  }
+  GANTRY_VK_TRY(f.vkEndCommandBuffer(step_cb_));
+  return {};
+}
+
+Status VulkanProgram::submit_and_wait(VkCommandBuffer cb) const {
+  const Fns& f = dev_->fn;
+  auto si = info<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cb;
+  GANTRY_VK_TRY(f.vkResetFences(dev_->device, 1, &fence_));
+  GANTRY_VK_TRY(f.vkQueueSubmit(dev_->queue, 1, &si, fence_));
+  GANTRY_VK_TRY(f.vkWaitForFences(dev_->device, 1, &fence_, VK_TRUE, UINT64_MAX));
+  return {};
+}
+
+template <class F>
+Status VulkanProgram::run_transfer(F record) const {
+  const Fns& f = dev_->fn;
+  GANTRY_VK_TRY(f.vkResetCommandBuffer(transfer_cb_, 0));
+  auto bi = info<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  GANTRY_VK_TRY(f.vkBeginCommandBuffer(transfer_cb_, &bi));
+  record(transfer_cb_);
+  GANTRY_VK_TRY(f.vkEndCommandBuffer(transfer_cb_));
+  return submit_and_wait(transfer_cb_);
+}
+
+Status VulkanProgram::step(const StepUniforms& u) {
+  const uint32_t words[4] = {uint32_t(u.seed), uint32_t(u.seed >> 32), uint32_t(u.step), uint32_t(u.step >> 32)};
+  std::memcpy(mapped_, words, sizeof words);
+  if (Status s = submit_and_wait(step_cb_); !s.ok()) return Status::error("vulkan step on " + dev_->name() + ": " + s.message());
+  if (queries_) {
+    std::vector<uint64_t> t(timed_ops_.size() + 1);
+    GANTRY_VK_TRY(dev_->fn.vkGetQueryPoolResults(dev_->device, queries_, 0, uint32_t(t.size()), t.size() * 8, t.data(), 8,
+                                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    const double tick = double(dev_->props.limits.timestampPeriod) * 1e-9;
+    for (size_t i = 0; i < timed_ops_.size(); ++i) seconds_per_op_[size_t(timed_ops_[i])] += double(t[i + 1] - t[i]) * tick;
+  }
+  return {};
+}
+
+Status VulkanProgram::write(Value v, const float* src, int64_t count) {
+  GANTRY_TRY(check_access(v, count));
+  const auto* bytes = reinterpret_cast<const std::byte*>(src);
+  const VkDeviceSize total = VkDeviceSize(count) * 4, base = VkDeviceSize(plan_.offset[v.id]);
+  for (VkDeviceSize done = 0; done < total; done += staging_chunk_) {
+    const VkDeviceSize n = std::min(staging_chunk_, total - done);
+    std::memcpy(mapped_ + kStepBytes, bytes + done, n);
+    GANTRY_TRY(run_transfer([&](VkCommandBuffer cb) {
+      const VkBufferCopy c{kStepBytes, base + done, n};
+      dev_->fn.vkCmdCopyBuffer(cb, staging_, arena_, 1, &c);
+    }));
+  }
+  return {};
+}
+
+Status VulkanProgram::read(Value v, float* dst, int64_t count) const {
+  GANTRY_TRY(check_access(v, count));
+  auto* bytes = reinterpret_cast<std::byte*>(dst);
+  const VkDeviceSize total = VkDeviceSize(count) * 4, base = VkDeviceSize(plan_.offset[v.id]);
+  for (VkDeviceSize done = 0; done < total; done += staging_chunk_) {
+    const VkDeviceSize n = std::min(staging_chunk_, total - done);
+    GANTRY_TRY(run_transfer([&](VkCommandBuffer cb) {
+      const VkBufferCopy c{base + done, kStepBytes, n};
+      dev_->fn.vkCmdCopyBuffer(cb, arena_, staging_, 1, &c);
+    }));
+    std::memcpy(bytes + done, mapped_ + kStepBytes, n);
+  }
+  return {};
+}
+
+int64_t vulkan_scratch_elems(const Graph& g, const Node& n) {
+  auto fn = vk::vk_op_def(n.op).scratch_elems;
+  return fn ? fn(g, n) : 0;
+}
+
+}  // namespace
+
+Status vulkan_probe() {
+  auto d = Device::get();
+  return d.ok() ? Status{} : d.status();
+}
+
+Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOptions& options) {
+  auto dev = Device::get();
+  if (!dev.ok()) return dev.status();
+  auto plan = plan_arena(g, options.outputs, 4, vulkan_scratch_elems);
+  if (!plan.ok()) return plan.status();
+  auto p = std::make_unique<VulkanProgram>(g, std::move(*plan), options.outputs, *dev, options.profile);
+  if (Status s = p->build(); !s.ok()) return s;
+  return std::unique_ptr<Program>(std::move(p));
+}
+
+}  // namespace gantry

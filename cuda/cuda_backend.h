@@ -1,0 +1,15 @@
+// The CUDA backend: the planned arena in one cudaMalloc, the whole step
+// captured once as a CUDA graph and relaunched each step.
+#pragma once
+
+#include <memory>
+
+#include "engine/backend.h"
+
+namespace gantry {
+
+// Ok when a CUDA device can be used here; otherwise what is missing.
+Status cuda_probe();
+Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptions& options);
+
+}  // namespace gantry

@@ -1,0 +1,221 @@
+// Backend parity: every op, forward and backward, on each GPU backend built
+// into this binary against the CPU reference in float32, with the same inputs.
+// A backend that is built in but has no device here reports the tests as
+// skipped, naming what is missing.
+//
+// Tolerance: |got − ref| ≤ atol·scale + rtol·|ref| with scale = max(1, max|ref|)
+// over the tensor; atol = 2e-5 covers reordered float32 sums of the sizes
+// below (K ≤ 2048 terms, error ~ √K·2⁻²⁴), rtol = 1e-4 covers the GPU's
+// exp/log/sin/cos/sqrt, which the Vulkan and CUDA specs allow a few ulp off.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "engine/autodiff.h"
+#include "engine/backend.h"
+#include "engine/ops.h"
+#include "tests/op_cases.h"
+
+using namespace gantry;
+using namespace gantry::testing;
+
+namespace {
+
+constexpr double kAtol = 2e-5, kRtol = 1e-4;
+
+uint32_t all_axes(const Shape& s) { return s.rank ? (1u << s.rank) - 1 : 0; }
+
+void skip_unless_available(BackendKind kind) {
+  for (BackendKind k : available_backends())
+    if (k == kind) return;
+  Graph g;
+  g.input(Shape{1}, "x");
+  auto p = compile(g, CompileOptions{kind, {}});
+  GTEST_SKIP() << p.message();
+}
+
+std::vector<float> read(const Program& p, const Graph& g, Value v) {
+  std::vector<float> out(size_t(g.shape(v).numel()));
+  const Status s = p.read(v, out.data(), int64_t(out.size()));
+  EXPECT_TRUE(s.ok()) << s.message();
+  return out;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& ref, const std::string& what,
+                  double atol = kAtol, double rtol = kRtol) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  double scale = 1;
+  for (float r : ref) scale = std::max(scale, double(std::abs(r)));
+  int reported = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double tol = atol * scale + rtol * std::abs(ref[i]);
+    if (!(std::abs(double(got[i]) - ref[i]) <= tol) && reported++ < 5)
+      ADD_FAILURE() << what << "[" << i << "]: got " << got[i] << ", CPU " << ref[i] << " (tolerance " << tol << ")";
+  }
+}
+
+// Runs the graph once on the CPU and once on `kind` with the same leaf values
+// and step uniforms, then compares `compare` (outputs) and every leaf (effects).
+void run_both(BackendKind kind, const Graph& g, const std::vector<Value>& compare,
+              const std::vector<std::pair<Value, std::vector<float>>>& leaves, const StepUniforms& u,
+              const std::string& name, int steps = 1) {
+  auto cpu = compile(g, CompileOptions{BackendKind::cpu, compare, 2});
+  ASSERT_TRUE(cpu.ok()) << name << ": " << cpu.message();
+  auto dev = compile(g, CompileOptions{kind, compare});
+  ASSERT_TRUE(dev.ok()) << name << ": " << dev.message();
+  for (auto* p : {cpu->get(), dev->get()})
+    for (const auto& [v, data] : leaves) ASSERT_TRUE(p->write(v, data.data(), int64_t(data.size())).ok());
+  for (int s = 0; s < steps; ++s) {
+    StepUniforms us = u;
+    us.step += uint64_t(s);
+    ASSERT_TRUE((*cpu)->step(us).ok());
+    const Status st = (*dev)->step(us);
+    ASSERT_TRUE(st.ok()) << name << ": " << st.message();
+  }
+  for (size_t i = 0; i < compare.size(); ++i)
+    expect_close(read(**dev, g, compare[i]), read(**cpu, g, compare[i]), name + " output " + std::to_string(i));
+  for (const auto& [v, data] : leaves)
+    expect_close(read(**dev, g, v), read(**cpu, g, v), name + " leaf '" + g.node(v).name + "'");
+}
+
+// loss = Σ build(x) ⊙ r and its gradients, as the gradient checks build it.
+void check_case(BackendKind kind, const GradCase& c) {
+  Graph g;
+  std::vector<Value> xs;
+  for (size_t i = 0; i < c.inputs.size(); ++i) xs.push_back(g.input(c.inputs[i].shape, "x" + std::to_string(i)));
+  const Value y = c.build(g, xs);
+  ASSERT_TRUE(g.ok()) << c.name << ": " << g.status().message();
+  const Value r = g.input(g.shape(y), "r");
+  const Value loss = reduce_sum(g, mul(g, y, r), all_axes(g.shape(y)));
+  std::vector<Value> wrt;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    if (c.inputs[i].check) wrt.push_back(xs[i]);
+  std::vector<Value> compare{y, loss};
+  for (Value d : grad(g, loss, wrt)) compare.push_back(d);
+  ASSERT_TRUE(g.ok()) << c.name << ": " << g.status().message();
+
+  std::mt19937 rng(11);
+  std::vector<std::pair<Value, std::vector<float>>> leaves;
+  for (size_t i = 0; i <= c.inputs.size(); ++i) {
+    const InputSpec spec = i < c.inputs.size() ? c.inputs[i] : InputSpec{g.shape(r)};
+    std::vector<float> data(size_t(spec.shape.numel()));
+    for (float& v : data) v = float(draw(spec, rng));
+    leaves.emplace_back(i < c.inputs.size() ? xs[i] : r, std::move(data));
+  }
+  run_both(kind, g, compare, leaves, StepUniforms{5, 3}, c.name);
+}
+
+ConvOptions strided(int s, int p) {
+  ConvOptions o;
+  o.stride[0] = o.stride[1] = s;
+  o.padding[0] = o.padding[1] = p;
+  return o;
+}
+
+// Sizes that cross the GPU kernels' tile and workgroup boundaries.
+std::vector<GradCase> large_cases() {
+  using V = const std::vector<Value>&;
+  std::vector<GradCase> c;
+  c.push_back({"large conv_transpose2d DCGAN block", {InputSpec{{4, 64, 8, 8}}, InputSpec{{64, 33, 4, 4}, -0.1, 0.1}},
+               [](Graph& g, V x) { return conv_transpose2d(g, x[0], x[1], Value{}, strided(2, 1)); }});
+  c.push_back({"large conv_transpose2d from 1x1", {InputSpec{{5, 100, 1, 1}}, InputSpec{{100, 70, 4, 4}, -0.1, 0.1}},
+               [](Graph& g, V x) { return conv_transpose2d(g, x[0], x[1], Value{}, strided(1, 0)); }});
+  c.push_back({"large conv2d strided", {InputSpec{{4, 33, 16, 16}}, InputSpec{{65, 33, 4, 4}, -0.1, 0.1}, InputSpec{{65}}},
+               [](Graph& g, V x) { return conv2d(g, x[0], x[1], x[2], strided(2, 1)); }});
+  c.push_back({"large matmul", {InputSpec{{70, 130}}, InputSpec{{33, 130}}},
+               [](Graph& g, V x) { return matmul(g, x[0], x[1], false, true); }});
+  c.push_back({"large batch_norm", {InputSpec{{16, 40, 9, 9}}, InputSpec{{40}}, InputSpec{{40}}}, [](Graph& g, V x) {
+                 const Value rm = g.state(Shape{40}, "rm"), rv = g.state(Shape{40}, "rv");
+                 return batch_norm(g, x[0], x[1], x[2], rm, rv, true);
+               }});
+  c.push_back({"large instance_norm", {InputSpec{{3, 20, 30, 30}}, InputSpec{{20}}, InputSpec{{20}}},
+               [](Graph& g, V x) { return instance_norm(g, x[0], x[1], x[2]); }});
+  c.push_back({"large reduce_sum", {InputSpec{{3, 5000, 2}}},
+               [](Graph& g, V x) { return reduce_sum(g, x[0], axes({0, 1})); }});
+  c.push_back({"large log_softmax", {InputSpec{{300, 10}, -5, 5}}, [](Graph& g, V x) { return log_softmax(g, x[0], 1); }});
+  c.push_back({"large add broadcast", {InputSpec{{7, 300, 50}}, InputSpec{{300, 1}}},
+               [](Graph& g, V x) { return add(g, x[0], x[1]); }});
+  return c;
+}
+
+std::vector<GradCase> all_cases() {
+  std::vector<GradCase> c = op_cases();
+  for (GradCase& l : large_cases()) c.push_back(std::move(l));
+  return c;
+}
+
+std::vector<BackendKind> gpu_backends() {
+  std::vector<BackendKind> out;
+#if GANTRY_HAVE_VULKAN
+  out.push_back(BackendKind::vulkan);
+#endif
+#if GANTRY_HAVE_CUDA
+  out.push_back(BackendKind::cuda);
+#endif
+  return out;
+}
+
+class OpParity : public ::testing::TestWithParam<std::tuple<BackendKind, GradCase>> {};
+
+TEST_P(OpParity, ForwardAndBackwardMatchCpu) {
+  const auto& [kind, c] = GetParam();
+  skip_unless_available(kind);
+  check_case(kind, c);
+}
+
+std::string case_name(const ::testing::TestParamInfo<std::tuple<BackendKind, GradCase>>& info) {
+  std::string s = std::string(backend_name(std::get<0>(info.param))) + "_";
+  for (char ch : std::get<1>(info.param).name) s += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, OpParity, ::testing::Combine(::testing::ValuesIn(gpu_backends()), ::testing::ValuesIn(all_cases())),
+                         case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OpParity);
+
+class SourceParity : public ::testing::TestWithParam<BackendKind> {};
+
+// The ops without gradients: fills (Philox streams must agree element for
+// element), one_hot, and the in-place updates over three steps.
+TEST_P(SourceParity, FillsOneHotAndOptimizersMatchCpu) {
+  const BackendKind kind = GetParam();
+  skip_unless_available(kind);
+  Graph g;
+  const Value f = fill(g, Shape{3, 70}, 0.75f);
+  const Value n = normal(g, Shape{2, 1001}, 7, 0.5f, 2.0f);
+  const Value u = uniform(g, Shape{999}, 3, -1.0f, 3.0f);
+  const Value labels = g.input(Shape{6}, "labels");
+  const Value oh = one_hot(g, labels, 10);
+  const Shape ps{4, 300};
+  const Value p = g.parameter(ps, "p"), m = g.state(ps, "m"), v = g.state(ps, "v");
+  const Value q = g.parameter(ps, "q"), sq = g.state(ps, "sq"), c = g.parameter(ps, "c");
+  const Value gr = g.input(ps, "grad");
+  AdamOptions ao;
+  ao.lr = 1e-2f;
+  ao.updates_per_step = 5;
+  ao.update_offset = 2;
+  adam(g, p, gr, m, v, ao);
+  rmsprop(g, q, gr, sq, RmspropOptions{1e-2f});
+  assign(g, c, clamp(g, add(g, c, gr), -0.3f, 0.3f));
+  ASSERT_TRUE(g.ok()) << g.status().message();
+
+  std::mt19937 rng(3);
+  auto values = [&](const Shape& s, double lo, double hi) {
+    std::vector<float> d(size_t(s.numel()));
+    for (float& x : d) x = float(std::uniform_real_distribution<double>(lo, hi)(rng));
+    return d;
+  };
+  std::vector<float> lab(6);
+  for (size_t i = 0; i < lab.size(); ++i) lab[i] = float((i * 7) % 10);
+  run_both(kind, g, {f, n, u, oh},
+           {{labels, lab}, {p, values(ps, -1, 1)}, {m, values(ps, -0.1, 0.1)}, {v, values(ps, 0, 0.1)},
+            {q, values(ps, -1, 1)}, {sq, values(ps, 0, 0.1)}, {c, values(ps, -0.3, 0.3)}, {gr, values(ps, -1, 1)}},
+           StepUniforms{0x123456789abcdefull, 41}, "sources and effects", 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SourceParity, ::testing::ValuesIn(gpu_backends()),
+                         [](const auto& info) { return std::string(backend_name(info.param)); });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SourceParity);
+
+}  // namespace
