@@ -3,9 +3,12 @@
 
 namespace gantry::vk {
 
-#define GANTRY_OP(name, file) extern const VkOpDef vk_op_##name __attribute__((weak));
+#define GANTRY_OP(name, file) extern const VkOpDef vk_op_##name;
 #include "engine/ops.def"
 #undef GANTRY_OP
+
+// Leaves are storage, never scheduled.
+const VkOpDef vk_op_leaf{nullptr, nullptr};
 
 namespace {
 const VkOpDef* const kDefs[] = {
@@ -14,9 +17,8 @@ const VkOpDef* const kDefs[] = {
 #undef GANTRY_OP
 };
 static_assert(sizeof(kDefs) / sizeof(kDefs[0]) == kOpCount, "Vulkan op table out of step with ops.def");
-const VkOpDef kMissing{nullptr, nullptr};
 }  // namespace
 
-const VkOpDef& vk_op_def(Op op) { return kDefs[int(op)] ? *kDefs[int(op)] : kMissing; }
+const VkOpDef& vk_op_def(Op op) { return *kDefs[int(op)]; }
 
 }  // namespace gantry::vk

@@ -24,8 +24,7 @@ const char* backend_name(BackendKind kind) {
   return "?";
 }
 
-// Ok when `kind` is built in and has a device here; otherwise why not.
-static Status probe(BackendKind kind) {
+Status backend_status(BackendKind kind) {
   switch (kind) {
     case BackendKind::cpu: return {};
     case BackendKind::vulkan:
@@ -47,7 +46,7 @@ static Status probe(BackendKind kind) {
 std::vector<BackendKind> available_backends() {
   std::vector<BackendKind> out;
   for (BackendKind k : {BackendKind::cpu, BackendKind::vulkan, BackendKind::cuda})
-    if (probe(k).ok()) out.push_back(k);
+    if (backend_status(k).ok()) out.push_back(k);
   return out;
 }
 
@@ -96,7 +95,7 @@ Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& o
     if (!p.ok()) return p.status();
     return std::unique_ptr<Program>(std::move(*p));
   }
-  if (Status s = probe(options.backend); !s.ok())
+  if (Status s = backend_status(options.backend); !s.ok())
     return Status::error(std::string("backend ") + backend_name(options.backend) + " is not available: " + s.message() +
                          " (available: " + available_list() + ")");
 #if GANTRY_HAVE_VULKAN

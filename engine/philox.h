@@ -9,13 +9,21 @@
 #include <cmath>
 #include <cstdint>
 
+// The CUDA kernels call these same functions (cuda/data.cu): one definition
+// for host and device rather than a copy that could drift.
+#if defined(__CUDACC__)
+#define GANTRY_HD __host__ __device__
+#else
+#define GANTRY_HD
+#endif
+
 namespace gantry {
 
 struct Philox4 {
   uint32_t v[4];
 };
 
-constexpr Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
+GANTRY_HD constexpr Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
   constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;  // round multipliers
   constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // Weyl key bumps
   for (int round = 0; round < 10; ++round) {
@@ -29,22 +37,22 @@ constexpr Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
   return ctr;
 }
 
-inline Philox4 philox_block(uint64_t seed, uint64_t step, uint32_t stream, uint32_t block) {
+GANTRY_HD inline Philox4 philox_block(uint64_t seed, uint64_t step, uint32_t stream, uint32_t block) {
   return philox4x32_10(Philox4{{block, stream, uint32_t(step), uint32_t(step >> 32)}},
                        uint32_t(seed), uint32_t(seed >> 32));
 }
 
 // 24 high bits → [0, 1): exactly representable in float32 on every backend.
-inline float philox_uniform01(uint32_t w) { return float(w >> 8) * (1.0f / 16777216.0f); }
+GANTRY_HD inline float philox_uniform01(uint32_t w) { return float(w >> 8) * (1.0f / 16777216.0f); }
 
 // Uniform in [0, 1) for element `i` of stream `stream` at step `step`.
-inline float philox_uniform(uint64_t seed, uint64_t step, uint32_t stream, uint32_t i) {
+GANTRY_HD inline float philox_uniform(uint64_t seed, uint64_t step, uint32_t stream, uint32_t i) {
   return philox_uniform01(philox_block(seed, step, stream, i >> 2).v[i & 3]);
 }
 
 // Standard normal by Box–Muller: words (0,1) give elements 0,1 of a block
 // and words (2,3) give elements 2,3; u1 is taken in (0, 1] so log(u1) is finite.
-inline float philox_normal(uint64_t seed, uint64_t step, uint32_t stream, uint32_t i) {
+GANTRY_HD inline float philox_normal(uint64_t seed, uint64_t step, uint32_t stream, uint32_t i) {
   const Philox4 b = philox_block(seed, step, stream, i >> 2);
   const uint32_t pair = (i & 2u);
   const float u1 = float((b.v[pair] >> 8) + 1u) * (1.0f / 16777216.0f);

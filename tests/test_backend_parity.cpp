@@ -15,6 +15,7 @@
 #include "engine/autodiff.h"
 #include "engine/backend.h"
 #include "engine/ops.h"
+#include "tests/backends.h"
 #include "tests/op_cases.h"
 
 using namespace gantry;
@@ -25,15 +26,6 @@ namespace {
 constexpr double kAtol = 2e-5, kRtol = 1e-4;
 
 uint32_t all_axes(const Shape& s) { return s.rank ? (1u << s.rank) - 1 : 0; }
-
-void skip_unless_available(BackendKind kind) {
-  for (BackendKind k : available_backends())
-    if (k == kind) return;
-  Graph g;
-  g.input(Shape{1}, "x");
-  auto p = compile(g, CompileOptions{kind, {}});
-  GTEST_SKIP() << p.message();
-}
 
 std::vector<float> read(const Program& p, const Graph& g, Value v) {
   std::vector<float> out(size_t(g.shape(v).numel()));
@@ -145,22 +137,11 @@ std::vector<GradCase> all_cases() {
   return c;
 }
 
-std::vector<BackendKind> gpu_backends() {
-  std::vector<BackendKind> out;
-#if GANTRY_HAVE_VULKAN
-  out.push_back(BackendKind::vulkan);
-#endif
-#if GANTRY_HAVE_CUDA
-  out.push_back(BackendKind::cuda);
-#endif
-  return out;
-}
-
 class OpParity : public ::testing::TestWithParam<std::tuple<BackendKind, GradCase>> {};
 
 TEST_P(OpParity, ForwardAndBackwardMatchCpu) {
   const auto& [kind, c] = GetParam();
-  skip_unless_available(kind);
+  GANTRY_SKIP_UNLESS_USABLE(kind);
   check_case(kind, c);
 }
 
@@ -180,7 +161,7 @@ class SourceParity : public ::testing::TestWithParam<BackendKind> {};
 // element), one_hot, and the in-place updates over three steps.
 TEST_P(SourceParity, FillsOneHotAndOptimizersMatchCpu) {
   const BackendKind kind = GetParam();
-  skip_unless_available(kind);
+  GANTRY_SKIP_UNLESS_USABLE(kind);
   Graph g;
   const Value f = fill(g, Shape{3, 70}, 0.75f);
   const Value n = normal(g, Shape{2, 1001}, 7, 0.5f, 2.0f);

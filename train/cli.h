@@ -1,6 +1,8 @@
 // Subcommands of the gantry command line, one file each (cmd_*.cpp). Each
 // returns the process exit status: 0 success, 1 a check or run failed,
-// 2 bad usage or input (with a message naming the file, op or shape).
+// 2 bad usage or input (with a message naming the file, op or shape),
+// 77 the backend asked for has no device on this machine (the message says
+// what is missing; test harnesses report it as skipped).
 #pragma once
 
 #include <sstream>
@@ -12,6 +14,8 @@
 namespace gantry::cli {
 
 using Args = std::vector<std::string>;  // the arguments after the subcommand name
+
+constexpr int kExitNoDevice = 77;
 
 int golden(const Args& args);
 int train(const Args& args);

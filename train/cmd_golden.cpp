@@ -1,7 +1,6 @@
 // `gantry golden [--backend cpu|vulkan|cuda|all] [--json] PATH...`: runs
 // golden-output cases (files or directories of .safetensors) on each backend
 // and prints one row per compared tensor, or JSON lines with --json.
-#include <algorithm>
 #include <cstdio>
 
 #include "engine/golden.h"
@@ -73,13 +72,12 @@ int golden(const Args& args) {
   } else {
     auto b = parse_backend(backend_arg);
     if (!b.ok()) return std::fprintf(stderr, "gantry golden: %s\n", b.message().c_str()), 2;
-    const auto avail = available_backends();
-    if (std::find(avail.begin(), avail.end(), *b) == avail.end()) {
+    if (Status s = backend_status(*b); !s.ok()) {
       std::string list;
-      for (BackendKind k : avail) list += (list.empty() ? "" : ", ") + std::string(backend_name(k));
-      std::fprintf(stderr, "gantry golden: backend %s is not available on this machine (available: %s)\n",
-                   backend_arg.c_str(), list.c_str());
-      return 2;
+      for (BackendKind k : available_backends()) list += (list.empty() ? "" : ", ") + std::string(backend_name(k));
+      std::fprintf(stderr, "gantry golden: backend %s is not available on this machine: %s (available: %s)\n",
+                   backend_arg.c_str(), s.message().c_str(), list.c_str());
+      return kExitNoDevice;
     }
     backends = {*b};
   }

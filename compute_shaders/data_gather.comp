@@ -1,0 +1,28 @@
+// gather(data [R, W...], index [B]) → [B, W...] of engine/ops_data.cpp: rows
+// of data picked by float32 indices holding integers. An index outside
+// [0, R) (or NaN) fills its row with NaN, as on the CPU, so the trainers'
+// NaN guard reports it. One invocation per output element.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x = 256) in;
+
+layout(push_constant) uniform Push {
+  uint n;      // elements of y = B·width
+  uint data;   // data: [rows, width]
+  uint index;  // index: [B], float32
+  uint y;      // y: [B, width]
+  uint width;  // elements per row
+  uint rows;   // R
+} pc;
+
+void main() {
+  GRID_STRIDE(i, pc.n) {
+    const uint b = i / pc.width, c = i - b * pc.width;
+    const float r = arena[pc.index + b];
+    // Written so that NaN fails the test; truncation as the CPU's int64_t(r).
+    arena[pc.y + i] = r >= 0.0 && r < float(pc.rows) ? arena[pc.data + uint(r) * pc.width + c]
+                                                    : uintBitsToFloat(0x7FC00000u);
+  }
+}

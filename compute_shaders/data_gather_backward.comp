@@ -1,0 +1,29 @@
+// gather_backward(dy [B, W...], index [B]) → [rows, W...] of
+// engine/ops_data.cpp: dy's rows added into the rows they were gathered
+// from, deterministically and without float atomics. One invocation per
+// column walks the batch in order, so every output element is summed by one
+// invocation in the CPU's order (bit for bit its result). The output must be
+// zeroed first (encode_data.cpp dispatches data_fill before this).
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x = 256) in;
+
+layout(push_constant) uniform Push {
+  uint width;  // elements per row (the invocation count)
+  uint dy;     // dy: [B, width]
+  uint index;  // index: [B], float32; rows outside [0, rows) are skipped
+  uint y;      // y: [rows, width], zeroed
+  uint batch;  // B
+  uint rows;
+} pc;
+
+void main() {
+  GRID_STRIDE(c, pc.width) {
+    for (uint i = 0; i < pc.batch; ++i) {
+      const float r = arena[pc.index + i];
+      if (r >= 0.0 && r < float(pc.rows)) arena[pc.y + uint(r) * pc.width + c] += arena[pc.dy + i * pc.width + c];
+    }
+  }
+}

@@ -1,0 +1,23 @@
+// one_hot(labels [B]) → [B, classes] of engine/ops_data.cpp: labels are
+// float32 holding integers (truncated as the CPU's int64_t(l)); a label
+// outside [0, classes) gives a zero row. One invocation per output element.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x = 256) in;
+
+layout(push_constant) uniform Push {
+  uint n;        // elements of y = B·classes
+  uint labels;   // labels: [B]
+  uint y;        // y: [B, classes]
+  uint classes;
+} pc;
+
+void main() {
+  GRID_STRIDE(i, pc.n) {
+    const uint b = i / pc.classes, c = i - b * pc.classes;
+    const float l = arena[pc.labels + b];
+    arena[pc.y + i] = l >= 0.0 && l < float(pc.classes) && uint(l) == c ? 1.0 : 0.0;
+  }
+}

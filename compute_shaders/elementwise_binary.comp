@@ -1,0 +1,63 @@
+// y = f(a, b) elementwise with NumPy broadcasting (rank ≤ 5), f chosen by
+// specialization constant 0: add, sub, mul, div and the same-shape pairs
+// leaky_relu_backward(dy, x), clamp_backward(dy, x), bce_with_logits(x, t) of
+// engine/ops_elementwise.cpp, in the forms of its CPU reference kernels (the
+// backend parity tests compare them). Specialization constant 1 = 0 is the
+// fast path where a, b and y all have y's shape.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "elementwise_math.glsl"
+
+layout(local_size_x = 256) in;
+
+// Op codes: keep in step with BinaryOp in encode_elementwise.cpp.
+const uint ADD = 0, SUB = 1, MUL = 2, DIV = 3, LEAKY_RELU_BACKWARD = 4, CLAMP_BACKWARD = 5, BCE_WITH_LOGITS = 6;
+layout(constant_id = 0) const uint OP = ADD;
+layout(constant_id = 1) const uint BROADCAST = 0;
+
+layout(push_constant) uniform Push {
+  uint n;       // elements of y
+  uint a;       // a: broadcast to y's shape by the strides sa
+  uint b;       // b: broadcast to y's shape by the strides sb
+  uint y;       // y: [dim[0], ..., dim[4]], row-major
+  float alpha;  // leaky_relu_backward: negative slope; clamp_backward: [alpha, beta]
+  float beta;
+  // y's shape right-aligned in 5 axes (leading axes 1), and the element
+  // strides of a and b along them (0 on broadcast axes).
+  uint dim[5];
+  uint sa[5];
+  uint sb[5];
+} pc;
+
+float apply(float a, float b) {
+  if (OP == ADD) return a + b;
+  if (OP == SUB) return a - b;
+  if (OP == MUL) return a * b;
+  if (OP == DIV) return a / b;
+  if (OP == LEAKY_RELU_BACKWARD) return b > 0.0 ? a : pc.alpha * a;           // a = dy, b = x
+  if (OP == CLAMP_BACKWARD) return b >= pc.alpha && b <= pc.beta ? a : 0.0;  // a = dy, b = x
+  // bce_with_logits, a = logits x, b = targets t:
+  // max(x, 0) − x·t + log1p(exp(−|x|)), log1p accurate where exp(−|x|) is tiny.
+  return (a > 0.0 ? a : 0.0) - a * b + log1p_small(exp(-abs(a)));
+}
+
+void main() {
+  GRID_STRIDE(i, pc.n) {
+    uint ia = i, ib = i;
+    if (BROADCAST != 0) {
+      ia = 0;
+      ib = 0;
+      // Peel coordinates from the last axis; once the rest is 0 every
+      // remaining coordinate is 0 and adds nothing.
+      uint rest = i;
+      for (int k = 4; k >= 0 && rest != 0; --k) {
+        const uint q = rest / pc.dim[k], c = rest - q * pc.dim[k];
+        ia += c * pc.sa[k];
+        ib += c * pc.sb[k];
+        rest = q;
+      }
+    }
+    arena[pc.y + i] = apply(arena[pc.a + ia], arena[pc.b + ib]);
+  }
+}

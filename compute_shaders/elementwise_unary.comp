@@ -1,0 +1,57 @@
+// y = f(x) elementwise, f chosen by specialization constant 0: the unary ops of
+// engine/ops_elementwise.cpp (and a plain copy for assign, ops_optim.cpp), in
+// the same forms as their CPU reference kernels, which the backend parity
+// tests compare against. x and y may be the same tensor or distinct ones.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "elementwise_math.glsl"
+
+layout(local_size_x = 256) in;
+
+// Op codes: keep in step with UnaryOp in encode_elementwise.cpp.
+const uint SCALE = 0, SQUARE = 1, SQRT = 2, EXP = 3, TANH = 4, SIGMOID = 5, LEAKY_RELU = 6, CLAMP = 7, COPY = 8;
+layout(constant_id = 0) const uint OP = SCALE;
+
+layout(push_constant) uniform Push {
+  uint n;       // elements
+  uint x;       // x: [n]
+  uint y;       // y: [n]
+  float alpha;  // scale: alpha·x + beta; leaky_relu: negative slope; clamp: [alpha, beta]
+  float beta;
+} pc;
+
+// tanh(|x|) = expm1(2|x|) / (expm1(2|x|) + 2): no cancellation near 0 and no
+// inf/inf for large |x| (tanh(10) is 1 in float32); GLSL's tanh may be
+// neither. A NaN stays NaN (the trainers' NaN guard relies on it).
+float tanh_stable(float x) {
+  const float a = abs(x);
+  if (a > 10.0) return x > 0.0 ? 1.0 : -1.0;
+  const float e = expm1_accurate(2.0 * a);
+  const float t = e / (e + 2.0);
+  return x < 0.0 ? -t : t;
+}
+
+// exp of a non-positive number only, as stable_sigmoid on the CPU.
+float sigmoid_stable(float x) {
+  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
+  const float e = exp(x);
+  return e / (1.0 + e);
+}
+
+void main() {
+  GRID_STRIDE(i, pc.n) {
+    const float x = arena[pc.x + i];
+    float y;
+    if (OP == SCALE) y = pc.alpha * x + pc.beta;
+    else if (OP == SQUARE) y = x * x;
+    else if (OP == SQRT) y = sqrt(x);
+    else if (OP == EXP) y = exp(x);
+    else if (OP == TANH) y = tanh_stable(x);
+    else if (OP == SIGMOID) y = sigmoid_stable(x);
+    else if (OP == LEAKY_RELU) y = x > 0.0 ? x : pc.alpha * x;
+    else if (OP == CLAMP) y = x < pc.alpha ? pc.alpha : (x > pc.beta ? pc.beta : x);  // NaN passes, as on the CPU
+    else y = x;
+    arena[pc.y + i] = y;
+  }
+}

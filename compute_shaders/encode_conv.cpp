@@ -1,0 +1,149 @@
+// Vulkan encoders for the convolution family (conv2d, conv_transpose2d,
+// conv2d_grad_weight, matmul): each node becomes one conv_gemm.comp dispatch,
+// plus a conv_splitk.comp pass when K is split. The GEMM view of each op and
+// the spec-constant order are documented in conv_gemm.comp; the semantics are
+// engine/ops_conv.cpp's, and tests/test_backend_parity.cpp holds the two equal.
+#include <algorithm>
+#include <numeric>
+
+#include "compute_shaders/vk_kernels.h"
+
+namespace gantry::vk {
+namespace {
+
+enum Mode : uint32_t { kConv2d = 0, kConvTranspose2d = 1, kGradWeight = 2, kMatmul = 3 };
+
+constexpr int64_t kTile = 64;   // conv_gemm.comp's BM = BN
+constexpr int64_t kChunk = 16;  // and BK: split slices start on a chunk
+// Split K only while the grid is smaller than this (about two 256-invocation
+// groups per SM of an H100, 132 SMs) and each slice keeps ≥ kMinSlice of K:
+// the DCGAN weight gradients have M·N of a few tiles and K = batch·H·W.
+constexpr int64_t kTargetGroups = 264;
+constexpr int64_t kMinSlice = 256;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// One node as conv_gemm.comp sees it: its specialization constants, in
+// constant_id order, and the output size.
+struct Gemm {
+  uint32_t mode = 0, M = 1, N = 1, K = 1, Z = 1, splits = 1, k_split = 1;
+  uint32_t batch = 1, c_in = 1, h_in = 1, w_in = 1, c_out = 1, h_out = 1, w_out = 1;
+  uint32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+  uint32_t step_h = 1, step_w = 1, has_bias = 0, trans_a = 0, trans_b = 0;
+  int64_t out_elems = 0;
+
+  std::vector<uint32_t> spec() const {
+    return {mode, M,     N,     K,  Z,  splits, k_split, batch,  c_in,   h_in,     w_in,    c_out,   h_out, w_out,
+            kh,   kw,    sh,    sw, ph, pw,     dh,      dw,     groups, step_h,   step_w,  has_bias, trans_a, trans_b};
+  }
+};
+
+// s0, s1: the node's first two input shapes; y: its output shape.
+Gemm plan(const Node& n, const Shape& s0, const Shape& s1, bool bias) {
+  Gemm p;
+  const ConvOptions& o = n.attrs.conv;
+  const Shape& y = n.shape;
+  p.has_bias = bias;
+  p.out_elems = y.numel();
+  if (n.op != Op::matmul) {
+    p.batch = uint32_t(s0[0]), p.c_in = uint32_t(s0[1]), p.h_in = uint32_t(s0[2]), p.w_in = uint32_t(s0[3]);
+    p.sh = o.stride[0], p.sw = o.stride[1], p.ph = o.padding[0], p.pw = o.padding[1];
+    p.dh = o.dilation[0], p.dw = o.dilation[1], p.groups = o.groups;
+  }
+  const uint32_t cg = p.c_in / p.groups;
+  switch (n.op) {
+    case Op::conv2d:  // x: s0, w: s1 [C_out, Cg, kH, kW]
+      p.mode = kConv2d;
+      p.c_out = uint32_t(y[1]), p.h_out = uint32_t(y[2]), p.w_out = uint32_t(y[3]);
+      p.kh = uint32_t(s1[2]), p.kw = uint32_t(s1[3]);
+      p.M = p.c_out / p.groups, p.N = p.batch * p.h_out * p.w_out, p.K = cg * p.kh * p.kw, p.Z = p.groups;
+      break;
+    case Op::conv_transpose2d:  // x: s0, w: s1 [C_in, C_out/G, kH, kW]
+      p.c_out = uint32_t(y[1]), p.h_out = uint32_t(y[2]), p.w_out = uint32_t(y[3]);
+      p.kh = uint32_t(s1[2]), p.kw = uint32_t(s1[3]);
+      if (p.groups == 1 && p.h_in == 1 && p.w_in == 1 && p.ph == 0 && p.pw == 0 && p.h_out == p.kh && p.w_out == p.kw) {
+        // A 1×1 input fans out to exactly the kernel's window (the DCGAN stem):
+        // y[B, C_out·kH·kW] = x[B, C_in] · w[C_in, C_out·kH·kW]. The gather form
+        // would spend (kH·kW − 1)/(kH·kW) of its K on taps that miss.
+        p.mode = kMatmul;
+        p.M = p.batch, p.N = p.c_out * p.kh * p.kw, p.K = p.c_in, p.Z = 1;
+      } else {
+        p.mode = kConvTranspose2d;
+        p.step_h = p.sh / std::gcd(p.sh, p.dh), p.step_w = p.sw / std::gcd(p.sw, p.dw);
+        const uint32_t nth = (p.kh + p.step_h - 1) / p.step_h, ntw = (p.kw + p.step_w - 1) / p.step_w;
+        p.M = uint32_t(s1[1]);
+        p.N = p.batch * ((p.h_out + p.sh - 1) / p.sh) * ((p.w_out + p.sw - 1) / p.sw);
+        p.K = cg * nth * ntw;
+        p.Z = p.groups * p.sh * p.sw;
+      }
+      break;
+    case Op::conv2d_grad_weight:  // x: s0, dy: s1 [B, C_out, Hd, Wd]; dw: y [C_out, Cg, kH, kW]
+      p.mode = kGradWeight;
+      p.c_out = uint32_t(s1[1]), p.h_out = uint32_t(s1[2]), p.w_out = uint32_t(s1[3]);
+      p.kh = uint32_t(y[2]), p.kw = uint32_t(y[3]);
+      p.M = p.c_out / p.groups, p.N = cg * p.kh * p.kw, p.K = p.batch * p.h_out * p.w_out, p.Z = p.groups;
+      break;
+    default:  // matmul: a: s0 [M, K] or [K, M], b: s1 [K, N] or [N, K]
+      p.mode = kMatmul;
+      p.trans_a = n.attrs.trans_a, p.trans_b = n.attrs.trans_b;
+      p.M = uint32_t(y[0]), p.N = uint32_t(y[1]), p.K = uint32_t(n.attrs.trans_a ? s0[0] : s0[1]);
+      break;
+  }
+  // Split K when the grid alone would leave most of the GPU idle.
+  const int64_t K = std::max<int64_t>(p.K, 1);
+  const int64_t tiles = ceil_div(p.M, kTile) * ceil_div(p.N, kTile) * p.Z;
+  int64_t splits = 1;
+  if (tiles < kTargetGroups && K >= 2 * kMinSlice) splits = std::min(ceil_div(kTargetGroups, tiles), K / kMinSlice);
+  const int64_t k_split = ceil_div(ceil_div(K, splits), kChunk) * kChunk;
+  p.k_split = uint32_t(k_split);
+  p.splits = uint32_t(ceil_div(K, k_split));
+  return p;
+}
+
+Gemm plan_node(const Graph& g, const Node& n) {
+  return plan(n, g.node(n.inputs[0]).shape, g.node(n.inputs[1]).shape, n.inputs.size() > 2);
+}
+
+// Split K keeps every slice's partial output: [splits, output elements].
+int64_t conv_scratch_elems(const Graph& g, const Node& n) {
+  const Gemm p = plan_node(g, n);
+  return p.splits > 1 ? int64_t(p.splits) * p.out_elems : 0;
+}
+
+void encode_conv(const NodeArgs& a, std::vector<Dispatch>& out) {
+  const Gemm p = plan(*a.node, *a.in_shape[0], *a.in_shape[1], a.n_in > 2);
+  const uint32_t bias = a.n_in > 2 ? a.in[2] : 0;
+  const bool split = p.splits > 1;
+  Dispatch d;
+  d.shader = "conv_gemm";
+  d.spec = p.spec();
+  // push: in0, in1, bias, dst, out_split (conv_gemm.comp's Push block)
+  d.push[0] = a.in[0];
+  d.push[1] = a.in[1];
+  d.push[2] = bias;
+  d.push[3] = split ? a.scratch : a.out;
+  d.push[4] = split ? uint32_t(p.out_elems) : 0;
+  d.groups[0] = uint32_t(std::min<int64_t>(ceil_div(p.N, kTile), kMaxGroups));
+  d.groups[1] = uint32_t(std::min<int64_t>(ceil_div(p.M, kTile), kMaxGroups));
+  d.groups[2] = uint32_t(std::min<int64_t>(int64_t(p.Z) * p.splits, kMaxGroups));
+  out.push_back(d);
+  if (split) {
+    // push: part, dst, bias, total (conv_splitk.comp)
+    Dispatch r = dispatch_1d("conv_splitk", p.out_elems, {a.scratch, a.out, bias, uint32_t(p.out_elems)});
+    r.spec = {p.splits, p.has_bias, p.h_out * p.w_out, p.c_out};
+    out.push_back(r);
+  }
+}
+
+}  // namespace
+
+extern const VkOpDef vk_op_conv2d;
+extern const VkOpDef vk_op_conv_transpose2d;
+extern const VkOpDef vk_op_conv2d_grad_weight;
+extern const VkOpDef vk_op_matmul;
+const VkOpDef vk_op_conv2d{encode_conv, conv_scratch_elems};
+const VkOpDef vk_op_conv_transpose2d{encode_conv, conv_scratch_elems};
+const VkOpDef vk_op_conv2d_grad_weight{encode_conv, conv_scratch_elems};
+const VkOpDef vk_op_matmul{encode_conv, conv_scratch_elems};
+
+}  // namespace gantry::vk

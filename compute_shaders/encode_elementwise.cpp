@@ -1,0 +1,108 @@
+// Vulkan encoders for the per-element ops: the broadcasting arithmetic,
+// activations, clamp and bce_with_logits of engine/ops_elementwise.cpp, and
+// the in-place updates of engine/ops_optim.cpp (adam, rmsprop, assign). Each
+// op is one dispatch of elementwise_binary / elementwise_unary (the op as
+// specialization constant 0) or optim_adam / optim_rmsprop; the backend parity
+// tests (tests/test_backend_parity.cpp) compare every one with the CPU kernel.
+#include <cmath>
+
+#include "compute_shaders/vk_kernels.h"
+#include "engine/kernel_util.h"
+
+namespace gantry::vk {
+namespace {
+
+// Op codes of elementwise_binary.comp / elementwise_unary.comp.
+enum BinaryOp : uint32_t { kAdd, kSub, kMul, kDiv, kLeakyReluBackward, kClampBackward, kBceWithLogits };
+enum UnaryOp : uint32_t { kScale, kSquare, kSqrt, kExp, kTanh, kSigmoid, kLeakyRelu, kClamp, kCopy };
+
+uint32_t u32(int64_t v) { return uint32_t(v); }
+
+// elementwise_binary push: n, a, b, y, alpha, beta, dim[5], sa[5], sb[5].
+template <uint32_t kOp>
+void encode_binary(const NodeArgs& a, std::vector<Dispatch>& out) {
+  static_assert(kMaxRank == 5, "elementwise_binary.comp indexes 5 axes");
+  const Shape& y = a.node->shape;
+  const Shape &sa = *a.in_shape[0], &sb = *a.in_shape[1];
+  const Attrs& at = a.node->attrs;
+  Dispatch d = dispatch_1d("elementwise_binary", y.numel(),
+                           {u32(y.numel()), a.in[0], a.in[1], a.out, f2u(at.alpha), f2u(at.beta)});
+  const bool broadcast = sa != y || sb != y;
+  if (broadcast) {
+    // y's axes right-aligned in 5 slots; missing leading axes are 1 with stride 0.
+    const auto ta = broadcast_strides(sa, y), tb = broadcast_strides(sb, y);
+    for (int k = 0, axis = y.rank - kMaxRank; k < kMaxRank; ++k, ++axis) {
+      d.push[6 + k] = axis >= 0 ? u32(y[axis]) : 1;
+      d.push[11 + k] = axis >= 0 ? u32(ta[axis]) : 0;
+      d.push[16 + k] = axis >= 0 ? u32(tb[axis]) : 0;
+    }
+  }
+  d.spec = {kOp, broadcast ? 1u : 0u};
+  out.push_back(std::move(d));
+}
+
+// elementwise_unary push: n, x, y, alpha, beta.
+Dispatch unary(uint32_t op, int64_t n, uint32_t x, uint32_t y, const Attrs& at) {
+  Dispatch d = dispatch_1d("elementwise_unary", n, {u32(n), x, y, f2u(at.alpha), f2u(at.beta)});
+  d.spec = {op};
+  return d;
+}
+
+template <uint32_t kOp>
+void encode_unary(const NodeArgs& a, std::vector<Dispatch>& out) {
+  out.push_back(unary(kOp, a.node->shape.numel(), a.in[0], a.out, a.node->attrs));
+}
+
+// assign(dst, src): an effect, so it writes its first input.
+void encode_assign(const NodeArgs& a, std::vector<Dispatch>& out) {
+  out.push_back(unary(kCopy, a.in_shape[0]->numel(), a.in[1], a.in[0], a.node->attrs));
+}
+
+// adam(param, grad, m, v). ln β is taken in double here so that the shader's
+// 1 − β^t = −expm1(t·ln β) starts from a correctly rounded exponent.
+void encode_adam(const NodeArgs& a, std::vector<Dispatch>& out) {
+  const Attrs& at = a.node->attrs;
+  const int64_t n = a.in_shape[0]->numel();
+  out.push_back(dispatch_1d("optim_adam", n,
+                            {u32(n), a.in[0], a.in[1], a.in[2], a.in[3], f2u(at.lr), f2u(at.beta1), f2u(at.beta2),
+                             f2u(at.eps), f2u(float(std::log(double(at.beta1)))),
+                             f2u(float(std::log(double(at.beta2)))), f2u(float(at.t_per_step)),
+                             f2u(float(at.t_offset + 1))}));
+}
+
+// rmsprop(param, grad, sq); its decay travels in attrs.beta1.
+void encode_rmsprop(const NodeArgs& a, std::vector<Dispatch>& out) {
+  const Attrs& at = a.node->attrs;
+  const int64_t n = a.in_shape[0]->numel();
+  out.push_back(dispatch_1d("optim_rmsprop", n,
+                            {u32(n), a.in[0], a.in[1], a.in[2], f2u(at.beta1), f2u(at.lr), f2u(at.eps)}));
+}
+
+}  // namespace
+
+#define GANTRY_VK_OP(name, encoder)  \
+  extern const VkOpDef vk_op_##name; \
+  const VkOpDef vk_op_##name { encoder, nullptr }
+
+GANTRY_VK_OP(add, encode_binary<kAdd>);
+GANTRY_VK_OP(sub, encode_binary<kSub>);
+GANTRY_VK_OP(mul, encode_binary<kMul>);
+GANTRY_VK_OP(div, encode_binary<kDiv>);
+GANTRY_VK_OP(leaky_relu_backward, encode_binary<kLeakyReluBackward>);
+GANTRY_VK_OP(clamp_backward, encode_binary<kClampBackward>);
+GANTRY_VK_OP(bce_with_logits, encode_binary<kBceWithLogits>);
+GANTRY_VK_OP(scale, encode_unary<kScale>);
+GANTRY_VK_OP(square, encode_unary<kSquare>);
+GANTRY_VK_OP(sqrt, encode_unary<kSqrt>);
+GANTRY_VK_OP(exp, encode_unary<kExp>);
+GANTRY_VK_OP(tanh, encode_unary<kTanh>);
+GANTRY_VK_OP(sigmoid, encode_unary<kSigmoid>);
+GANTRY_VK_OP(leaky_relu, encode_unary<kLeakyRelu>);
+GANTRY_VK_OP(clamp, encode_unary<kClamp>);
+GANTRY_VK_OP(assign, encode_assign);
+GANTRY_VK_OP(adam, encode_adam);
+GANTRY_VK_OP(rmsprop, encode_rmsprop);
+
+#undef GANTRY_VK_OP
+
+}  // namespace gantry::vk

@@ -1,0 +1,283 @@
+// Vulkan encoders for the reductions (reduce_sum, normalize, rstd,
+// normalize_backward, log_softmax → reduce_axes.comp) and the layout ops
+// (broadcast_to, reshape, concat, slice, slice_backward → layout_copy.comp).
+// The push structs below mirror the shaders' push-constant blocks word for
+// word. Checked against the CPU references by tests/test_backend_parity.cpp.
+//
+// Reductions: one workgroup per tile of outputs, and when there are few
+// outputs but long groups (batch norm over N·H·W, a full sum) also per chunk of
+// the group: PHASE 1 writes per-chunk statistics to scratch, PHASE 2 combines
+// them and finishes. Both chunking and tiling depend only on the shape, so the
+// scratch size (asked before encoding) and the encoding agree.
+#include <algorithm>
+
+#include "compute_shaders/vk_kernels.h"
+#include "engine/kernel_util.h"
+
+namespace gantry::vk {
+namespace {
+
+constexpr uint32_t kLocal = 256;         // local_size_x of both shaders
+constexpr int64_t kTargetGroups = 1024;  // enough workgroups to fill a large GPU (H100: 132 SMs × 8)
+constexpr int64_t kMinPerLane = 16;      // elements each lane sums before a chunk is worth its own workgroup
+constexpr int64_t kMaxChunks = 64;       // PHASE 2 walks an output's chunks serially
+
+uint32_t pow2_ceil(int64_t n) {
+  uint32_t p = 1;
+  while (p < n && p < (1u << 30)) p <<= 1;
+  return p;
+}
+uint32_t clamp_groups(int64_t g) { return uint32_t(std::clamp<int64_t>(g, 1, kMaxGroups)); }
+
+// ---- reduce_axes.comp
+
+enum class RedOp : uint32_t { sum = 0, normalize = 1, rstd = 2, normalize_backward = 3, log_softmax = 4 };
+
+struct ReducePush {
+  uint32_t x_off, xhat_off, rstd_off, out_off, scratch_off;
+  uint32_t outer, inner, chunks, chunk_len;
+  uint32_t eps_bits;
+  uint32_t rd[3], rs[3];  // reduced segments, outermost first: dims, strides
+  uint32_t kd[3], ks[3];  // kept segments
+};
+static_assert(sizeof(ReducePush) <= kPushWords * 4, "reduce_axes push constants exceed 128 bytes");
+
+struct ReducePlan {
+  ReducePush push{};  // shape part only: outer, inner, chunks, chunk_len, segments
+  uint32_t tile = 1;  // OUT_TILE
+  int64_t tiles = 1;
+};
+
+// x: any shape of rank ≤ 5; mask: the reduced axes. Adjacent axes of the same
+// kind merge (size-1 axes are skipped), so kept and reduced segments alternate:
+// at most 3 of each for rank 5.
+ReducePlan plan_reduce(const Shape& x, uint32_t mask, bool may_chunk) {
+  struct Seg {
+    bool red;
+    int64_t dim, stride;
+  } seg[kMaxRank];
+  int n = 0;
+  const auto st = strides_of(x);
+  for (int i = 0; i < x.rank; ++i) {
+    if (x[i] == 1) continue;
+    const bool red = mask >> i & 1u;
+    if (n > 0 && seg[n - 1].red == red) {
+      seg[n - 1].dim *= x[i];
+      seg[n - 1].stride = st[i];
+    } else {
+      seg[n++] = {red, x[i], st[i]};
+    }
+  }
+  ReducePlan p;
+  ReducePush& q = p.push;
+  for (int i = 0; i < 3; ++i) q.rd[i] = q.kd[i] = 1, q.rs[i] = q.ks[i] = 0;
+  int r = 3, k = 3;
+  int64_t outer = 1, inner = 1;
+  for (int i = n - 1; i >= 0; --i) {
+    if (seg[i].red) {
+      --r;
+      q.rd[r] = uint32_t(seg[i].dim), q.rs[r] = uint32_t(seg[i].stride);
+      inner *= seg[i].dim;
+    } else {
+      --k;
+      q.kd[k] = uint32_t(seg[i].dim), q.ks[k] = uint32_t(seg[i].stride);
+      outer *= seg[i].dim;
+    }
+  }
+  q.outer = uint32_t(outer), q.inner = uint32_t(inner);
+
+  // Tile: several outputs per workgroup when the innermost axis is kept
+  // (neighbouring outputs are neighbouring addresses) or the groups are short.
+  uint32_t tile = n > 0 && !seg[n - 1].red ? std::min<uint32_t>(64, pow2_ceil(seg[n - 1].dim)) : 1;
+  tile = std::max(tile, kLocal / std::min(kLocal, pow2_ceil(inner)));
+  tile = std::max<uint32_t>(1, std::min(tile, pow2_ceil(outer)));
+  p.tile = tile;
+  p.tiles = (outer + tile - 1) / tile;
+
+  int64_t chunks = 1;
+  if (may_chunk && p.tiles < kTargetGroups) {
+    const int64_t want = (kTargetGroups + p.tiles - 1) / p.tiles;
+    const int64_t most = inner / (int64_t(kLocal / tile) * kMinPerLane);
+    chunks = std::max<int64_t>(1, std::min({want, most, kMaxChunks}));
+  }
+  const int64_t len = (inner + chunks - 1) / chunks;
+  q.chunk_len = uint32_t(std::max<int64_t>(1, len));
+  q.chunks = uint32_t(len > 0 ? (inner + len - 1) / len : 1);  // no empty chunk
+  return p;
+}
+
+int64_t reduction_scratch(const Graph& g, const Node& n) {
+  const ReducePlan p = plan_reduce(g.node(n.inputs[0]).shape, n.attrs.axes, true);
+  return p.push.chunks > 1 ? int64_t(p.push.outer) * p.push.chunks * 2 : 0;
+}
+
+// in0: x (dy for normalize_backward); in1: x̂; in2: rstd (normalize_backward only).
+void encode_reduction(const NodeArgs& a, RedOp op, uint32_t mask, bool may_chunk, std::vector<Dispatch>& out) {
+  const Shape& x = *a.in_shape[0];
+  if (x.numel() == 0) return;
+  const ReducePlan p = plan_reduce(x, mask, may_chunk);
+  ReducePush push = p.push;
+  push.x_off = a.in[0];
+  push.xhat_off = a.n_in > 1 ? a.in[1] : 0;
+  push.rstd_off = a.n_in > 2 ? a.in[2] : 0;
+  push.out_off = a.out;
+  push.scratch_off = a.scratch;
+  push.eps_bits = f2u(a.node->attrs.eps);
+  auto add = [&](uint32_t phase, int64_t work) {
+    Dispatch d;
+    d.shader = "reduce_axes";
+    d.spec = {p.tile, uint32_t(op), phase};
+    std::memcpy(d.push.data(), &push, sizeof push);
+    d.groups[0] = clamp_groups(work);
+    out.push_back(d);
+  };
+  if (push.chunks == 1) {
+    add(0, p.tiles);
+  } else {
+    add(1, p.tiles * push.chunks);
+    // sum and rstd finish once per output, the others once per chunk
+    add(2, op == RedOp::sum || op == RedOp::rstd ? p.tiles : p.tiles * push.chunks);
+  }
+}
+
+void encode_reduce_sum(const NodeArgs& a, std::vector<Dispatch>& out) {
+  encode_reduction(a, RedOp::sum, a.node->attrs.axes, true, out);
+}
+void encode_normalize(const NodeArgs& a, std::vector<Dispatch>& out) {
+  encode_reduction(a, RedOp::normalize, a.node->attrs.axes, true, out);
+}
+void encode_rstd(const NodeArgs& a, std::vector<Dispatch>& out) {
+  encode_reduction(a, RedOp::rstd, a.node->attrs.axes, true, out);
+}
+void encode_normalize_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
+  encode_reduction(a, RedOp::normalize_backward, a.node->attrs.axes, true, out);
+}
+// Softmax rows are short (classes) and many; they are never chunked.
+void encode_log_softmax(const NodeArgs& a, std::vector<Dispatch>& out) {
+  encode_reduction(a, RedOp::log_softmax, 1u << a.node->attrs.axis, false, out);
+}
+
+// ---- layout_copy.comp
+
+struct CopyPush {
+  uint32_t src_off, dst_off, n, rank;
+  uint32_t d[5], s[5], t[5];  // walked dims, source and destination strides, right-aligned
+  uint32_t win_lo, win_hi;
+};
+static_assert(sizeof(CopyPush) <= kPushWords * 4, "layout_copy push constants exceed 128 bytes");
+
+Dispatch copy_dispatch(const CopyPush& push, uint32_t pad) {
+  Dispatch d;
+  d.shader = "layout_copy";
+  d.spec = {pad};
+  std::memcpy(d.push.data(), &push, sizeof push);
+  d.groups[0] = groups_for(push.n, kLocal);
+  return d;
+}
+
+// dst[walk] = src[walk] over `dim` (rank r, outermost first) with source
+// strides ss and destination strides ts. Size-1 axes are dropped and axes
+// contiguous in both tensors merged, so a reshape walks one dim.
+void encode_copy(uint32_t src, uint32_t dst, int r, const int64_t* dim, const int64_t* ss, const int64_t* ts,
+                 std::vector<Dispatch>& out) {
+  int64_t d[kMaxRank], s[kMaxRank], t[kMaxRank], n = 1;
+  int m = 0;
+  for (int i = 0; i < r; ++i) {
+    n *= dim[i];
+    if (dim[i] == 1) continue;
+    if (m > 0 && s[m - 1] == ss[i] * dim[i] && t[m - 1] == ts[i] * dim[i]) {
+      d[m - 1] *= dim[i];
+      s[m - 1] = ss[i], t[m - 1] = ts[i];
+    } else {
+      d[m] = dim[i], s[m] = ss[i], t[m] = ts[i];
+      ++m;
+    }
+  }
+  if (n == 0) return;
+  CopyPush push{};
+  push.src_off = src, push.dst_off = dst, push.n = uint32_t(n), push.rank = uint32_t(m);
+  for (int i = 0; i < 5; ++i) push.d[i] = 1;
+  for (int i = 0; i < m; ++i) {
+    const int slot = 5 - m + i;
+    push.d[slot] = uint32_t(d[i]), push.s[slot] = uint32_t(s[i]), push.t[slot] = uint32_t(t[i]);
+  }
+  out.push_back(copy_dispatch(push, 0));
+}
+
+// A tensor seen as [outer, shape[axis], inner] around `axis`.
+void split_at(const Shape& s, int axis, int64_t& outer, int64_t& inner) {
+  outer = inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= s[i];
+  for (int i = axis + 1; i < s.rank; ++i) inner *= s[i];
+}
+
+void encode_broadcast_to(const NodeArgs& a, std::vector<Dispatch>& out) {
+  const Shape& y = a.node->shape;
+  const auto ss = broadcast_strides(*a.in_shape[0], y), ts = strides_of(y);
+  encode_copy(a.in[0], a.out, y.rank, y.d.data(), ss.data(), ts.data(), out);
+}
+
+void encode_reshape(const NodeArgs& a, std::vector<Dispatch>& out) {
+  const int64_t n = a.node->shape.numel(), one = 1;
+  encode_copy(a.in[0], a.out, 1, &n, &one, &one, out);
+}
+
+// One dispatch per input, each into its window of the output.
+void encode_concat(const NodeArgs& a, std::vector<Dispatch>& out) {
+  const Shape& y = a.node->shape;
+  const int ax = a.node->attrs.axis;
+  int64_t outer, inner, at = 0;
+  split_at(y, ax, outer, inner);
+  for (int k = 0; k < a.n_in; ++k) {
+    const int64_t len = (*a.in_shape[k])[ax];
+    const int64_t dim[2] = {outer, len * inner}, ss[2] = {len * inner, 1}, ts[2] = {y[ax] * inner, 1};
+    encode_copy(a.in[k], a.out + uint32_t(at * inner), 2, dim, ss, ts, out);
+    at += len;
+  }
+}
+
+void encode_slice(const NodeArgs& a, std::vector<Dispatch>& out) {
+  const Shape& x = *a.in_shape[0];
+  const Attrs& at = a.node->attrs;
+  int64_t outer, inner;
+  split_at(x, at.axis, outer, inner);
+  const int64_t dim[2] = {outer, at.count * inner}, ss[2] = {x[at.axis] * inner, 1}, ts[2] = {at.count * inner, 1};
+  encode_copy(a.in[0] + uint32_t(at.start * inner), a.out, 2, dim, ss, ts, out);
+}
+
+// Writes the whole output in one pass (zeros outside the window), so it needs
+// no separate clear and no barrier.
+void encode_slice_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
+  const Shape& y = a.node->shape;
+  const Attrs& at = a.node->attrs;
+  const int64_t full = y[at.axis], count = (*a.in_shape[0])[at.axis];
+  int64_t outer, inner;
+  split_at(y, at.axis, outer, inner);
+  if (y.numel() == 0) return;
+  CopyPush push{};
+  push.src_off = a.in[0], push.dst_off = a.out, push.n = uint32_t(y.numel()), push.rank = 3;
+  const uint32_t d[5] = {1, 1, uint32_t(outer), uint32_t(full), uint32_t(inner)};
+  const uint32_t s[5] = {0, 0, uint32_t(count * inner), uint32_t(inner), 1};
+  const uint32_t t[5] = {0, 0, uint32_t(full * inner), uint32_t(inner), 1};
+  for (int i = 0; i < 5; ++i) push.d[i] = d[i], push.s[i] = s[i], push.t[i] = t[i];
+  push.win_lo = uint32_t(at.start), push.win_hi = uint32_t(at.start + count);
+  out.push_back(copy_dispatch(push, 1));
+}
+
+}  // namespace
+
+extern const VkOpDef vk_op_reduce_sum, vk_op_normalize, vk_op_rstd, vk_op_normalize_backward, vk_op_log_softmax;
+extern const VkOpDef vk_op_broadcast_to, vk_op_reshape, vk_op_concat, vk_op_slice, vk_op_slice_backward;
+
+const VkOpDef vk_op_reduce_sum{encode_reduce_sum, reduction_scratch};
+const VkOpDef vk_op_normalize{encode_normalize, reduction_scratch};
+const VkOpDef vk_op_rstd{encode_rstd, reduction_scratch};
+const VkOpDef vk_op_normalize_backward{encode_normalize_backward, reduction_scratch};
+const VkOpDef vk_op_log_softmax{encode_log_softmax, nullptr};
+const VkOpDef vk_op_broadcast_to{encode_broadcast_to, nullptr};
+const VkOpDef vk_op_reshape{encode_reshape, nullptr};
+const VkOpDef vk_op_concat{encode_concat, nullptr};
+const VkOpDef vk_op_slice{encode_slice, nullptr};
+const VkOpDef vk_op_slice_backward{encode_slice_backward, nullptr};
+
+}  // namespace gantry::vk

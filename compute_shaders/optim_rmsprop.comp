@@ -1,0 +1,26 @@
+// RMSProp of engine/ops_optim.cpp (torch.optim.RMSprop without momentum), in
+// place on param and sq; checked over three steps by SourceParity in
+// tests/test_backend_parity.cpp.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x = 256) in;
+
+layout(push_constant) uniform Push {
+  uint n;       // elements of each tensor
+  uint param;   // param: [n], updated
+  uint grad;    // grad: [n]
+  uint sq;      // sq: [n], running mean of grad², updated
+  float alpha;  // decay of sq
+  float lr, eps;
+} pc;
+
+void main() {
+  GRID_STRIDE(i, pc.n) {
+    const float g = arena[pc.grad + i];
+    const float sq = pc.alpha * arena[pc.sq + i] + (1.0 - pc.alpha) * g * g;
+    arena[pc.sq + i] = sq;
+    arena[pc.param + i] -= pc.lr * g / (sqrt(sq) + pc.eps);
+  }
+}

@@ -1,0 +1,213 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+// Every reduction over an axis set of a rank ≤ 5 row-major tensor, and the ops
+// that finish one: reduce_sum, normalize, rstd, normalize_backward and
+// log_softmax (encoded by encode_reduce.cpp; the same functions as the CPU
+// references in engine/ops_reduce.cpp, ops_norm.cpp and ops_softmax.cpp).
+// Sums are fp32 in a fixed order (per-lane strided sums, then a shared-memory
+// tree, then the chunks in index order): no atomics, so a step is deterministic.
+//
+// Indexing: output element o runs row-major over the kept axes, inner index j
+// row-major over the reduced axes. The encoder merges adjacent axes of the
+// same kind, leaving ≤ 3 kept and ≤ 3 reduced segments (outermost first,
+// unused ones dim 1 / stride 0), so x[o, j] = x[kept_base(o) + red_off(j)].
+//
+// Work: a workgroup of 256 lanes takes OUT_TILE consecutive outputs (a "tile")
+// and one chunk of j; the R_LANES = 256 / OUT_TILE lanes of one output stride
+// over the chunk and meet in a tree. Outputs along a contiguous innermost axis
+// go in one tile, so lanes read neighbouring addresses either way.
+//   PHASE 0  chunks == 1: statistics and result in one dispatch
+//   PHASE 1  statistics of each (output, chunk) → scratch[outer][chunks][2]
+//   PHASE 2  combine each output's chunks (in chunk order) and finish
+layout(local_size_x = 256) in;
+
+layout(constant_id = 0) const uint OUT_TILE = 1;  // power of two ≤ 256
+layout(constant_id = 1) const uint OP = 0;
+layout(constant_id = 2) const uint PHASE = 0;
+
+const uint OP_SUM = 0u;          // out[o] = Σ x                       stats (Σ x, 0)
+const uint OP_NORMALIZE = 1u;    // out = (x − mean) · rstd              stats (mean, M2)
+const uint OP_RSTD = 2u;         // out[o] = 1 / sqrt(M2 / n + eps)      stats (mean, M2)
+const uint OP_NORM_BACK = 3u;    // out = rstd·(dy − mean dy − x̂·mean(dy·x̂))  stats (Σ dy, Σ dy·x̂)
+const uint OP_LOG_SOFTMAX = 4u;  // out = (x − max) − log Σ exp(x − max)        stats (max, Σ exp), PHASE 0 only
+
+const uint R_LANES = 256u / OUT_TILE;
+
+layout(push_constant) uniform Push {
+  uint x_off;        // x, or dy for normalize_backward: [outer × inner] as above
+  uint xhat_off;     // normalize_backward: x̂, the shape of dy
+  uint rstd_off;     // normalize_backward: rstd, [outer]
+  uint out_off;      // [outer] (sum, rstd) or the shape of x
+  uint scratch_off;  // PHASE 1, 2: [outer][chunks][2]
+  uint outer, inner, chunks, chunk_len;
+  uint eps_bits;
+  uint rd0, rd1, rd2, rs0, rs1, rs2;  // reduced segments: dims, strides
+  uint kd0, kd1, kd2, ks0, ks1, ks2;  // kept segments: dims, strides
+} pc;
+
+shared vec2 red[256];
+
+uint lane, ol, rl;  // this invocation: index, output within the tile, lane within the output
+
+uint kept_base(uint o) { return (o % pc.kd2) * pc.ks2 + ((o / pc.kd2) % pc.kd1) * pc.ks1 + (o / (pc.kd2 * pc.kd1)) * pc.ks0; }
+
+// Walks j = first, first + R_LANES, ... keeping j's reduced-segment digits, so
+// the loop needs no division: R_LANES in those digits is added with carries.
+struct Cursor {
+  uvec3 digit;
+  uint j, base, off;
+};
+uvec3 step_digits;
+
+uint red_off(uvec3 d) { return d.x * pc.rs0 + d.y * pc.rs1 + d.z * pc.rs2; }
+Cursor cursor_at(uint j, uint base) {
+  Cursor k;
+  k.digit = uvec3(j / (pc.rd1 * pc.rd2), (j / pc.rd2) % pc.rd1, j % pc.rd2);
+  k.j = j;
+  k.base = base;
+  k.off = base + red_off(k.digit);
+  return k;
+}
+void advance(inout Cursor k) {
+  k.digit.z += step_digits.z;  // step_digits.z < rd2 and .y < rd1: one carry at most
+  uint carry = k.digit.z >= pc.rd2 ? 1u : 0u;
+  k.digit.z -= carry * pc.rd2;
+  k.digit.y += step_digits.y + carry;
+  carry = k.digit.y >= pc.rd1 ? 1u : 0u;
+  k.digit.y -= carry * pc.rd1;
+  k.digit.x += step_digits.x + carry;
+  k.off = k.base + red_off(k.digit);
+  k.j += R_LANES;
+}
+
+// Sum (or max) over the R_LANES lanes of each output; every lane gets its output's result.
+// Called in uniform control flow only (it has barriers).
+vec2 tree_sum(vec2 v) {
+  barrier();  // the previous tree's readers are done with red[]
+  red[lane] = v;
+  barrier();
+  for (uint s = R_LANES / 2u; s > 0u; s >>= 1u) {
+    if (rl < s) red[lane] += red[lane + s * OUT_TILE];
+    barrier();
+  }
+  return red[ol];
+}
+float tree_max(float v) {
+  barrier();
+  red[lane].x = v;
+  barrier();
+  for (uint s = R_LANES / 2u; s > 0u; s >>= 1u) {
+    if (rl < s) red[lane].x = max(red[lane].x, red[lane + s * OUT_TILE].x);
+    barrier();
+  }
+  return red[ol].x;
+}
+
+// Statistics of x[o, j0 .. j1) (the chunk's; the whole group's when chunks == 1).
+vec2 chunk_stats(uint base, uint j0, uint j1) {
+  const float n = float(max(j1 - j0, 1u));
+  if (OP == OP_NORM_BACK) {
+    vec2 s = vec2(0);
+    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
+      const float dy = arena[pc.x_off + k.off];
+      s += vec2(dy, dy * arena[pc.xhat_off + k.off]);
+    }
+    return tree_sum(s);
+  }
+  if (OP == OP_LOG_SOFTMAX) {
+    float m = uintBitsToFloat(0xff800000u);  // −inf
+    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) m = max(m, arena[pc.x_off + k.off]);
+    m = tree_max(m);
+    float s = 0;
+    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += exp(arena[pc.x_off + k.off] - m);
+    return vec2(m, tree_sum(vec2(s, 0)).x);
+  }
+  float s = 0;
+  for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += arena[pc.x_off + k.off];
+  s = tree_sum(vec2(s, 0)).x;
+  if (OP == OP_SUM) return vec2(s, 0);
+  // Two passes, as the CPU reference: the second re-reads the chunk (cached)
+  // and avoids the cancellation of Σx² − n·mean².
+  const float mean = s / n;
+  float m2 = 0;
+  for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
+    const float d = arena[pc.x_off + k.off] - mean;
+    m2 += d * d;
+  }
+  return vec2(mean, tree_sum(vec2(m2, 0)).x);
+}
+
+// Output o's statistics from its chunks in scratch, in chunk order. Moments
+// combine as in Chan, Golub & LeVeque (1979): mean = Σ n_c·mean_c / n,
+// M2 = Σ M2_c + n_c·(mean_c − mean)².
+vec2 combine_chunks(uint o) {
+  const uint p = pc.scratch_off + o * pc.chunks * 2u;
+  vec2 s = vec2(0);
+  if (OP == OP_NORMALIZE || OP == OP_RSTD) {
+    for (uint c = 0u; c < pc.chunks; ++c) s.x += float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * arena[p + 2u * c];
+    s.x /= float(pc.inner);
+    for (uint c = 0u; c < pc.chunks; ++c) {
+      const float d = arena[p + 2u * c] - s.x;
+      s.y += arena[p + 2u * c + 1u] + float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * d * d;
+    }
+    return s;
+  }
+  for (uint c = 0u; c < pc.chunks; ++c) s += vec2(arena[p + 2u * c], arena[p + 2u * c + 1u]);
+  return s;
+}
+
+void main() {
+  lane = gl_LocalInvocationIndex;
+  ol = lane % OUT_TILE;
+  rl = lane / OUT_TILE;
+  step_digits = uvec3(R_LANES / (pc.rd1 * pc.rd2), (R_LANES / pc.rd2) % pc.rd1, R_LANES % pc.rd2);
+  const float inv_n = 1.0 / float(pc.inner);
+  const uint tiles = (pc.outer + OUT_TILE - 1u) / OUT_TILE;
+  // sum and rstd finish once per output, not once per chunk
+  const bool per_output = PHASE == 2u && (OP == OP_SUM || OP == OP_RSTD);
+  const uint chunks = per_output ? 1u : pc.chunks;
+  // w is uniform in the workgroup, so the barriers below are in uniform control flow.
+  for (uint w = gl_WorkGroupID.x; w < tiles * chunks; w += gl_NumWorkGroups.x) {
+    const uint chunk = w % chunks;
+    const uint o = (w / chunks) * OUT_TILE + ol;
+    const bool valid = o < pc.outer;
+    const uint base = valid ? kept_base(o) : 0u;
+    const uint j0 = chunk * pc.chunk_len;
+    const uint j1 = valid ? min(pc.inner, j0 + pc.chunk_len) : j0;
+
+    vec2 st;
+    if (PHASE == 2u) {
+      st = valid ? combine_chunks(o) : vec2(0);
+    } else {
+      st = chunk_stats(base, j0, j1);
+      if (PHASE == 1u) {
+        if (valid && rl == 0u) {
+          const uint p = pc.scratch_off + (o * pc.chunks + chunk) * 2u;
+          arena[p] = st.x;
+          arena[p + 1u] = st.y;
+        }
+        continue;
+      }
+    }
+
+    if (OP == OP_SUM || OP == OP_RSTD) {
+      if (valid && rl == 0u)
+        arena[pc.out_off + o] = OP == OP_SUM ? st.x : 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
+    } else if (OP == OP_NORMALIZE) {
+      const float mean = st.x, rstd = 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
+      for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
+        arena[pc.out_off + k.off] = (arena[pc.x_off + k.off] - mean) * rstd;
+    } else if (OP == OP_NORM_BACK) {
+      const float m1 = st.x * inv_n, m2 = st.y * inv_n;
+      const float r = valid ? arena[pc.rstd_off + o] : 0.0;
+      for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
+        arena[pc.out_off + k.off] = r * (arena[pc.x_off + k.off] - m1 - arena[pc.xhat_off + k.off] * m2);
+    } else {  // log_softmax: (x − max) − log Σ, not x − (max + log Σ): see ops_softmax.cpp
+      const float log_sum = log(st.y);
+      for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
+        arena[pc.out_off + k.off] = (arena[pc.x_off + k.off] - st.x) - log_sum;
+    }
+  }
+}
