@@ -7,9 +7,10 @@
 // The tile loaders compute the im2col / transposed-conv / grad-weight index on
 // the fly, so no column matrix is ever written. Tiling follows the classic
 // shared-memory SGEMM (CUTLASS's "threadblock tile / warp tile / thread tile",
-// without the warp level): a 64×64 C tile per 256 invocations, 4×4 outputs per
-// invocation, K staged through shared memory 16 at a time with the next chunk
-// prefetched into registers while the current one is multiplied.
+// without the warp level): a 64×64 C tile per 256 invocations (16×256 when M
+// is at most 16, e.g. the 3 RGB channels of a generator's last layer), 4×4
+// outputs per invocation, K staged through shared memory 16 at a time with the
+// next chunk prefetched into registers while the current one is multiplied.
 //
 // Letters: N batch (here BATCH), C channels, H/W spatial, G groups,
 // Cg = C_IN/G, Og = C_OUT/G; the GEMM's own sizes are M, N, K (spec 1..3).
@@ -36,7 +37,7 @@ layout(constant_id = 0) const uint MODE = 0;  // 0 conv2d, 1 conv_transpose2d, 2
 layout(constant_id = 1) const uint M = 1;
 layout(constant_id = 2) const uint N = 1;
 layout(constant_id = 3) const uint K = 1;
-layout(constant_id = 4) const uint Z = 1;        // GEMMs per split: groups (· phases)
+layout(constant_id = 4) const uint Z = 1;  // GEMMs per split: groups (· phases)
 layout(constant_id = 5) const uint SPLITS = 1;
 layout(constant_id = 6) const uint K_SPLIT = 1;  // K per split, a multiple of BK
 layout(constant_id = 7) const uint BATCH = 1;
@@ -60,6 +61,8 @@ layout(constant_id = 24) const uint STEP_W = 1;
 layout(constant_id = 25) const uint HAS_BIAS = 0;
 layout(constant_id = 26) const uint TRANS_A = 0;
 layout(constant_id = 27) const uint TRANS_B = 0;
+layout(constant_id = 28) const uint BM = 64;  // C tile: 64×64, or 16×256 when M ≤ 16
+layout(constant_id = 29) const uint BN = 64;
 
 layout(push_constant) uniform Push {
   uint in0;        // x (conv modes) or a (matmul)
@@ -75,26 +78,36 @@ const uint HW_IN = H_IN * W_IN;
 const uint HW_OUT = H_OUT * W_OUT;
 const uint NTH = (KH + STEP_H - 1) / STEP_H;  // taps per phase, the most any phase has
 const uint NTW = (KW + STEP_W - 1) / STEP_W;
-const uint HQ = (H_OUT + SH - 1) / SH;        // output rows per phase, the most any phase has
+const uint HQ = (H_OUT + SH - 1) / SH;  // output rows per phase, the most any phase has
 const uint WQ = (W_OUT + SW - 1) / SW;
 
-#define BM 64
-#define BN 64
+// Each invocation owns 4×4 outputs of the tile, rows tm + RM·i and columns
+// tn + RN·j (RM·RN = 256 invocations): consecutive invocations hold
+// consecutive columns, so the stores coalesce along N and the shared-memory
+// reads of a warp are conflict-free (B) or a broadcast (A).
 #define BK 16
-#define TM (BM / 16)          // outputs per invocation along M (rows tm + 16·i)
-#define TN (BN / 16)          // and along N (columns tn + 16·j): stores coalesce along N
-#define LA (BM * BK / 256)    // A elements each invocation stages per chunk
-#define LB (BK * BN / 256)
+#define TM 4
+#define TN 4
+const uint RN = BN / TN;
+const uint RM = BM / TM;
+const uint LA = BM * BK / 256;  // A elements each invocation stages per chunk: 4 or 1
+const uint LB = BK * BN / 256;  // B: 4 or 16
+#define LA_MAX 4
+#define LB_MAX 16
 
-// One padding column: the K-fast loaders write a column of the tile per
-// 16 invocations, which without it would all hit one bank.
-shared float As[BK][BM + 1];
-shared float Bs[BK][BN + 1];
+// Sized for the largest tile side (the 16×256 tile wastes no registers, only
+// these 16 KiB, which never limit occupancy on the GPUs we target). One
+// padding column: the K-fast loaders write a column of the tile per 16
+// invocations, which without it would all hit one bank.
+shared float As[BK][64 + 1];
+shared float Bs[BK][256 + 1];
 
 // Which way the loaders walk a tile: along K when A's / B's memory is
 // contiguous along K (coalesced global reads), else along M / N.
-const bool A_K_FAST = !(MODE == 3 && TRANS_A != 0);
-const bool B_K_FAST = MODE == 2 || (MODE == 3 && TRANS_B != 0);
+// (Macros: glslang evaluates a spec-constant `const bool` built with && / ||
+// in a function body, which spirv-val rejects.)
+#define A_K_FAST (!(MODE == 3 && TRANS_A != 0))
+#define B_K_FAST (MODE == 2 || (MODE == 3 && TRANS_B != 0))
 
 // Per-z state.
 uint grp;       // group
@@ -185,7 +198,7 @@ void store_c(uint m, uint n, uint split, float v) {
   arena[pc.dst + split * pc.out_split + o] = v;
 }
 
-float ra[LA], rb[LB];
+float ra[LA_MAX], rb[LB_MAX];
 
 // Global → registers: chunk [k0, k0 + BK) of the tile at (m0, n0), zeros past k_end.
 void fetch(uint m0, uint n0, uint k0, uint k_end) {
@@ -208,18 +221,22 @@ void stage() {
   const uint tid = gl_LocalInvocationID.x;
   for (uint i = 0; i < LA; ++i) {
     const uint e = tid + 256 * i;
-    if (A_K_FAST) As[e % BK][e / BK] = ra[i];
-    else As[e / BM][e % BM] = ra[i];
+    if (A_K_FAST)
+      As[e % BK][e / BK] = ra[i];
+    else
+      As[e / BM][e % BM] = ra[i];
   }
   for (uint i = 0; i < LB; ++i) {
     const uint e = tid + 256 * i;
-    if (B_K_FAST) Bs[e % BK][e / BK] = rb[i];
-    else Bs[e / BN][e % BN] = rb[i];
+    if (B_K_FAST)
+      Bs[e % BK][e / BK] = rb[i];
+    else
+      Bs[e / BN][e % BN] = rb[i];
   }
 }
 
 void tile(uint m0, uint n0, uint k_begin, uint k_end, uint split) {
-  const uint tm = gl_LocalInvocationID.x / 16, tn = gl_LocalInvocationID.x % 16;
+  const uint tm = gl_LocalInvocationID.x / RN, tn = gl_LocalInvocationID.x % RN;
   float acc[TM][TN];
   for (uint i = 0; i < TM; ++i)
     for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
@@ -232,8 +249,8 @@ void tile(uint m0, uint n0, uint k_begin, uint k_end, uint split) {
     if (k0 + BK < k_end) fetch(m0, n0, k0 + BK, k_end);  // in flight during the products below
     for (uint k = 0; k < BK; ++k) {
       float a[TM], b[TN];
-      for (uint i = 0; i < TM; ++i) a[i] = As[k][tm + 16 * i];
-      for (uint j = 0; j < TN; ++j) b[j] = Bs[k][tn + 16 * j];
+      for (uint i = 0; i < TM; ++i) a[i] = As[k][tm + RM * i];
+      for (uint j = 0; j < TN; ++j) b[j] = Bs[k][tn + RN * j];
       for (uint i = 0; i < TM; ++i)
         for (uint j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
     }
@@ -241,7 +258,7 @@ void tile(uint m0, uint n0, uint k_begin, uint k_end, uint split) {
 
   for (uint i = 0; i < TM; ++i)
     for (uint j = 0; j < TN; ++j) {
-      const uint m = m0 + tm + 16 * i, n = n0 + tn + 16 * j;
+      const uint m = m0 + tm + RM * i, n = n0 + tn + RN * j;
       if (m < M && n < N) store_c(m, n, split, acc[i][j]);
     }
 }
@@ -254,6 +271,7 @@ void main() {
     set_z(zs % Z);
     const uint k_begin = split * K_SPLIT, k_end = min(K, k_begin + K_SPLIT);
     for (uint ty = gl_WorkGroupID.y; ty < tiles_m; ty += gl_NumWorkGroups.y)
-      for (uint tx = gl_WorkGroupID.x; tx < tiles_n; tx += gl_NumWorkGroups.x) tile(ty * BM, tx * BN, k_begin, k_end, split);
+      for (uint tx = gl_WorkGroupID.x; tx < tiles_n; tx += gl_NumWorkGroups.x)
+        tile(ty * BM, tx * BN, k_begin, k_end, split);
   }
 }

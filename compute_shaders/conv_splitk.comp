@@ -15,9 +15,9 @@ layout(constant_id = 2) const uint PLANE = 1;  // elements per channel plane (H_
 layout(constant_id = 3) const uint C_OUT = 1;  // output channels
 
 layout(push_constant) uniform Push {
-  uint part;   // [SPLITS, total]
-  uint dst;    // [total]
-  uint bias;   // [C_OUT] when HAS_BIAS
+  uint part;  // [SPLITS, total]
+  uint dst;   // [total]
+  uint bias;  // [C_OUT] when HAS_BIAS
   uint total;
 } pc;
 

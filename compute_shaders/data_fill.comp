@@ -1,12 +1,13 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "elementwise_math.glsl"
+
 // Sources of engine/ops_data.cpp: constant fill, and Philox normal/uniform
 // fills keyed by (seed, step, stream) that reproduce engine/philox.h element
 // for element (checked by SourceParity in tests/test_backend_parity.cpp).
 // Specialization constant 0 picks the kind. One invocation per Philox block
 // of 4 elements, so each block is generated once.
-#version 450
-#extension GL_GOOGLE_include_directive : require
-#include "common.glsl"
-#include "elementwise_math.glsl"
 
 layout(local_size_x = 256) in;
 

@@ -1,10 +1,11 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
 // gather(data [R, W...], index [B]) → [B, W...] of engine/ops_data.cpp: rows
 // of data picked by float32 indices holding integers. An index outside
 // [0, R) (or NaN) fills its row with NaN, as on the CPU, so the trainers'
 // NaN guard reports it. One invocation per output element.
-#version 450
-#extension GL_GOOGLE_include_directive : require
-#include "common.glsl"
 
 layout(local_size_x = 256) in;
 
@@ -22,7 +23,7 @@ void main() {
     const uint b = i / pc.width, c = i - b * pc.width;
     const float r = arena[pc.index + b];
     // Written so that NaN fails the test; truncation as the CPU's int64_t(r).
-    arena[pc.y + i] = r >= 0.0 && r < float(pc.rows) ? arena[pc.data + uint(r) * pc.width + c]
-                                                    : uintBitsToFloat(0x7FC00000u);
+    arena[pc.y + i] =
+        r >= 0.0 && r < float(pc.rows) ? arena[pc.data + uint(r) * pc.width + c] : uintBitsToFloat(0x7FC00000u);
   }
 }

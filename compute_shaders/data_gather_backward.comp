@@ -1,12 +1,13 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
 // gather_backward(dy [B, W...], index [B]) → [rows, W...] of
 // engine/ops_data.cpp: dy's rows added into the rows they were gathered
 // from, deterministically and without float atomics. One invocation per
 // column walks the batch in order, so every output element is summed by one
 // invocation in the CPU's order (bit for bit its result). The output must be
 // zeroed first (encode_data.cpp dispatches data_fill before this).
-#version 450
-#extension GL_GOOGLE_include_directive : require
-#include "common.glsl"
 
 layout(local_size_x = 256) in;
 

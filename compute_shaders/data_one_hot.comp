@@ -1,16 +1,17 @@
-// one_hot(labels [B]) → [B, classes] of engine/ops_data.cpp: labels are
-// float32 holding integers (truncated as the CPU's int64_t(l)); a label
-// outside [0, classes) gives a zero row. One invocation per output element.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
+// one_hot(labels [B]) → [B, classes] of engine/ops_data.cpp: labels are
+// float32 holding integers (truncated as the CPU's int64_t(l)); a label
+// outside [0, classes) gives a zero row. One invocation per output element.
+
 layout(local_size_x = 256) in;
 
 layout(push_constant) uniform Push {
-  uint n;        // elements of y = B·classes
-  uint labels;   // labels: [B]
-  uint y;        // y: [B, classes]
+  uint n;       // elements of y = B·classes
+  uint labels;  // labels: [B]
+  uint y;       // y: [B, classes]
   uint classes;
 } pc;
 

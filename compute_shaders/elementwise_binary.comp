@@ -1,13 +1,14 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "elementwise_math.glsl"
+
 // y = f(a, b) elementwise with NumPy broadcasting (rank ≤ 5), f chosen by
 // specialization constant 0: add, sub, mul, div and the same-shape pairs
 // leaky_relu_backward(dy, x), clamp_backward(dy, x), bce_with_logits(x, t) of
 // engine/ops_elementwise.cpp, in the forms of its CPU reference kernels (the
 // backend parity tests compare them). Specialization constant 1 = 0 is the
 // fast path where a, b and y all have y's shape.
-#version 450
-#extension GL_GOOGLE_include_directive : require
-#include "common.glsl"
-#include "elementwise_math.glsl"
 
 layout(local_size_x = 256) in;
 
@@ -35,7 +36,7 @@ float apply(float a, float b) {
   if (OP == SUB) return a - b;
   if (OP == MUL) return a * b;
   if (OP == DIV) return a / b;
-  if (OP == LEAKY_RELU_BACKWARD) return b > 0.0 ? a : pc.alpha * a;           // a = dy, b = x
+  if (OP == LEAKY_RELU_BACKWARD) return b > 0.0 ? a : pc.alpha * a;          // a = dy, b = x
   if (OP == CLAMP_BACKWARD) return b >= pc.alpha && b <= pc.beta ? a : 0.0;  // a = dy, b = x
   // bce_with_logits, a = logits x, b = targets t:
   // max(x, 0) − x·t + log1p(exp(−|x|)), log1p accurate where exp(−|x|) is tiny.

@@ -1,11 +1,12 @@
-// y = f(x) elementwise, f chosen by specialization constant 0: the unary ops of
-// engine/ops_elementwise.cpp (and a plain copy for assign, ops_optim.cpp), in
-// the same forms as their CPU reference kernels, which the backend parity
-// tests compare against. x and y may be the same tensor or distinct ones.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "elementwise_math.glsl"
+
+// y = f(x) elementwise, f chosen by specialization constant 0: the unary ops of
+// engine/ops_elementwise.cpp (and a plain copy for assign, ops_optim.cpp), in
+// the same forms as their CPU reference kernels, which the backend parity
+// tests compare against. x and y may be the same tensor or distinct ones.
 
 layout(local_size_x = 256) in;
 
@@ -39,19 +40,19 @@ float sigmoid_stable(float x) {
   return e / (1.0 + e);
 }
 
+float apply(float x) {
+  if (OP == SCALE) return pc.alpha * x + pc.beta;
+  if (OP == SQUARE) return x * x;
+  if (OP == SQRT) return sqrt(x);
+  if (OP == EXP) return exp(x);
+  if (OP == TANH) return tanh_stable(x);
+  if (OP == SIGMOID) return sigmoid_stable(x);
+  if (OP == LEAKY_RELU) return x > 0.0 ? x : pc.alpha * x;
+  if (OP == CLAMP) return x < pc.alpha ? pc.alpha : (x > pc.beta ? pc.beta : x);  // NaN passes, as on the CPU
+  // COPY (assign)
+  return x;
+}
+
 void main() {
-  GRID_STRIDE(i, pc.n) {
-    const float x = arena[pc.x + i];
-    float y;
-    if (OP == SCALE) y = pc.alpha * x + pc.beta;
-    else if (OP == SQUARE) y = x * x;
-    else if (OP == SQRT) y = sqrt(x);
-    else if (OP == EXP) y = exp(x);
-    else if (OP == TANH) y = tanh_stable(x);
-    else if (OP == SIGMOID) y = sigmoid_stable(x);
-    else if (OP == LEAKY_RELU) y = x > 0.0 ? x : pc.alpha * x;
-    else if (OP == CLAMP) y = x < pc.alpha ? pc.alpha : (x > pc.beta ? pc.beta : x);  // NaN passes, as on the CPU
-    else y = x;
-    arena[pc.y + i] = y;
-  }
+  GRID_STRIDE(i, pc.n) { arena[pc.y + i] = apply(arena[pc.x + i]); }
 }

@@ -13,8 +13,7 @@ namespace {
 
 enum Mode : uint32_t { kConv2d = 0, kConvTranspose2d = 1, kGradWeight = 2, kMatmul = 3 };
 
-constexpr int64_t kTile = 64;   // conv_gemm.comp's BM = BN
-constexpr int64_t kChunk = 16;  // and BK: split slices start on a chunk
+constexpr int64_t kChunk = 16;  // conv_gemm.comp's BK: split slices start on a chunk
 // Split K only while the grid is smaller than this (about two 256-invocation
 // groups per SM of an H100, 132 SMs) and each slice keeps ≥ kMinSlice of K:
 // the DCGAN weight gradients have M·N of a few tiles and K = batch·H·W.
@@ -30,11 +29,12 @@ struct Gemm {
   uint32_t batch = 1, c_in = 1, h_in = 1, w_in = 1, c_out = 1, h_out = 1, w_out = 1;
   uint32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
   uint32_t step_h = 1, step_w = 1, has_bias = 0, trans_a = 0, trans_b = 0;
+  uint32_t bm = 64, bn = 64;  // the C tile
   int64_t out_elems = 0;
 
   std::vector<uint32_t> spec() const {
-    return {mode, M,     N,     K,  Z,  splits, k_split, batch,  c_in,   h_in,     w_in,    c_out,   h_out, w_out,
-            kh,   kw,    sh,    sw, ph, pw,     dh,      dw,     groups, step_h,   step_w,  has_bias, trans_a, trans_b};
+    return {mode, M,  N,  K,  Z,  splits, k_split, batch,  c_in,   h_in,   w_in,     c_out,   h_out,   w_out, kh,
+            kw,   sh, sw, ph, pw, dh,     dw,      groups, step_h, step_w, has_bias, trans_a, trans_b, bm,    bn};
   }
 };
 
@@ -89,9 +89,12 @@ Gemm plan(const Node& n, const Shape& s0, const Shape& s1, bool bias) {
       p.M = uint32_t(y[0]), p.N = uint32_t(y[1]), p.K = uint32_t(n.attrs.trans_a ? s0[0] : s0[1]);
       break;
   }
+  // A 16×256 tile for M ≤ 16 (a generator's RGB layer has M = 3): the 64×64
+  // one would compute 61 of its 64 rows for nothing.
+  if (p.M <= 16) p.bm = 16, p.bn = 256;
   // Split K when the grid alone would leave most of the GPU idle.
   const int64_t K = std::max<int64_t>(p.K, 1);
-  const int64_t tiles = ceil_div(p.M, kTile) * ceil_div(p.N, kTile) * p.Z;
+  const int64_t tiles = ceil_div(p.M, p.bm) * ceil_div(p.N, p.bn) * p.Z;
   int64_t splits = 1;
   if (tiles < kTargetGroups && K >= 2 * kMinSlice) splits = std::min(ceil_div(kTargetGroups, tiles), K / kMinSlice);
   const int64_t k_split = ceil_div(ceil_div(K, splits), kChunk) * kChunk;
@@ -123,8 +126,8 @@ void encode_conv(const NodeArgs& a, std::vector<Dispatch>& out) {
   d.push[2] = bias;
   d.push[3] = split ? a.scratch : a.out;
   d.push[4] = split ? uint32_t(p.out_elems) : 0;
-  d.groups[0] = uint32_t(std::min<int64_t>(ceil_div(p.N, kTile), kMaxGroups));
-  d.groups[1] = uint32_t(std::min<int64_t>(ceil_div(p.M, kTile), kMaxGroups));
+  d.groups[0] = uint32_t(std::min<int64_t>(ceil_div(p.N, p.bn), kMaxGroups));
+  d.groups[1] = uint32_t(std::min<int64_t>(ceil_div(p.M, p.bm), kMaxGroups));
   d.groups[2] = uint32_t(std::min<int64_t>(int64_t(p.Z) * p.splits, kMaxGroups));
   out.push_back(d);
   if (split) {

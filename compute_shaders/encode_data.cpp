@@ -36,8 +36,8 @@ void encode_gather(const NodeArgs& a, std::vector<Dispatch>& out) {
 void encode_gather_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
   const int64_t rows = a.node->shape[0], width = a.node->shape.numel() / rows, batch = (*a.in_shape[1])[0];
   out.push_back(fill(kFill, rows * width, a.out, Attrs{}));  // Attrs{}: alpha = 0
-  out.push_back(dispatch_1d("data_gather_backward", width,
-                            {u32(width), a.in[0], a.in[1], a.out, u32(batch), u32(rows)}));
+  out.push_back(
+      dispatch_1d("data_gather_backward", width, {u32(width), a.in[0], a.in[1], a.out, u32(batch), u32(rows)}));
 }
 
 // one_hot(labels [B]) → [B, classes].

@@ -63,19 +63,19 @@ void encode_assign(const NodeArgs& a, std::vector<Dispatch>& out) {
 void encode_adam(const NodeArgs& a, std::vector<Dispatch>& out) {
   const Attrs& at = a.node->attrs;
   const int64_t n = a.in_shape[0]->numel();
-  out.push_back(dispatch_1d("optim_adam", n,
-                            {u32(n), a.in[0], a.in[1], a.in[2], a.in[3], f2u(at.lr), f2u(at.beta1), f2u(at.beta2),
-                             f2u(at.eps), f2u(float(std::log(double(at.beta1)))),
-                             f2u(float(std::log(double(at.beta2)))), f2u(float(at.t_per_step)),
-                             f2u(float(at.t_offset + 1))}));
+  out.push_back(
+      dispatch_1d("optim_adam", n,
+                  {u32(n), a.in[0], a.in[1], a.in[2], a.in[3], f2u(at.lr), f2u(at.beta1), f2u(at.beta2), f2u(at.eps),
+                   f2u(float(std::log(double(at.beta1)))), f2u(float(std::log(double(at.beta2)))),
+                   f2u(float(at.t_per_step)), f2u(float(at.t_offset + 1))}));
 }
 
 // rmsprop(param, grad, sq); its decay travels in attrs.beta1.
 void encode_rmsprop(const NodeArgs& a, std::vector<Dispatch>& out) {
   const Attrs& at = a.node->attrs;
   const int64_t n = a.in_shape[0]->numel();
-  out.push_back(dispatch_1d("optim_rmsprop", n,
-                            {u32(n), a.in[0], a.in[1], a.in[2], f2u(at.beta1), f2u(at.lr), f2u(at.eps)}));
+  out.push_back(
+      dispatch_1d("optim_rmsprop", n, {u32(n), a.in[0], a.in[1], a.in[2], f2u(at.beta1), f2u(at.lr), f2u(at.eps)}));
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ namespace {
 constexpr uint32_t kLocal = 256;         // local_size_x of both shaders
 constexpr int64_t kTargetGroups = 1024;  // enough workgroups to fill a large GPU (H100: 132 SMs × 8)
 constexpr int64_t kMinPerLane = 16;      // elements each lane sums before a chunk is worth its own workgroup
-constexpr int64_t kMaxChunks = 64;       // PHASE 2 walks an output's chunks serially
+constexpr int64_t kMaxChunks = 1024;     // bounds the scratch; PHASE 2 combines chunks R_LANES at a time
 
 uint32_t pow2_ceil(int64_t n) {
   uint32_t p = 1;

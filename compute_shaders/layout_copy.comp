@@ -17,8 +17,8 @@ layout(constant_id = 0) const uint PAD = 0;
 
 layout(push_constant) uniform Push {
   uint src_off, dst_off;
-  uint n;     // elements to write: the product of d0..d4
-  uint rank;  // dims in use, right-aligned: d(5 − rank) .. d4
+  uint n;                   // elements to write: the product of d0..d4
+  uint rank;                // dims in use, right-aligned: d(5 − rank) .. d4
   uint d0, d1, d2, d3, d4;  // the walked shape, outermost first (unused: 1)
   uint s0, s1, s2, s3, s4;  // source strides
   uint t0, t1, t2, t3, t4;  // destination strides

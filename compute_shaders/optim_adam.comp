@@ -1,21 +1,22 @@
-// Adam of engine/ops_optim.cpp (torch.optim.Adam's arithmetic), in place on
-// param, m and v. The update count t = step·t_per_step + t_offset + 1 comes
-// from the step uniforms. The CPU forms the bias corrections 1 − β^t in
-// double; here they are −expm1(t·ln β) in float with ln β from the host, so
-// 1 − β^t does not cancel when β^t is near 1 (β2 = 0.999, t small).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "elementwise_math.glsl"
 
+// Adam of engine/ops_optim.cpp (torch.optim.Adam's arithmetic), in place on
+// param, m and v. The update count t = step·t_per_step + t_offset + 1 comes
+// from the step uniforms. The CPU forms the bias corrections 1 − β^t in
+// double; here they are −expm1(t·ln β) in float with ln β from the host, so
+// 1 − β^t does not cancel when β^t is near 1 (β2 = 0.999, t small).
+
 layout(local_size_x = 256) in;
 
 layout(push_constant) uniform Push {
-  uint n;             // elements of each tensor
-  uint param;         // param: [n], updated
-  uint grad;          // grad: [n]
-  uint m;             // m: [n], first moment, updated
-  uint v;             // v: [n], second moment, updated
+  uint n;      // elements of each tensor
+  uint param;  // param: [n], updated
+  uint grad;   // grad: [n]
+  uint m;      // m: [n], first moment, updated
+  uint v;      // v: [n], second moment, updated
   float lr, beta1, beta2, eps;
   float ln_beta1, ln_beta2;  // ln β, formed in double on the host
   float t_per_step;          // updates per step

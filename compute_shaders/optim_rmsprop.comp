@@ -1,9 +1,10 @@
-// RMSProp of engine/ops_optim.cpp (torch.optim.RMSprop without momentum), in
-// place on param and sq; checked over three steps by SourceParity in
-// tests/test_backend_parity.cpp.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+
+// RMSProp of engine/ops_optim.cpp (torch.optim.RMSprop without momentum), in
+// place on param and sq; checked over three steps by SourceParity in
+// tests/test_backend_parity.cpp.
 
 layout(local_size_x = 256) in;
 

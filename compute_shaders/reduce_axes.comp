@@ -7,7 +7,7 @@
 // log_softmax (encoded by encode_reduce.cpp; the same functions as the CPU
 // references in engine/ops_reduce.cpp, ops_norm.cpp and ops_softmax.cpp).
 // Sums are fp32 in a fixed order (per-lane strided sums, then a shared-memory
-// tree, then the chunks in index order): no atomics, so a step is deterministic.
+// tree; chunk partials the same way): no atomics, so a step is deterministic.
 //
 // Indexing: output element o runs row-major over the kept axes, inner index j
 // row-major over the reduced axes. The encoder merges adjacent axes of the
@@ -20,7 +20,7 @@
 // go in one tile, so lanes read neighbouring addresses either way.
 //   PHASE 0  chunks == 1: statistics and result in one dispatch
 //   PHASE 1  statistics of each (output, chunk) → scratch[outer][chunks][2]
-//   PHASE 2  combine each output's chunks (in chunk order) and finish
+//   PHASE 2  combine each output's chunks (a strided sum and a tree) and finish
 layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint OUT_TILE = 1;  // power of two ≤ 256
@@ -51,7 +51,9 @@ shared vec2 red[256];
 
 uint lane, ol, rl;  // this invocation: index, output within the tile, lane within the output
 
-uint kept_base(uint o) { return (o % pc.kd2) * pc.ks2 + ((o / pc.kd2) % pc.kd1) * pc.ks1 + (o / (pc.kd2 * pc.kd1)) * pc.ks0; }
+uint kept_base(uint o) {
+  return (o % pc.kd2) * pc.ks2 + ((o / pc.kd2) % pc.kd1) * pc.ks1 + (o / (pc.kd2 * pc.kd1)) * pc.ks0;
+}
 
 // Walks j = first, first + R_LANES, ... keeping j's reduced-segment digits, so
 // the loop needs no division: R_LANES in those digits is added with carries.
@@ -139,23 +141,28 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
   return vec2(mean, tree_sum(vec2(m2, 0)).x);
 }
 
-// Output o's statistics from its chunks in scratch, in chunk order. Moments
+// Output o's statistics from its chunks in scratch: the output's lanes take
+// every R_LANES-th chunk, then meet in the tree (a fixed order again). Moments
 // combine as in Chan, Golub & LeVeque (1979): mean = Σ n_c·mean_c / n,
-// M2 = Σ M2_c + n_c·(mean_c − mean)².
-vec2 combine_chunks(uint o) {
+// M2 = Σ M2_c + n_c·(mean_c − mean)². Uniform control flow only.
+vec2 combine_chunks(uint o, bool valid) {
   const uint p = pc.scratch_off + o * pc.chunks * 2u;
-  vec2 s = vec2(0);
-  if (OP == OP_NORMALIZE || OP == OP_RSTD) {
-    for (uint c = 0u; c < pc.chunks; ++c) s.x += float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * arena[p + 2u * c];
-    s.x /= float(pc.inner);
-    for (uint c = 0u; c < pc.chunks; ++c) {
-      const float d = arena[p + 2u * c] - s.x;
-      s.y += arena[p + 2u * c + 1u] + float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * d * d;
-    }
-    return s;
+  const uint chunks = valid ? pc.chunks : 0u;
+  if (OP != OP_NORMALIZE && OP != OP_RSTD) {
+    vec2 s = vec2(0);
+    for (uint c = rl; c < chunks; c += R_LANES) s += vec2(arena[p + 2u * c], arena[p + 2u * c + 1u]);
+    return tree_sum(s);
   }
-  for (uint c = 0u; c < pc.chunks; ++c) s += vec2(arena[p + 2u * c], arena[p + 2u * c + 1u]);
-  return s;
+  float s = 0;
+  for (uint c = rl; c < chunks; c += R_LANES)
+    s += float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * arena[p + 2u * c];
+  const float mean = tree_sum(vec2(s, 0)).x / float(pc.inner);
+  float m2 = 0;
+  for (uint c = rl; c < chunks; c += R_LANES) {
+    const float d = arena[p + 2u * c] - mean;
+    m2 += arena[p + 2u * c + 1u] + float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * d * d;
+  }
+  return vec2(mean, tree_sum(vec2(m2, 0)).x);
 }
 
 void main() {
@@ -179,7 +186,7 @@ void main() {
 
     vec2 st;
     if (PHASE == 2u) {
-      st = valid ? combine_chunks(o) : vec2(0);
+      st = combine_chunks(o, valid);
     } else {
       st = chunk_stats(base, j0, j1);
       if (PHASE == 1u) {
@@ -201,7 +208,8 @@ void main() {
         arena[pc.out_off + k.off] = (arena[pc.x_off + k.off] - mean) * rstd;
     } else if (OP == OP_NORM_BACK) {
       const float m1 = st.x * inv_n, m2 = st.y * inv_n;
-      const float r = valid ? arena[pc.rstd_off + o] : 0.0;
+      float r = 0.0;
+      if (valid) r = arena[pc.rstd_off + o];  // a branch: no load past rstd's end
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
         arena[pc.out_off + k.off] = r * (arena[pc.x_off + k.off] - m1 - arena[pc.xhat_off + k.off] * m2);
     } else {  // log_softmax: (x − max) − log Σ, not x − (max + log Σ): see ops_softmax.cpp

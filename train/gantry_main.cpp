@@ -30,7 +30,11 @@ int cmd_info() {
   std::printf("gantry %s\n", GANTRY_VERSION);
   std::printf("backends:");
   for (auto k : gantry::available_backends()) std::printf(" %s", gantry::backend_name(k));
-  std::printf("\nhardware threads: %u\n", std::thread::hardware_concurrency());
+  std::printf("\n");
+  for (auto k : {gantry::BackendKind::vulkan, gantry::BackendKind::cuda})
+    if (const gantry::Status s = gantry::backend_status(k); !s.ok())
+      std::printf("  %s: %s\n", gantry::backend_name(k), s.message().c_str());
+  std::printf("hardware threads: %u\n", std::thread::hardware_concurrency());
   return 0;
 }
 
