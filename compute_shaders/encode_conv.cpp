@@ -140,13 +140,9 @@ void encode_conv(const NodeArgs& a, std::vector<Dispatch>& out) {
 
 }  // namespace
 
-extern const VkOpDef vk_op_conv2d;
-extern const VkOpDef vk_op_conv_transpose2d;
-extern const VkOpDef vk_op_conv2d_grad_weight;
-extern const VkOpDef vk_op_matmul;
-const VkOpDef vk_op_conv2d{encode_conv, conv_scratch_elems};
-const VkOpDef vk_op_conv_transpose2d{encode_conv, conv_scratch_elems};
-const VkOpDef vk_op_conv2d_grad_weight{encode_conv, conv_scratch_elems};
-const VkOpDef vk_op_matmul{encode_conv, conv_scratch_elems};
+GANTRY_VK_OP(conv2d, encode_conv, conv_scratch_elems);
+GANTRY_VK_OP(conv_transpose2d, encode_conv, conv_scratch_elems);
+GANTRY_VK_OP(conv2d_grad_weight, encode_conv, conv_scratch_elems);
+GANTRY_VK_OP(matmul, encode_conv, conv_scratch_elems);
 
 }  // namespace gantry::vk

@@ -48,17 +48,11 @@ void encode_one_hot(const NodeArgs& a, std::vector<Dispatch>& out) {
 
 }  // namespace
 
-#define GANTRY_VK_OP(name, encoder)  \
-  extern const VkOpDef vk_op_##name; \
-  const VkOpDef vk_op_##name { encoder, nullptr }
-
-GANTRY_VK_OP(fill, encode_fill<kFill>);
-GANTRY_VK_OP(normal, encode_fill<kNormal>);
-GANTRY_VK_OP(uniform, encode_fill<kUniform>);
-GANTRY_VK_OP(gather, encode_gather);
-GANTRY_VK_OP(gather_backward, encode_gather_backward);
-GANTRY_VK_OP(one_hot, encode_one_hot);
-
-#undef GANTRY_VK_OP
+GANTRY_VK_OP(fill, encode_fill<kFill>, nullptr);
+GANTRY_VK_OP(normal, encode_fill<kNormal>, nullptr);
+GANTRY_VK_OP(uniform, encode_fill<kUniform>, nullptr);
+GANTRY_VK_OP(gather, encode_gather, nullptr);
+GANTRY_VK_OP(gather_backward, encode_gather_backward, nullptr);
+GANTRY_VK_OP(one_hot, encode_one_hot, nullptr);
 
 }  // namespace gantry::vk

@@ -80,29 +80,23 @@ void encode_rmsprop(const NodeArgs& a, std::vector<Dispatch>& out) {
 
 }  // namespace
 
-#define GANTRY_VK_OP(name, encoder)  \
-  extern const VkOpDef vk_op_##name; \
-  const VkOpDef vk_op_##name { encoder, nullptr }
-
-GANTRY_VK_OP(add, encode_binary<kAdd>);
-GANTRY_VK_OP(sub, encode_binary<kSub>);
-GANTRY_VK_OP(mul, encode_binary<kMul>);
-GANTRY_VK_OP(div, encode_binary<kDiv>);
-GANTRY_VK_OP(leaky_relu_backward, encode_binary<kLeakyReluBackward>);
-GANTRY_VK_OP(clamp_backward, encode_binary<kClampBackward>);
-GANTRY_VK_OP(bce_with_logits, encode_binary<kBceWithLogits>);
-GANTRY_VK_OP(scale, encode_unary<kScale>);
-GANTRY_VK_OP(square, encode_unary<kSquare>);
-GANTRY_VK_OP(sqrt, encode_unary<kSqrt>);
-GANTRY_VK_OP(exp, encode_unary<kExp>);
-GANTRY_VK_OP(tanh, encode_unary<kTanh>);
-GANTRY_VK_OP(sigmoid, encode_unary<kSigmoid>);
-GANTRY_VK_OP(leaky_relu, encode_unary<kLeakyRelu>);
-GANTRY_VK_OP(clamp, encode_unary<kClamp>);
-GANTRY_VK_OP(assign, encode_assign);
-GANTRY_VK_OP(adam, encode_adam);
-GANTRY_VK_OP(rmsprop, encode_rmsprop);
-
-#undef GANTRY_VK_OP
+GANTRY_VK_OP(add, encode_binary<kAdd>, nullptr);
+GANTRY_VK_OP(sub, encode_binary<kSub>, nullptr);
+GANTRY_VK_OP(mul, encode_binary<kMul>, nullptr);
+GANTRY_VK_OP(div, encode_binary<kDiv>, nullptr);
+GANTRY_VK_OP(leaky_relu_backward, encode_binary<kLeakyReluBackward>, nullptr);
+GANTRY_VK_OP(clamp_backward, encode_binary<kClampBackward>, nullptr);
+GANTRY_VK_OP(bce_with_logits, encode_binary<kBceWithLogits>, nullptr);
+GANTRY_VK_OP(scale, encode_unary<kScale>, nullptr);
+GANTRY_VK_OP(square, encode_unary<kSquare>, nullptr);
+GANTRY_VK_OP(sqrt, encode_unary<kSqrt>, nullptr);
+GANTRY_VK_OP(exp, encode_unary<kExp>, nullptr);
+GANTRY_VK_OP(tanh, encode_unary<kTanh>, nullptr);
+GANTRY_VK_OP(sigmoid, encode_unary<kSigmoid>, nullptr);
+GANTRY_VK_OP(leaky_relu, encode_unary<kLeakyRelu>, nullptr);
+GANTRY_VK_OP(clamp, encode_unary<kClamp>, nullptr);
+GANTRY_VK_OP(assign, encode_assign, nullptr);
+GANTRY_VK_OP(adam, encode_adam, nullptr);
+GANTRY_VK_OP(rmsprop, encode_rmsprop, nullptr);
 
 }  // namespace gantry::vk

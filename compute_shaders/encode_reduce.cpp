@@ -266,18 +266,16 @@ void encode_slice_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
 
 }  // namespace
 
-extern const VkOpDef vk_op_reduce_sum, vk_op_normalize, vk_op_rstd, vk_op_normalize_backward, vk_op_log_softmax;
-extern const VkOpDef vk_op_broadcast_to, vk_op_reshape, vk_op_concat, vk_op_slice, vk_op_slice_backward;
 
-const VkOpDef vk_op_reduce_sum{encode_reduce_sum, reduction_scratch};
-const VkOpDef vk_op_normalize{encode_normalize, reduction_scratch};
-const VkOpDef vk_op_rstd{encode_rstd, reduction_scratch};
-const VkOpDef vk_op_normalize_backward{encode_normalize_backward, reduction_scratch};
-const VkOpDef vk_op_log_softmax{encode_log_softmax, nullptr};
-const VkOpDef vk_op_broadcast_to{encode_broadcast_to, nullptr};
-const VkOpDef vk_op_reshape{encode_reshape, nullptr};
-const VkOpDef vk_op_concat{encode_concat, nullptr};
-const VkOpDef vk_op_slice{encode_slice, nullptr};
-const VkOpDef vk_op_slice_backward{encode_slice_backward, nullptr};
+GANTRY_VK_OP(reduce_sum, encode_reduce_sum, reduction_scratch);
+GANTRY_VK_OP(normalize, encode_normalize, reduction_scratch);
+GANTRY_VK_OP(rstd, encode_rstd, reduction_scratch);
+GANTRY_VK_OP(normalize_backward, encode_normalize_backward, reduction_scratch);
+GANTRY_VK_OP(log_softmax, encode_log_softmax, nullptr);
+GANTRY_VK_OP(broadcast_to, encode_broadcast_to, nullptr);
+GANTRY_VK_OP(reshape, encode_reshape, nullptr);
+GANTRY_VK_OP(concat, encode_concat, nullptr);
+GANTRY_VK_OP(slice, encode_slice, nullptr);
+GANTRY_VK_OP(slice_backward, encode_slice_backward, nullptr);
 
 }  // namespace gantry::vk

@@ -76,3 +76,9 @@ inline Dispatch dispatch_1d(const char* shader, int64_t n, std::initializer_list
 }
 
 }  // namespace gantry::vk
+
+// Defines vk_op_<name> in an encoder file (inside namespace gantry::vk) from
+// its encoder and scratch size function (or nullptr).
+#define GANTRY_VK_OP(name, encoder, scratch) \
+  extern const VkOpDef vk_op_##name;        \
+  const VkOpDef vk_op_##name { encoder, scratch }

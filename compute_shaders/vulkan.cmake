@@ -6,15 +6,25 @@ file(GLOB GANTRY_SHADERS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/compute_shaders
 file(GLOB GANTRY_SHADER_INCLUDES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/compute_shaders/*.glsl)
 file(GLOB GANTRY_VK_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/compute_shaders/*.cpp)
 set(spv_dir ${PROJECT_BINARY_DIR}/spirv)
+# spirv-val (Debian spirv-tools) checks what glslang emits against the Vulkan 1.1
+# rules, so invalid SPIR-V fails here instead of inside a driver.
+find_program(GANTRY_SPIRV_VAL spirv-val)
 set(spv_headers "")
 set(table_includes "")
 set(table_entries "")
 foreach(src IN LISTS GANTRY_SHADERS)
   get_filename_component(name ${src} NAME_WE)
+  set(glslang ${Vulkan_GLSLANG_VALIDATOR_EXECUTABLE} -V --target-env vulkan1.1 --quiet
+              -I${PROJECT_SOURCE_DIR}/compute_shaders)
+  set(validate "")
+  if(GANTRY_SPIRV_VAL)
+    set(validate COMMAND ${glslang} -o ${spv_dir}/${name}.spv ${src}
+                 COMMAND ${GANTRY_SPIRV_VAL} --target-env vulkan1.1 ${spv_dir}/${name}.spv)
+  endif()
   add_custom_command(
     OUTPUT ${spv_dir}/${name}.spv.h
-    COMMAND ${Vulkan_GLSLANG_VALIDATOR_EXECUTABLE} -V --target-env vulkan1.1 --quiet
-            -I${PROJECT_SOURCE_DIR}/compute_shaders --vn spv_${name} -o ${spv_dir}/${name}.spv.h ${src}
+    ${validate}
+    COMMAND ${glslang} --vn spv_${name} -o ${spv_dir}/${name}.spv.h ${src}
     DEPENDS ${src} ${GANTRY_SHADER_INCLUDES}
     COMMENT "glslang compute_shaders/${name}.comp"
     VERBATIM)

@@ -1,10 +1,11 @@
 // Training on each GPU backend built in tracks the CPU step by step: both
 // start from the same weights and see the same minibatches and Philox noise,
 // so their losses differ only by float32 rounding (sums in another order),
-// which a GAN amplifies slowly over steps. Stated tolerance per metric and
-// step: |gpu − cpu| ≤ 2e-3 + 2e-3·|cpu| over 20 dcgan28 steps (measured on
-// lavapipe: see the note in the test output). wgangp28 exercises the gradient
-// penalty's double backward on the backend; cgan32 the conditional path.
+// which a GAN amplifies step by step. Stated tolerance for every metric at
+// step s (from 0): |gpu − cpu| ≤ (2e-4 + 4e-4·s)·(1 + |cpu|); the test prints
+// the largest fraction of it used (lavapipe, dcgan28, 20 steps: 0.45 at
+// step 18). wgangp28 exercises the gradient penalty's double backward on the
+// backend; cgan32 the conditional path.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -59,7 +60,7 @@ TEST_P(TracksCpu, LossesStepByStep) {
     t[i] = std::move(*made);
     ASSERT_TRUE(t[i]->init_weights().ok());
   }
-  double worst = 0;  // largest |Δ| / (2e-3 + 2e-3·|cpu|) seen
+  double worst = 0;  // largest |Δ| / tolerance seen
   for (int s = 0; s < run.steps; ++s) {
     for (auto& tr : t) {
       const Status st = tr->step();
@@ -68,7 +69,7 @@ TEST_P(TracksCpu, LossesStepByStep) {
     const auto &ref = t[0]->metrics(), &got = t[1]->metrics();
     ASSERT_EQ(ref.size(), got.size());
     for (size_t m = 0; m < ref.size(); ++m) {
-      const double tol = 2e-3 + 2e-3 * std::abs(ref[m].value);
+      const double tol = (2e-4 + 4e-4 * s) * (1 + std::abs(ref[m].value));
       worst = std::max(worst, std::abs(double(got[m].value) - ref[m].value) / tol);
       EXPECT_NEAR(got[m].value, ref[m].value, tol) << run.model << " step " << s << " metric " << ref[m].name;
     }
