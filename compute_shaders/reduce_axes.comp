@@ -1,5 +1,9 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifdef GANTRY_SUBGROUP
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 #include "common.glsl"
 
 // Every reduction over an axis set of a rank ≤ 5 row-major tensor, and the ops
@@ -21,6 +25,9 @@
 //   PHASE 0  chunks == 1: statistics and result in one dispatch
 //   PHASE 1  statistics of each (output, chunk) → scratch[outer][chunks][2]
 //   PHASE 2  combine each output's chunks (a strided sum and a tree) and finish
+// Built twice (vulkan.cmake): reduce_axes, and reduce_axes_subgroup with
+// GANTRY_SUBGROUP, which meets each output's lanes by subgroupAdd/Max instead
+// of the tree whenever they make whole subgroups (see group_reduce).
 layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint OUT_TILE = 1;  // power of two ≤ 256
@@ -84,28 +91,57 @@ void advance(inout Cursor k) {
   k.j += R_LANES;
 }
 
+vec2 meet(vec2 a, vec2 b, bool take_max) { return take_max ? max(a, b) : a + b; }
+
+#ifdef GANTRY_SUBGROUP
+shared vec2 part[256];  // one per subgroup: gl_SubgroupSize may be as small as 1
+
+// gl_SubgroupSize is a power of two ≤ 128 known only at run time. The lanes of
+// one output make whole subgroups when all subgroups are full and R_LANES is a
+// multiple of the size; otherwise the tree. Uniform in the workgroup.
+bool subgroups_fit() { return gl_NumSubgroups * gl_SubgroupSize == 256u && R_LANES % gl_SubgroupSize == 0u; }
+
+// Loads run with lane = rl·OUT_TILE + ol (neighbouring outputs, neighbouring
+// lanes), so for OUT_TILE > 1 the values first go through red[] into
+// output-major order over the subgroups: slot i = subgroup·size + invocation
+// takes output i / R_LANES, lane i % R_LANES. No lane-to-subgroup layout is
+// assumed. Each subgroup reduces, leaves one partial, and every lane combines
+// its output's R_LANES / size partials in order: deterministic, as the tree.
+vec2 subgroup_reduce(vec2 v, bool take_max) {
+  barrier();  // the previous call's readers are done with red[] and part[]
+  if (OUT_TILE > 1u) {
+    red[lane] = v;
+    barrier();
+    const uint i = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+    v = red[(i % R_LANES) * OUT_TILE + i / R_LANES];
+  }
+  v = take_max ? subgroupMax(v) : subgroupAdd(v);
+  if (gl_SubgroupInvocationID == 0u) part[gl_SubgroupID] = v;
+  barrier();
+  const uint per = R_LANES / gl_SubgroupSize, first = ol * per;
+  v = part[first];
+  for (uint k = 1u; k < per; ++k) v = meet(v, part[first + k], take_max);
+  return v;
+}
+#endif
+
 // Sum (or max) over the R_LANES lanes of each output; every lane gets its output's result.
 // Called in uniform control flow only (it has barriers).
-vec2 tree_sum(vec2 v) {
+vec2 group_reduce(vec2 v, bool take_max) {
+#ifdef GANTRY_SUBGROUP
+  if (subgroups_fit()) return subgroup_reduce(v, take_max);
+#endif
   barrier();  // the previous tree's readers are done with red[]
   red[lane] = v;
   barrier();
   for (uint s = R_LANES / 2u; s > 0u; s >>= 1u) {
-    if (rl < s) red[lane] += red[lane + s * OUT_TILE];
+    if (rl < s) red[lane] = meet(red[lane], red[lane + s * OUT_TILE], take_max);
     barrier();
   }
   return red[ol];
 }
-float tree_max(float v) {
-  barrier();
-  red[lane].x = v;
-  barrier();
-  for (uint s = R_LANES / 2u; s > 0u; s >>= 1u) {
-    if (rl < s) red[lane].x = max(red[lane].x, red[lane + s * OUT_TILE].x);
-    barrier();
-  }
-  return red[ol].x;
-}
+vec2 tree_sum(vec2 v) { return group_reduce(v, false); }
+float tree_max(float v) { return group_reduce(vec2(v, 0), true).x; }
 
 // Statistics of x[o, j0 .. j1) (the chunk's; the whole group's when chunks == 1).
 vec2 chunk_stats(uint base, uint j0, uint j1) {

@@ -34,6 +34,13 @@ struct Dispatch {
   uint32_t groups[3] = {1, 1, 1};
 };
 
+// Optional device features an encoder may choose a faster shader variant for;
+// the plain variant needs only core Vulkan 1.1.
+struct DeviceCaps {
+  uint32_t subgroup_size = 0;        // invocations per subgroup
+  bool subgroup_arithmetic = false;  // subgroupAdd/Max in compute shaders: the <shader>_subgroup variants
+};
+
 // One node as an encoder sees it: arena positions in elements.
 struct NodeArgs {
   const Node* node = nullptr;
@@ -42,6 +49,7 @@ struct NodeArgs {
   const Shape* in_shape[kMaxInputs] = {};
   uint32_t out = 0;
   uint32_t scratch = 0;  // when the op's scratch_elems > 0
+  DeviceCaps caps;
 };
 
 using Encoder = void (*)(const NodeArgs&, std::vector<Dispatch>&);

@@ -12,10 +12,25 @@ find_program(GANTRY_SPIRV_VAL spirv-val)
 set(spv_headers "")
 set(table_includes "")
 set(table_entries "")
+# A shader whose source mentions GANTRY_SUBGROUP is also built as <name>_subgroup
+# with it defined: the variant the encoders pick when the device supports
+# subgroup arithmetic (the plain one stays core Vulkan 1.1).
+set(shader_builds "")
 foreach(src IN LISTS GANTRY_SHADERS)
   get_filename_component(name ${src} NAME_WE)
+  list(APPEND shader_builds "${name}|${src}|")
+  file(STRINGS ${src} mentions REGEX "GANTRY_SUBGROUP")
+  if(mentions)
+    list(APPEND shader_builds "${name}_subgroup|${src}|-DGANTRY_SUBGROUP=1")
+  endif()
+endforeach()
+foreach(build IN LISTS shader_builds)
+  string(REPLACE "|" ";" parts "${build}")
+  list(GET parts 0 name)
+  list(GET parts 1 src)
+  list(GET parts 2 defines)
   set(glslang ${Vulkan_GLSLANG_VALIDATOR_EXECUTABLE} -V --target-env vulkan1.1 --quiet
-              -I${PROJECT_SOURCE_DIR}/compute_shaders)
+              -I${PROJECT_SOURCE_DIR}/compute_shaders ${defines})
   set(validate "")
   if(GANTRY_SPIRV_VAL)
     set(validate COMMAND ${glslang} -o ${spv_dir}/${name}.spv ${src}
@@ -26,7 +41,7 @@ foreach(src IN LISTS GANTRY_SHADERS)
     ${validate}
     COMMAND ${glslang} --vn spv_${name} -o ${spv_dir}/${name}.spv.h ${src}
     DEPENDS ${src} ${GANTRY_SHADER_INCLUDES}
-    COMMENT "glslang compute_shaders/${name}.comp"
+    COMMENT "glslang ${name}"
     VERBATIM)
   list(APPEND spv_headers ${spv_dir}/${name}.spv.h)
   string(APPEND table_includes "#include \"${name}.spv.h\"\n")

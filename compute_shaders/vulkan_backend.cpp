@@ -45,6 +45,7 @@ namespace {
 
 #define GANTRY_VK_INSTANCE_FNS(X)                                                        \
   X(vkDestroyInstance) X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties)    \
+  X(vkGetPhysicalDeviceProperties2)                                                      \
   X(vkGetPhysicalDeviceQueueFamilyProperties) X(vkGetPhysicalDeviceMemoryProperties)     \
   X(vkCreateDevice) X(vkGetDeviceProcAddr)
 #define GANTRY_VK_DEVICE_FNS(X)                                                                              \
@@ -105,6 +106,7 @@ class Device {
   VkPhysicalDeviceMemoryProperties mem{};
   uint32_t queue_family = 0;
   bool timestamps = false;
+  vk::DeviceCaps caps;
   VkDevice device = VK_NULL_HANDLE;
   VkQueue queue = VK_NULL_HANDLE;
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
@@ -215,6 +217,20 @@ Status Device::open() {
     std::vector<VkQueueFamilyProperties> qs(nq);
     fn.vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, qs.data());
     timestamps = qs[queue_family].timestampValidBits > 0 && props.limits.timestampPeriod > 0;
+  }
+
+  // Subgroup arithmetic in compute shaders (core 1.1 properties; optional feature).
+  // GANTRY_VULKAN_NO_SUBGROUP=1 keeps to the plain shaders (tests run both).
+  {
+    auto sg = info<VkPhysicalDeviceSubgroupProperties>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES);
+    auto p2 = info<VkPhysicalDeviceProperties2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2);
+    p2.pNext = &sg;
+    fn.vkGetPhysicalDeviceProperties2(physical, &p2);
+    const char* off = std::getenv("GANTRY_VULKAN_NO_SUBGROUP");
+    caps.subgroup_size = sg.subgroupSize;
+    caps.subgroup_arithmetic = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                               (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                               !(off && std::strcmp(off, "0") != 0);
   }
 
   const float priority = 1.0f;
@@ -470,6 +486,7 @@ Status VulkanProgram::build() {
     }
     a.out = uint32_t(plan_.offset[id] / 4);
     a.scratch = plan_.scratch[id] >= 0 ? uint32_t(plan_.scratch[id] / 4) : 0;
+    a.caps = dev_->caps;
     def.encode(a, dispatches[s]);
   }
 
