@@ -12,22 +12,13 @@
 
 #include "engine/philox.h"
 #include "tests/backends.h"
+#include "tests/synthetic_data.h"
 #include "train/trainer.h"
 
 using namespace gantry;
 using namespace gantry::testing;
 
 namespace {
-
-Dataset synthetic(int size, int64_t rows) {
-  Dataset d;
-  d.source = "synthetic";
-  d.images = Shape{rows, 1, size, size};
-  d.pixels.resize(size_t(d.images.numel()));
-  for (size_t i = 0; i < d.pixels.size(); ++i) d.pixels[i] = 2 * philox_uniform(5, 0, 1, uint32_t(i)) - 1;
-  for (int64_t i = 0; i < rows; ++i) d.labels.push_back(float(i % 10));
-  return d;
-}
 
 struct Run {
   std::string model;
@@ -50,7 +41,7 @@ TEST_P(TracksCpu, LossesStepByStep) {
   c.threads = 2;
   c.n_critic = 2;
   c.widths = run.small ? nets::Widths{16, 16, 16, 1} : *nets::seed_widths(run.model);
-  const Dataset data = synthetic(*image_size_of(run.model), 4 * run.batch);
+  const Dataset data = synthetic_digits(*image_size_of(run.model), 4 * run.batch);
   std::unique_ptr<Trainer> t[2];
   for (int i = 0; i < 2; ++i) {
     TrainConfig ci = c;

@@ -13,21 +13,12 @@
 #include "engine/ops.h"
 #include "engine/philox.h"
 #include "engine/safetensors.h"
+#include "tests/synthetic_data.h"
 #include "train/trainer.h"
 
 using namespace gantry;
 
 namespace {
-
-Dataset tiny_data(int size, int64_t rows = 32) {
-  Dataset d;
-  d.source = "synthetic";
-  d.images = Shape{rows, 1, size, size};
-  d.pixels.resize(size_t(d.images.numel()));
-  for (size_t i = 0; i < d.pixels.size(); ++i) d.pixels[i] = 2 * philox_uniform(5, 0, 1, uint32_t(i)) - 1;
-  for (int64_t i = 0; i < rows; ++i) d.labels.push_back(float(i % 10));
-  return d;
-}
 
 TrainConfig tiny_config(const std::string& model) {
   TrainConfig c;
@@ -41,7 +32,7 @@ TrainConfig tiny_config(const std::string& model) {
 }
 
 std::unique_ptr<Trainer> make(const TrainConfig& c) {
-  auto t = Trainer::create(c, tiny_data(*image_size_of(c.model)));
+  auto t = Trainer::create(c, testing::synthetic_digits(*image_size_of(c.model)));
   EXPECT_TRUE(t.ok()) << c.model << ": " << t.message();
   if (!t.ok()) return nullptr;
   EXPECT_TRUE((*t)->init_weights().ok());
@@ -126,7 +117,7 @@ TEST(Trainer, ResumeContinuesBitExactly) {
 
 TEST(Trainer, NanStopsWithStepAndMetricNamed) {
   TrainConfig c = tiny_config("dcgan28");
-  Dataset d = tiny_data(28);
+  Dataset d = testing::synthetic_digits(28);
   std::fill(d.pixels.begin(), d.pixels.end(), std::nanf(""));
   auto t = Trainer::create(c, d);
   ASSERT_TRUE(t.ok());
@@ -147,10 +138,10 @@ TEST(Trainer, BadCheckpointAndBadConfigAreErrors) {
   EXPECT_NE(s.message().find(other), std::string::npos) << s.message();
   TrainConfig big = tiny_config("dcgan28");
   big.batch = 1000;
-  auto bad = Trainer::create(big, tiny_data(28));
+  auto bad = Trainer::create(big, testing::synthetic_digits(28));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find("batch 1000"), std::string::npos) << bad.message();
-  EXPECT_FALSE(Trainer::create(tiny_config("dcgan28"), tiny_data(32)).ok()) << "image size must match the model";
+  EXPECT_FALSE(Trainer::create(tiny_config("dcgan28"), testing::synthetic_digits(32)).ok()) << "image size must match the model";
   EXPECT_FALSE(objective_of("stylegan").ok());
 }
 
