@@ -32,7 +32,7 @@ TrainConfig tiny_config(const std::string& model) {
 }
 
 std::unique_ptr<Trainer> make(const TrainConfig& c) {
-  auto t = Trainer::create(c, testing::synthetic_digits(*image_size_of(c.model)));
+  auto t = Trainer::create(c, gantry::testing::synthetic_digits(*image_size_of(c.model)));
   EXPECT_TRUE(t.ok()) << c.model << ": " << t.message();
   if (!t.ok()) return nullptr;
   EXPECT_TRUE((*t)->init_weights().ok());
@@ -117,7 +117,7 @@ TEST(Trainer, ResumeContinuesBitExactly) {
 
 TEST(Trainer, NanStopsWithStepAndMetricNamed) {
   TrainConfig c = tiny_config("dcgan28");
-  Dataset d = testing::synthetic_digits(28);
+  Dataset d = gantry::testing::synthetic_digits(28);
   std::fill(d.pixels.begin(), d.pixels.end(), std::nanf(""));
   auto t = Trainer::create(c, d);
   ASSERT_TRUE(t.ok());
@@ -138,10 +138,10 @@ TEST(Trainer, BadCheckpointAndBadConfigAreErrors) {
   EXPECT_NE(s.message().find(other), std::string::npos) << s.message();
   TrainConfig big = tiny_config("dcgan28");
   big.batch = 1000;
-  auto bad = Trainer::create(big, testing::synthetic_digits(28));
+  auto bad = Trainer::create(big, gantry::testing::synthetic_digits(28));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find("batch 1000"), std::string::npos) << bad.message();
-  EXPECT_FALSE(Trainer::create(tiny_config("dcgan28"), testing::synthetic_digits(32)).ok()) << "image size must match the model";
+  EXPECT_FALSE(Trainer::create(tiny_config("dcgan28"), gantry::testing::synthetic_digits(32)).ok()) << "image size must match the model";
   EXPECT_FALSE(objective_of("stylegan").ok());
 }
 
