@@ -123,9 +123,12 @@ void encode_reduction(const NodeArgs& a, RedOp op, uint32_t mask, bool may_chunk
   push.out_off = a.out;
   push.scratch_off = a.scratch;
   push.eps_bits = f2u(a.node->attrs.eps);
+  // The subgroup variant pays off only when each output's 256 / tile lanes make
+  // whole subgroups; it checks again at run time and falls back to the tree.
+  const bool subgroup = a.caps.subgroup_arithmetic && a.caps.subgroup_size <= kLocal / p.tile;
   auto add = [&](uint32_t phase, int64_t work) {
     Dispatch d;
-    d.shader = "reduce_axes";
+    d.shader = subgroup ? "reduce_axes_subgroup" : "reduce_axes";
     d.spec = {p.tile, uint32_t(op), phase};
     std::memcpy(d.push.data(), &push, sizeof push);
     d.groups[0] = clamp_groups(work);

@@ -27,7 +27,7 @@
 //   PHASE 2  combine each output's chunks (a strided sum and a tree) and finish
 // Built twice (vulkan.cmake): reduce_axes, and reduce_axes_subgroup with
 // GANTRY_SUBGROUP, which meets each output's lanes by subgroupAdd/Max instead
-// of the tree whenever they make whole subgroups (see group_reduce).
+// of the tree whenever they make whole subgroups (see subgroup_reduce).
 layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint OUT_TILE = 1;  // power of two ≤ 256
@@ -131,7 +131,7 @@ vec2 group_reduce(vec2 v, bool take_max) {
 #ifdef GANTRY_SUBGROUP
   if (subgroups_fit()) return subgroup_reduce(v, take_max);
 #endif
-  barrier();  // the previous tree's readers are done with red[]
+  barrier();  // the previous call's readers are done with red[]
   red[lane] = v;
   barrier();
   for (uint s = R_LANES / 2u; s > 0u; s >>= 1u) {
@@ -140,8 +140,8 @@ vec2 group_reduce(vec2 v, bool take_max) {
   }
   return red[ol];
 }
-vec2 tree_sum(vec2 v) { return group_reduce(v, false); }
-float tree_max(float v) { return group_reduce(vec2(v, 0), true).x; }
+vec2 group_sum(vec2 v) { return group_reduce(v, false); }
+float group_max(float v) { return group_reduce(vec2(v, 0), true).x; }
 
 // Statistics of x[o, j0 .. j1) (the chunk's; the whole group's when chunks == 1).
 vec2 chunk_stats(uint base, uint j0, uint j1) {
@@ -152,19 +152,19 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
       const float dy = arena[pc.x_off + k.off];
       s += vec2(dy, dy * arena[pc.xhat_off + k.off]);
     }
-    return tree_sum(s);
+    return group_sum(s);
   }
   if (OP == OP_LOG_SOFTMAX) {
     float m = uintBitsToFloat(0xff800000u);  // −inf
     for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) m = max(m, arena[pc.x_off + k.off]);
-    m = tree_max(m);
+    m = group_max(m);
     float s = 0;
     for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += exp(arena[pc.x_off + k.off] - m);
-    return vec2(m, tree_sum(vec2(s, 0)).x);
+    return vec2(m, group_sum(vec2(s, 0)).x);
   }
   float s = 0;
   for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += arena[pc.x_off + k.off];
-  s = tree_sum(vec2(s, 0)).x;
+  s = group_sum(vec2(s, 0)).x;
   if (OP == OP_SUM) return vec2(s, 0);
   // Two passes, as the CPU reference: the second re-reads the chunk (cached)
   // and avoids the cancellation of Σx² − n·mean².
@@ -174,7 +174,7 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
     const float d = arena[pc.x_off + k.off] - mean;
     m2 += d * d;
   }
-  return vec2(mean, tree_sum(vec2(m2, 0)).x);
+  return vec2(mean, group_sum(vec2(m2, 0)).x);
 }
 
 // Output o's statistics from its chunks in scratch: the output's lanes take
@@ -187,18 +187,18 @@ vec2 combine_chunks(uint o, bool valid) {
   if (OP != OP_NORMALIZE && OP != OP_RSTD) {
     vec2 s = vec2(0);
     for (uint c = rl; c < chunks; c += R_LANES) s += vec2(arena[p + 2u * c], arena[p + 2u * c + 1u]);
-    return tree_sum(s);
+    return group_sum(s);
   }
   float s = 0;
   for (uint c = rl; c < chunks; c += R_LANES)
     s += float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * arena[p + 2u * c];
-  const float mean = tree_sum(vec2(s, 0)).x / float(pc.inner);
+  const float mean = group_sum(vec2(s, 0)).x / float(pc.inner);
   float m2 = 0;
   for (uint c = rl; c < chunks; c += R_LANES) {
     const float d = arena[p + 2u * c] - mean;
     m2 += arena[p + 2u * c + 1u] + float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * d * d;
   }
-  return vec2(mean, tree_sum(vec2(m2, 0)).x);
+  return vec2(mean, group_sum(vec2(m2, 0)).x);
 }
 
 void main() {

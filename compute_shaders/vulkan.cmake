@@ -19,6 +19,8 @@ set(shader_builds "")
 foreach(src IN LISTS GANTRY_SHADERS)
   get_filename_component(name ${src} NAME_WE)
   list(APPEND shader_builds "${name}|${src}|")
+  # Reconfigure when a shader changes: whether it has a subgroup variant is read here.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${src})
   file(STRINGS ${src} mentions REGEX "GANTRY_SUBGROUP")
   if(mentions)
     list(APPEND shader_builds "${name}_subgroup|${src}|-DGANTRY_SUBGROUP=1")

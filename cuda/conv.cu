@@ -1,0 +1,278 @@
+// Convolution family on CUDA, PyTorch semantics (stride, padding,
+// output_padding, dilation, groups, bias), as engine/ops_conv.cpp, with the
+// GEMMs in cuBLAS (plain fp32: TF32 stays off unless GANTRY_CUDA_TF32=1) and
+// no cuDNN. The batch is processed in chunks of nb images whose columns fit
+// the shared workspace (about kChunkBytes), and within a chunk every image's
+// pixels form one GEMM dimension, so each chunk and group is ONE large GEMM
+// even where a layer has few pixels (4×4, or 1×1 at the ends of D and G).
+// Chunk tensors are channel-major, [rows][nb][P]:
+//   conv2d              im2col → col [K][nb·P];  yT[Og][nb·P] = W_g · col;
+//                       yT scattered back to y [N, C_out, P] with the bias
+//   conv_transpose2d    x gathered to xT [Cg][nb·Pin];  col[R][nb·Pin] = W_gᵀ · xT;
+//                       col2im in gather form: one thread per output pixel sums
+//                       its taps in the CPU's (i, j) order, then adds the bias
+//   conv2d_grad_weight  im2col → col [K][nb·P], dy gathered to dyT [Og][nb·P];
+//                       dw_g (+)= dyT · colᵀ, chunks accumulated in order
+// No atomics anywhere: results are the same on every run.
+//   x: [N, C_in, H, W]   conv2d w: [C_out, C_in/G, kH, kW]
+//   conv_transpose2d w: [C_in, C_out/G, kH, kW]   bias: [C_out]
+//   K = C_in/G·kH·kW, R = C_out/G·kH·kW, P = output pixels, Pin = input pixels
+#include <algorithm>
+
+#include "cuda/cuda_util.cuh"
+
+namespace gantry {
+namespace {
+
+using cuda::blocks_for;
+using cuda::kThreads;
+
+// Target size of one chunk's columns: big enough for GEMMs that fill an H100,
+// small enough for a Jetson's shared memory.
+constexpr int64_t kChunkBytes = int64_t(64) << 20;
+
+int64_t chunk_images(int64_t N, int64_t floats_per_image) {
+  return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(1, floats_per_image * int64_t(sizeof(float))), 1, N);
+}
+
+struct Window {  // one spatial axis pair of a convolution
+  int kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+Window window_of(const Attrs& at, int64_t kh, int64_t kw) {
+  return Window{int(kh),
+                int(kw),
+                at.conv.stride[0],
+                at.conv.stride[1],
+                at.conv.padding[0],
+                at.conv.padding[1],
+                at.conv.dilation[0],
+                at.conv.dilation[1]};
+}
+
+// col[(r·nb + j)·P + p] = x[j][c0 + c][oh·s − p + i·d][ow·s − p + jj·d] (0 outside),
+// r = (c·kH + i)·kW + jj over Cg channels, p = oh·Wo + ow, j < nb images.
+//   x: [nb, C, H, W] (the chunk's first image)   col: [K, nb, P]
+template <class I>
+__global__ void im2col_kernel(const float* __restrict__ x, float* __restrict__ col, I nb, I C, I c0, I Cg, I H, I W,
+                              Window k, I Ho, I Wo) {
+  const I P = Ho * Wo, K = Cg * k.kh * k.kw;
+  GANTRY_GRID_STRIDE_T(I, idx, K * nb * P) {
+    const I p = idx % P, j = idx / P % nb, r = idx / (P * nb);
+    const I ow = p % Wo, oh = p / Wo;
+    const I jj = r % k.kw, i = (r / k.kw) % k.kh, c = r / (I(k.kw) * k.kh);
+    const I ih = oh * k.sh - k.ph + i * k.dh, iw = ow * k.sw - k.pw + jj * k.dw;
+    col[idx] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[((j * C + c0 + c) * H + ih) * W + iw] : 0.0f;
+  }
+}
+
+CudaResult im2col(cudaStream_t s, const float* x, float* col, int64_t nb, int64_t C, int64_t c0, int64_t Cg, int64_t H,
+                  int64_t W, const Window& k, int64_t Ho, int64_t Wo) {
+  const int64_t n = Cg * k.kh * k.kw * nb * Ho * Wo;
+  if (cuda::fits_int32(std::max(n, nb * C * H * W)))
+    im2col_kernel<int32_t><<<blocks_for(n), kThreads, 0, s>>>(x, col, int32_t(nb), int32_t(C), int32_t(c0), int32_t(Cg),
+                                                              int32_t(H), int32_t(W), k, int32_t(Ho), int32_t(Wo));
+  else
+    im2col_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(x, col, nb, C, c0, Cg, H, W, k, Ho, Wo);
+  return launched("im2col_kernel");
+}
+
+// y[j][o0 + co][oh][ow] = Σ_{i, jj} col[(co·kH + i)·kW + jj][j][ih·W + iw] (+ bias), over the
+// taps with oh = ih·s − p + i·d (likewise w) inside the input: the gather form of col2im.
+//   col: [Og·kH·kW, nb, H·W]   y: [nb, O, Ho, Wo] (the chunk's first image)
+template <class I>
+__global__ void col2im_kernel(const float* __restrict__ col, const float* __restrict__ bias, float* __restrict__ y,
+                              I nb, I O, I o0, I Og, I H, I W, I Ho, I Wo, Window k) {
+  const I Pin = H * W;
+  GANTRY_GRID_STRIDE_T(I, idx, nb * Og * Ho * Wo) {
+    const I ow = idx % Wo, oh = idx / Wo % Ho, co = idx / (Wo * Ho) % Og, j = idx / (Wo * Ho * Og);
+    float sum = 0;
+    for (int i = 0; i < k.kh; ++i) {
+      const I th = oh + k.ph - I(i) * k.dh;
+      if (th < 0 || th % k.sh) continue;
+      const I ih = th / k.sh;
+      if (ih >= H) continue;
+      for (int jj = 0; jj < k.kw; ++jj) {
+        const I tw = ow + k.pw - I(jj) * k.dw;
+        if (tw < 0 || tw % k.sw) continue;
+        const I iw = tw / k.sw;
+        if (iw >= W) continue;
+        sum += col[(((co * k.kh + i) * k.kw + jj) * nb + j) * Pin + ih * W + iw];
+      }
+    }
+    if (bias) sum += bias[o0 + co];
+    y[((j * O + o0 + co) * Ho + oh) * Wo + ow] = sum;
+  }
+}
+
+CudaResult col2im(cudaStream_t s, const float* col, const float* bias, float* y, int64_t nb, int64_t O, int64_t o0,
+                  int64_t Og, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const Window& k) {
+  const int64_t n = nb * Og * Ho * Wo;
+  if (cuda::fits_int32(std::max({n, nb * O * Ho * Wo, Og * k.kh * k.kw * nb * H * W})))
+    col2im_kernel<int32_t><<<blocks_for(n), kThreads, 0, s>>>(col, bias, y, int32_t(nb), int32_t(O), int32_t(o0),
+                                                              int32_t(Og), int32_t(H), int32_t(W), int32_t(Ho),
+                                                              int32_t(Wo), k);
+  else
+    col2im_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(col, bias, y, nb, O, o0, Og, H, W, Ho, Wo, k);
+  return launched("col2im_kernel");
+}
+
+// dst[c][j][p] = src[j][c0 + c][p]   src: [nb, C, P] (the chunk's first image), dst: [Cg, nb, P]
+template <class I>
+__global__ void to_channel_major_kernel(const float* __restrict__ src, float* __restrict__ dst, I nb, I C, I c0, I Cg,
+                                        I P) {
+  GANTRY_GRID_STRIDE_T(I, idx, Cg * nb * P) {
+    const I p = idx % P, j = idx / P % nb, c = idx / (P * nb);
+    dst[idx] = src[(j * C + c0 + c) * P + p];
+  }
+}
+
+CudaResult to_channel_major(cudaStream_t s, const float* src, float* dst, int64_t nb, int64_t C, int64_t c0, int64_t Cg,
+                            int64_t P) {
+  const int64_t n = Cg * nb * P;
+  if (cuda::fits_int32(nb * C * P))
+    to_channel_major_kernel<int32_t>
+        <<<blocks_for(n), kThreads, 0, s>>>(src, dst, int32_t(nb), int32_t(C), int32_t(c0), int32_t(Cg), int32_t(P));
+  else
+    to_channel_major_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(src, dst, nb, C, c0, Cg, P);
+  return launched("to_channel_major_kernel");
+}
+
+// y[j][c0 + c][p] = src[c][j][p] (+ bias[c0 + c])   src: [Cg, nb, P], y: [nb, C, P] (the chunk's first image)
+template <class I>
+__global__ void from_channel_major_kernel(const float* __restrict__ src, const float* __restrict__ bias,
+                                          float* __restrict__ y, I nb, I C, I c0, I Cg, I P) {
+  GANTRY_GRID_STRIDE_T(I, idx, nb * Cg * P) {
+    const I p = idx % P, c = idx / P % Cg, j = idx / (P * Cg);
+    const float v = src[(c * nb + j) * P + p];
+    y[(j * C + c0 + c) * P + p] = bias ? v + bias[c0 + c] : v;
+  }
+}
+
+CudaResult from_channel_major(cudaStream_t s, const float* src, const float* bias, float* y, int64_t nb, int64_t C,
+                              int64_t c0, int64_t Cg, int64_t P) {
+  const int64_t n = nb * Cg * P;
+  if (cuda::fits_int32(nb * C * P))
+    from_channel_major_kernel<int32_t><<<blocks_for(n), kThreads, 0, s>>>(src, bias, y, int32_t(nb), int32_t(C),
+                                                                          int32_t(c0), int32_t(Cg), int32_t(P));
+  else
+    from_channel_major_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(src, bias, y, nb, C, c0, Cg, P);
+  return launched("from_channel_major_kernel");
+}
+
+// ---- conv2d(x, w[, b]) → y [N, C_out, Ho, Wo]
+int64_t conv2d_floats_per_image(const Shape& x, const Shape& w, const Shape& y, int64_t G) {
+  const int64_t P = y[2] * y[3];
+  return (x[1] / G) * w[2] * w[3] * P + (y[1] / G) * P;  // col + yT of one group
+}
+
+int64_t conv2d_workspace(const Graph& g, const Node& n) {
+  const Shape& x = input_shape(g, n, 0);
+  const int64_t per = conv2d_floats_per_image(x, input_shape(g, n, 1), n.shape, n.attrs.conv.groups);
+  return chunk_images(x[0], per) * per * int64_t(sizeof(float));
+}
+
+CudaResult conv2d_cuda(const CudaArgs& a, cudaStream_t s) {
+  const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
+  const Window k = window_of(a.node->attrs, w[2], w[3]);
+  const int64_t N = x[0], C = x[1], G = a.node->attrs.conv.groups, Cg = C / G, O = y[1], Og = O / G;
+  const int64_t K = Cg * w[2] * w[3], P = y[2] * y[3], nb = chunk_images(N, conv2d_floats_per_image(x, w, y, G));
+  const float* bias = a.n_in > 2 ? a.in[2] : nullptr;
+  float* col = static_cast<float*>(a.workspace);
+  float* yT = col + nb * K * P;
+  for (int64_t n0 = 0; n0 < N; n0 += nb) {
+    const int64_t b = std::min(nb, N - n0);
+    for (int64_t gr = 0; gr < G; ++gr) {
+      GANTRY_CUDA_TRY(im2col(s, a.in[0] + n0 * C * x[2] * x[3], col, b, C, gr * Cg, Cg, x[2], x[3], k, y[2], y[3]));
+      // yT[Og, b·P] = w_g[Og, K] · col[K, b·P]
+      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, false, false, Og, b * P, K, 1, a.in[1] + gr * Og * K, K, 0, col, b * P,
+                                     0, 0, yT, b * P, 0, 1));
+      GANTRY_CUDA_TRY(from_channel_major(s, yT, bias, a.out + n0 * O * P, b, O, gr * Og, Og, P));
+    }
+  }
+  return {};
+}
+
+// ---- conv_transpose2d(x, w[, b]) → y [N, C_out, Ho, Wo]
+int64_t conv_transpose2d_floats_per_image(const Shape& x, const Shape& w, int64_t G) {
+  const int64_t Pin = x[2] * x[3];
+  return (x[1] / G) * Pin + w[1] * w[2] * w[3] * Pin;  // xT + col of one group
+}
+
+int64_t conv_transpose2d_workspace(const Graph& g, const Node& n) {
+  const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
+  const int64_t per = conv_transpose2d_floats_per_image(x, w, n.attrs.conv.groups);
+  return chunk_images(x[0], per) * per * int64_t(sizeof(float));
+}
+
+CudaResult conv_transpose2d_cuda(const CudaArgs& a, cudaStream_t s) {
+  const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
+  const Window k = window_of(a.node->attrs, w[2], w[3]);
+  const int64_t N = x[0], Ci = x[1], G = a.node->attrs.conv.groups, Cg = Ci / G, Og = w[1], O = y[1];
+  const int64_t R = Og * w[2] * w[3], Pin = x[2] * x[3],
+                nb = chunk_images(N, conv_transpose2d_floats_per_image(x, w, G));
+  const float* bias = a.n_in > 2 ? a.in[2] : nullptr;
+  float* xT = static_cast<float*>(a.workspace);
+  float* col = xT + nb * Cg * Pin;
+  for (int64_t n0 = 0; n0 < N; n0 += nb) {
+    const int64_t b = std::min(nb, N - n0);
+    for (int64_t gr = 0; gr < G; ++gr) {
+      GANTRY_CUDA_TRY(to_channel_major(s, a.in[0] + n0 * Ci * Pin, xT, b, Ci, gr * Cg, Cg, Pin));
+      // col[R, b·Pin] = w_gᵀ[R, Cg] · xT[Cg, b·Pin]   (w_g: [Cg, R])
+      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, true, false, R, b * Pin, Cg, 1, a.in[1] + gr * Cg * R, R, 0, xT, b * Pin,
+                                     0, 0, col, b * Pin, 0, 1));
+      GANTRY_CUDA_TRY(col2im(s, col, bias, a.out + n0 * O * y[2] * y[3], b, O, gr * Og, Og, x[2], x[3], y[2], y[3], k));
+    }
+  }
+  return {};
+}
+
+// ---- conv2d_grad_weight(x, dy) → dw [C_out, C_in/G, kH, kW]
+int64_t grad_weight_floats_per_image(const Shape& x, const Shape& dy, const Shape& dw, int64_t G) {
+  const int64_t P = dy[2] * dy[3];
+  return (x[1] / G) * dw[2] * dw[3] * P + (dy[1] / G) * P;  // col + dyT of one group
+}
+
+int64_t conv2d_grad_weight_workspace(const Graph& g, const Node& n) {
+  const Shape &x = input_shape(g, n, 0), &dy = input_shape(g, n, 1);
+  const int64_t per = grad_weight_floats_per_image(x, dy, n.shape, n.attrs.conv.groups);
+  return chunk_images(x[0], per) * per * int64_t(sizeof(float));
+}
+
+CudaResult conv2d_grad_weight_cuda(const CudaArgs& a, cudaStream_t s) {
+  const Shape &x = *a.in_shape[0], &dy = *a.in_shape[1], &dw = a.node->shape;
+  const Window k = window_of(a.node->attrs, dw[2], dw[3]);
+  const int64_t N = x[0], C = x[1], G = a.node->attrs.conv.groups, Cg = C / G, O = dy[1], Og = O / G;
+  const int64_t K = Cg * dw[2] * dw[3], P = dy[2] * dy[3],
+                nb = chunk_images(N, grad_weight_floats_per_image(x, dy, dw, G));
+  float* col = static_cast<float*>(a.workspace);
+  float* dyT = col + nb * K * P;
+  for (int64_t n0 = 0; n0 < N; n0 += nb) {
+    const int64_t b = std::min(nb, N - n0);
+    for (int64_t gr = 0; gr < G; ++gr) {
+      GANTRY_CUDA_TRY(im2col(s, a.in[0] + n0 * C * x[2] * x[3], col, b, C, gr * Cg, Cg, x[2], x[3], k, dy[2], dy[3]));
+      GANTRY_CUDA_TRY(to_channel_major(s, a.in[1] + n0 * O * P, dyT, b, O, gr * Og, Og, P));
+      // dw_g[Og, K] (+)= dyT[Og, b·P] · colᵀ[b·P, K]: the inner dimension runs over the chunk's pixels.
+      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, false, true, Og, K, b * P, 1, dyT, b * P, 0, col, b * P, 0,
+                                     n0 > 0 ? 1.0f : 0.0f, a.out + gr * Og * K, K, 0, 1));
+    }
+  }
+  return {};
+}
+
+// ---- matmul: op(a)[M, K] · op(b)[K, N]
+CudaResult matmul_cuda(const CudaArgs& a, cudaStream_t) {
+  const Shape &sa = *a.in_shape[0], &sb = *a.in_shape[1], &y = a.node->shape;
+  const bool ta = a.node->attrs.trans_a, tb = a.node->attrs.trans_b;
+  const int64_t K = ta ? sa[0] : sa[1];
+  return gemm_row_major(a.cublas, ta, tb, y[0], y[1], K, 1, a.in[0], sa[1], 0, a.in[1], sb[1], 0, 0, a.out, y[1], 0, 1);
+}
+
+}  // namespace
+
+GANTRY_DEFINE_CUDA_OP(conv2d, conv2d_workspace);
+GANTRY_DEFINE_CUDA_OP(conv_transpose2d, conv_transpose2d_workspace);
+GANTRY_DEFINE_CUDA_OP(conv2d_grad_weight, conv2d_grad_weight_workspace);
+GANTRY_DEFINE_CUDA_OP(matmul, nullptr);
+
+}  // namespace gantry

@@ -1,0 +1,413 @@
+// The CUDA backend: compile a graph once, replay it as a CUDA graph.
+//
+// Memory. plan_arena() (elements of 4 bytes) lays out the arena exactly as for
+// the CPU backend; the program makes ONE cudaMalloc, zeroed, carved as
+//   [ arena (params | state | data | inputs | transient) | shared workspace |
+//     cuBLAS workspace | StepUniforms ]                 each part 256-byte aligned
+// The shared workspace is the largest any scheduled op asks for
+// (CudaOpDef::workspace_bytes: im2col columns of a chunk of images); all nodes
+// run in order on one stream, so they can share it. Nothing is allocated on
+// the device or host while stepping.
+//
+// Replay. Every step copies the 16-byte StepUniforms from pinned host memory
+// into the device buffer the kernels read (Philox seed/step, Adam's t). The
+// first step runs the schedule node by node (loading every kernel module and
+// letting cuBLAS choose its kernels outside a capture), then captures the
+// whole schedule on the program's stream (cudaStreamBeginCapture …
+// EndCapture) and instantiates it once; later steps relaunch that graph.
+// step() synchronizes before it returns, so the step is done and any device
+// error is reported by the step that caused it. cuBLAS is bound to the
+// program's stream with a workspace from the allocation above, which is what
+// makes its calls capturable. (Besides the arena: 16 pinned host bytes for the
+// uniforms, and whatever cublasCreate keeps for itself.)
+// write()/read() copy on the same stream and check tensor, shape and count.
+//
+// Kernels (cuda/*.cu, one file per family, table in cuda_op_table.cpp):
+// convolutions are im2col / col2im around cuBLAS SGEMMs (conv.cu); matmul is
+// one SGEMM; reductions and normalizations use one block per output group
+// with a warp-shuffle + shared-memory tree in double, no atomics, so results
+// are the same on every run; Philox fills compile engine/philox.h for the
+// device. fp32 throughout; GANTRY_CUDA_TF32=1 lets cuBLAS use TF32 tensor
+// cores (faster, ~1e-3 relative error: outside the parity tolerances).
+//
+// Profiling (CompileOptions::profile): no graph; nodes run one by one between
+// two cudaEvents each, with a synchronize after each node, so op_seconds()
+// holds device time per op and a device fault names its node.
+//
+// Errors. Every CUDA/cuBLAS failure becomes a Status naming the node (op,
+// id, output shape) and the error string; nothing aborts. Checked by
+// tests/test_backend_parity.cpp against the CPU reference (skipped without a
+// device, with cuda_probe()'s message).
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "cuda/cuda_backend.h"
+#include "cuda/cuda_ops.h"
+
+#ifndef GANTRY_CUDA_ARCHITECTURES
+#define GANTRY_CUDA_ARCHITECTURES "?"
+#endif
+
+namespace gantry {
+namespace {
+
+constexpr int64_t kAlign = 256;  // cublasSetWorkspace wants 256-byte alignment
+
+int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+std::string cuda_error(cudaError_t e) { return std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")"; }
+
+// An empty kernel: cudaFuncGetAttributes on it tells whether this binary
+// carries code the device can run.
+__global__ void probe_kernel() {}
+
+std::string mib(int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+
+class CudaProgram final : public PlannedProgram {
+ public:
+  CudaProgram(const Graph& g, Plan plan, const CompileOptions& options);
+  ~CudaProgram() override;
+  CudaProgram(const CudaProgram&) = delete;
+  CudaProgram& operator=(const CudaProgram&) = delete;
+
+  Status init();
+  Status step(const StepUniforms& u) override;
+  Status write(Value v, const float* src, int64_t count) override;
+  Status read(Value v, float* dst, int64_t count) const override;
+  std::vector<std::pair<std::string, double>> op_seconds() const override { return by_op(seconds_per_op_); }
+
+ private:
+  Status capture();
+  Status run_eager();
+  Status run_profiled();
+  std::string tensor_what(int32_t id) const;
+  std::string node_what(size_t s) const;
+  Status node_error(size_t s, const CudaResult& r, const char* when) const;
+  Status cuda_status(cudaError_t e, const char* what) const;
+  Status copy_status(cudaError_t e, const char* verb, Value v) const;
+
+  bool profile_;
+  int device_ = 0;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  char* memory_ = nullptr;  // the one device allocation
+  int64_t workspace_bytes_ = 0, cublas_workspace_bytes_ = 0, total_bytes_ = 0;
+  StepUniforms* d_uniforms_ = nullptr;  // in memory_
+  StepUniforms* h_uniforms_ = nullptr;  // pinned staging for the per-step copy
+  std::vector<CudaArgs> args_;          // per scheduled node
+  cudaGraph_t graph_captured_ = nullptr;
+  cudaGraphExec_t graph_exec_ = nullptr;
+  std::vector<cudaEvent_t> events_;     // profile: start and stop per scheduled node
+  std::vector<double> seconds_per_op_;  // profile: indexed by Op
+  uint64_t steps_done_ = 0;
+};
+
+CudaProgram::CudaProgram(const Graph& g, Plan plan, const CompileOptions& options)
+    : PlannedProgram(g, std::move(plan), options.outputs), profile_(options.profile) {}
+
+CudaProgram::~CudaProgram() {
+  // Teardown errors have nowhere to go; each call is still made so nothing leaks.
+  cudaSetDevice(device_);
+  if (stream_) cudaStreamSynchronize(stream_);
+  if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+  if (graph_captured_) cudaGraphDestroy(graph_captured_);
+  for (cudaEvent_t e : events_) cudaEventDestroy(e);
+  if (cublas_) cublasDestroy(cublas_);
+  if (h_uniforms_) cudaFreeHost(h_uniforms_);
+  if (memory_) cudaFree(memory_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+std::string CudaProgram::tensor_what(int32_t id) const {
+  const Node& n = graph_.node(id);
+  return n.name.empty() ? std::string(op_name(n.op)) + " node " + std::to_string(id) : "'" + n.name + "'";
+}
+
+std::string CudaProgram::node_what(size_t s) const {
+  const int32_t id = plan_.schedule[s];
+  const Node& n = graph_.node(id);
+  std::string what = std::string(op_name(n.op)) + " node " + std::to_string(id);
+  if (!n.inputs.empty()) {
+    what += " (inputs";
+    for (int32_t in : n.inputs) what += " " + graph_.node(in).shape.str();
+    what += n.effect ? ", in place)" : " → " + n.shape.str() + ")";
+  } else {
+    what += " → " + n.shape.str();
+  }
+  return what;
+}
+
+Status CudaProgram::node_error(size_t s, const CudaResult& r, const char* when) const {
+  return Status::error(std::string("CUDA backend: ") + node_what(s) + " " + when + ": " + r.call + ": " + r.error);
+}
+
+// Messages are built only on failure: a step, write or read allocates nothing.
+Status CudaProgram::cuda_status(cudaError_t e, const char* what) const {
+  if (e == cudaSuccess) return {};
+  return Status::error(std::string("CUDA backend: ") + what + ": " + cuda_error(e));
+}
+
+Status CudaProgram::copy_status(cudaError_t e, const char* verb, Value v) const {
+  if (e == cudaSuccess) return {};
+  return Status::error(std::string("CUDA backend: ") + verb + " tensor " + tensor_what(v.id) + " " +
+                       graph_.node(v).shape.str() + ": " + cuda_error(e));
+}
+
+Status CudaProgram::init() {
+  // Every scheduled op must have a kernel; the largest workspace any of them needs is shared.
+  for (size_t s = 0; s < plan_.schedule.size(); ++s) {
+    const Node& n = graph_.node(plan_.schedule[s]);
+    const CudaOpDef& def = cuda_op_def(n.op);
+    if (!def.launch)
+      return Status::error(std::string("CUDA backend has no kernel for op '") + op_name(n.op) + "' (" + node_what(s) +
+                           ")");
+    if (n.inputs.size() > size_t(kMaxInputs))
+      return Status::error("CUDA backend: " + node_what(s) + " has more than " + std::to_string(kMaxInputs) +
+                           " inputs");
+    if (def.workspace_bytes) workspace_bytes_ = std::max(workspace_bytes_, def.workspace_bytes(graph_, n));
+  }
+
+  if (Status st = cuda_status(cudaGetDevice(&device_), "cudaGetDevice"); !st.ok()) return st;
+  int major = 0;
+  if (Status st = cuda_status(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_),
+                              "cudaDeviceGetAttribute");
+      !st.ok())
+    return st;
+  // cuBLAS's own recommendation: 32 MiB on Hopper and later, 4 MiB before.
+  cublas_workspace_bytes_ = major >= 9 ? int64_t(32) << 20 : int64_t(4) << 20;
+
+  const int64_t arena_bytes = align_up(std::max<int64_t>(plan_.bytes.total(), kArenaAlign));
+  const int64_t workspace_at = arena_bytes, cublas_at = workspace_at + align_up(workspace_bytes_);
+  const int64_t uniforms_at = cublas_at + cublas_workspace_bytes_;
+  total_bytes_ = uniforms_at + align_up(int64_t(sizeof(StepUniforms)));
+
+  if (Status st = cuda_status(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+      !st.ok())
+    return st;
+  if (cudaError_t e = cudaMalloc(reinterpret_cast<void**>(&memory_), size_t(total_bytes_)); e != cudaSuccess) {
+    memory_ = nullptr;
+    cudaGetLastError();
+    size_t free_bytes = 0, total = 0;
+    cudaMemGetInfo(&free_bytes, &total);
+    const ArenaBytes& b = plan_.bytes;
+    return Status::error("CUDA backend: cannot allocate " + std::to_string(total_bytes_) + " bytes (" +
+                         mib(total_bytes_) + ": arena " + mib(arena_bytes) + " = params " + mib(b.params) +
+                         " + state " + mib(b.state) + " + data " + mib(b.data) + " + inputs " + mib(b.inputs) +
+                         " + transient " + mib(b.transient) + ", kernel workspace " + mib(workspace_bytes_) +
+                         ", cuBLAS workspace " + mib(cublas_workspace_bytes_) + "); the device has " +
+                         mib(int64_t(free_bytes)) + " free: " + cuda_error(e));
+  }
+  // Zeroed, like the CPU arena: fresh optimizer moments are zero.
+  if (Status st = cuda_status(cudaMemsetAsync(memory_, 0, size_t(total_bytes_), stream_), "zeroing the arena");
+      !st.ok())
+    return st;
+  if (Status st = cuda_status(cudaStreamSynchronize(stream_), "zeroing the arena"); !st.ok()) return st;
+  d_uniforms_ = reinterpret_cast<StepUniforms*>(memory_ + uniforms_at);
+  if (cudaError_t e = cudaMallocHost(reinterpret_cast<void**>(&h_uniforms_), sizeof(StepUniforms)); e != cudaSuccess) {
+    h_uniforms_ = nullptr;
+    return cuda_status(e, "cudaMallocHost (step uniforms)");
+  }
+
+  auto cublas_status = [](cublasStatus_t s, const char* call) {
+    return s == CUBLAS_STATUS_SUCCESS
+               ? Status{}
+               : Status::error(std::string("CUDA backend: ") + call + ": " + cublasGetStatusString(s));
+  };
+  if (cublasStatus_t s = cublasCreate(&cublas_); s != CUBLAS_STATUS_SUCCESS) {
+    cublas_ = nullptr;
+    return cublas_status(s, "cublasCreate");
+  }
+  const char* tf32 = std::getenv("GANTRY_CUDA_TF32");
+  const bool use_tf32 = tf32 && std::string(tf32) == "1";
+  for (Status st :
+       {cublas_status(cublasSetStream(cublas_, stream_), "cublasSetStream"),
+        cublas_status(cublasSetWorkspace(cublas_, memory_ + cublas_at, size_t(cublas_workspace_bytes_)),
+                      "cublasSetWorkspace"),
+        cublas_status(cublasSetMathMode(cublas_, use_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+                      "cublasSetMathMode")})
+    if (!st.ok()) return st;
+
+  auto at = [&](int64_t byte_offset) { return reinterpret_cast<float*>(memory_ + byte_offset); };
+  args_.reserve(plan_.schedule.size());
+  for (int32_t id : plan_.schedule) {
+    const Node& n = graph_.node(id);
+    CudaArgs a;
+    a.node = &n;
+    a.n_in = int(n.inputs.size());
+    for (int k = 0; k < a.n_in; ++k) {
+      a.in[k] = at(plan_.offset[n.inputs[k]]);
+      a.in_shape[k] = &graph_.node(n.inputs[k]).shape;
+    }
+    a.out = at(plan_.offset[id]);
+    a.workspace = memory_ + workspace_at;
+    a.uniforms = d_uniforms_;
+    a.cublas = cublas_;
+    args_.push_back(a);
+  }
+
+  if (profile_) {
+    seconds_per_op_.assign(size_t(kOpCount), 0.0);
+    events_.reserve(2 * plan_.schedule.size());
+    for (size_t i = 0; i < 2 * plan_.schedule.size(); ++i) {
+      cudaEvent_t e = nullptr;
+      if (Status st = cuda_status(cudaEventCreate(&e), "cudaEventCreate"); !st.ok()) return st;
+      events_.push_back(e);
+    }
+  }
+  return {};
+}
+
+Status CudaProgram::capture() {
+  if (Status st =
+          cuda_status(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+      !st.ok())
+    return st;
+  for (size_t s = 0; s < args_.size(); ++s) {
+    const CudaResult r = cuda_op_def(args_[s].node->op).launch(args_[s], stream_);
+    if (!r.ok()) {
+      // Leave the stream usable: end the broken capture and drop what it recorded.
+      cudaGraph_t partial = nullptr;
+      cudaStreamEndCapture(stream_, &partial);
+      if (partial) cudaGraphDestroy(partial);
+      cudaGetLastError();
+      return node_error(s, r, "while capturing the step into a CUDA graph");
+    }
+  }
+  if (Status st = cuda_status(cudaStreamEndCapture(stream_, &graph_captured_), "cudaStreamEndCapture"); !st.ok()) {
+    graph_captured_ = nullptr;
+    return st;
+  }
+  if (Status st = cuda_status(cudaGraphInstantiate(&graph_exec_, graph_captured_, 0), "cudaGraphInstantiate");
+      !st.ok()) {
+    graph_exec_ = nullptr;
+    cudaGraphDestroy(graph_captured_);
+    graph_captured_ = nullptr;
+    return st;
+  }
+  return cuda_status(cudaGraphUpload(graph_exec_, stream_), "cudaGraphUpload");
+}
+
+Status CudaProgram::run_profiled() {
+  for (size_t s = 0; s < args_.size(); ++s) {
+    if (cudaError_t e = cudaEventRecord(events_[2 * s], stream_); e != cudaSuccess)
+      return node_error(s, CudaResult{"cudaEventRecord", cudaGetErrorString(e)}, "(profile)");
+    if (const CudaResult r = cuda_op_def(args_[s].node->op).launch(args_[s], stream_); !r.ok())
+      return node_error(s, r, "at launch");
+    if (cudaError_t e = cudaEventRecord(events_[2 * s + 1], stream_); e != cudaSuccess)
+      return node_error(s, CudaResult{"cudaEventRecord", cudaGetErrorString(e)}, "(profile)");
+    if (cudaError_t e = cudaStreamSynchronize(stream_); e != cudaSuccess)
+      return node_error(s, CudaResult{"cudaStreamSynchronize", cudaGetErrorString(e)}, "while running");
+  }
+  for (size_t s = 0; s < args_.size(); ++s) {
+    float ms = 0;
+    if (cudaError_t e = cudaEventElapsedTime(&ms, events_[2 * s], events_[2 * s + 1]); e != cudaSuccess)
+      return node_error(s, CudaResult{"cudaEventElapsedTime", cudaGetErrorString(e)}, "(profile)");
+    seconds_per_op_[size_t(args_[s].node->op)] += double(ms) * 1e-3;
+  }
+  return {};
+}
+
+Status CudaProgram::run_eager() {
+  for (size_t s = 0; s < args_.size(); ++s)
+    if (const CudaResult r = cuda_op_def(args_[s].node->op).launch(args_[s], stream_); !r.ok())
+      return node_error(s, r, "at launch");
+  if (cudaError_t e = cudaStreamSynchronize(stream_); e != cudaSuccess)
+    return Status::error("CUDA backend: step " + std::to_string(steps_done_ + 1) + " failed (" +
+                         std::to_string(args_.size()) + " nodes run eagerly): " + cuda_error(e) +
+                         "; compile with profile on to run node by node and name the failing node");
+  return {};
+}
+
+Status CudaProgram::step(const StepUniforms& u) {
+  if (Status st = cuda_status(cudaSetDevice(device_), "cudaSetDevice"); !st.ok()) return st;
+  *h_uniforms_ = u;  // the previous step synchronized, so the last copy from here is done
+  if (Status st =
+          cuda_status(cudaMemcpyAsync(d_uniforms_, h_uniforms_, sizeof(StepUniforms), cudaMemcpyHostToDevice, stream_),
+                      "copying the step uniforms");
+      !st.ok())
+    return st;
+  if (profile_) {
+    if (Status st = run_profiled(); !st.ok()) return st;
+  } else if (!graph_exec_) {
+    // The first step runs node by node, which also loads every kernel module
+    // and lets cuBLAS pick its kernels outside a capture; then the schedule is
+    // captured once, and later steps relaunch the graph.
+    if (Status st = run_eager(); !st.ok()) return st;
+    if (Status st = capture(); !st.ok()) return st;
+  } else {
+    if (Status st = cuda_status(cudaGraphLaunch(graph_exec_, stream_), "cudaGraphLaunch"); !st.ok()) return st;
+    if (cudaError_t e = cudaStreamSynchronize(stream_); e != cudaSuccess)
+      return Status::error("CUDA backend: step " + std::to_string(steps_done_ + 1) + " failed in the CUDA graph (" +
+                           std::to_string(args_.size()) + " nodes): " + cuda_error(e) +
+                           "; compile with profile on to run node by node and name the failing node");
+  }
+  ++steps_done_;
+  return {};
+}
+
+Status CudaProgram::write(Value v, const float* src, int64_t count) {
+  if (Status st = check_access(v, count); !st.ok()) return st;
+  if (count == 0) return {};
+  if (Status st = copy_status(cudaSetDevice(device_), "writing", v); !st.ok()) return st;
+  if (Status st = copy_status(cudaMemcpyAsync(memory_ + plan_.offset[v.id], src, size_t(count) * sizeof(float),
+                                              cudaMemcpyHostToDevice, stream_),
+                              "writing", v);
+      !st.ok())
+    return st;
+  return copy_status(cudaStreamSynchronize(stream_), "writing", v);
+}
+
+Status CudaProgram::read(Value v, float* dst, int64_t count) const {
+  if (Status st = check_access(v, count); !st.ok()) return st;
+  if (count == 0) return {};
+  if (Status st = copy_status(cudaSetDevice(device_), "reading", v); !st.ok()) return st;
+  if (Status st = copy_status(cudaMemcpyAsync(dst, memory_ + plan_.offset[v.id], size_t(count) * sizeof(float),
+                                              cudaMemcpyDeviceToHost, stream_),
+                              "reading", v);
+      !st.ok())
+    return st;
+  return copy_status(cudaStreamSynchronize(stream_), "reading", v);
+}
+
+}  // namespace
+
+Status cuda_probe() {
+  // Asked often (every backend listing); the answer does not change while the process runs.
+  static const Status cached = [] {
+    int count = 0;
+    if (cudaError_t e = cudaGetDeviceCount(&count); e != cudaSuccess) {
+      cudaGetLastError();
+      return Status::error("no CUDA device: cudaGetDeviceCount: " + cuda_error(e));
+    }
+    if (count == 0) return Status::error("no CUDA device: cudaGetDeviceCount found none");
+    int device = 0, major = 0, minor = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+    cudaFuncAttributes attr;
+    if (cudaError_t e = cudaFuncGetAttributes(&attr, probe_kernel); e != cudaSuccess) {
+      cudaGetLastError();
+      cudaDeviceProp prop;
+      const std::string name = cudaGetDeviceProperties(&prop, device) == cudaSuccess ? prop.name : "?";
+      return Status::error("CUDA device " + std::to_string(device) + " (" + name + ", compute capability " +
+                           std::to_string(major) + "." + std::to_string(minor) +
+                           ") cannot run this binary's kernels, built for CUDA architectures " GANTRY_CUDA_ARCHITECTURES
+                           " (reconfigure with -DCMAKE_CUDA_ARCHITECTURES=" +
+                           std::to_string(major) + std::to_string(minor) + "): " + cuda_error(e));
+    }
+    return Status{};
+  }();
+  return cached;
+}
+
+Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptions& options) {
+  // The kernels share one workspace outside the arena, so nodes need no planned scratch.
+  auto plan = plan_arena(g, options.outputs, int64_t(sizeof(float)), [](const Graph&, const Node&) { return int64_t(0); });
+  if (!plan.ok()) return plan.status();
+  auto program = std::make_unique<CudaProgram>(g, std::move(*plan), options);
+  if (Status st = program->init(); !st.ok()) return st;
+  return std::unique_ptr<Program>(std::move(program));
+}
+
+}  // namespace gantry

@@ -1,0 +1,78 @@
+// The CUDA op table: for every op in ops.def, a launcher that enqueues its
+// kernels (and cuBLAS calls) on a stream, and the size of the shared
+// workspace it needs. Each family file (conv.cu, data.cu, elementwise.cu,
+// norm.cu, optim.cu, reduce.cu, softmax.cu) defines `cuda_op_<name>` for its
+// ops; cuda_op_table.cpp gathers them in ops.def order, so a missing kernel is
+// a link error, and a null launcher is a compile_cuda() error naming the op.
+// Every launcher computes the same function as the op's CPU reference kernel
+// (engine/ops_<family>.cpp); tests/test_backend_parity.cpp checks that.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "engine/op_table.h"
+
+namespace gantry {
+
+// What a launcher sees; built once per scheduled node when the program is
+// compiled, so the same arguments are captured into the CUDA graph.
+struct CudaArgs {
+  const Node* node = nullptr;
+  int n_in = 0;
+  float* in[kMaxInputs] = {};  // device pointers into the arena; effects update in[0..] in place
+  const Shape* in_shape[kMaxInputs] = {};
+  float* out = nullptr;
+  // Shared workspace, workspace_bytes(node) bytes, valid during this node only
+  // (nodes run one after another on one stream, so all of them share it).
+  void* workspace = nullptr;
+  const StepUniforms* uniforms = nullptr;  // device memory, written by the host before each replay
+  cublasHandle_t cublas = nullptr;         // bound to the program's stream, with its own workspace
+};
+
+// The outcome of a launch: ok, or the call that failed and its error string
+// (both static strings, so a failing launch allocates nothing).
+struct CudaResult {
+  const char* call = nullptr;
+  const char* error = nullptr;
+  bool ok() const { return call == nullptr; }
+};
+
+using CudaLaunch = CudaResult (*)(const CudaArgs& a, cudaStream_t stream);
+
+struct CudaOpDef {
+  CudaLaunch launch;                                          // null: no CUDA kernel (leaf)
+  int64_t (*workspace_bytes)(const Graph& g, const Node& n);  // null: none
+};
+
+const CudaOpDef& cuda_op_def(Op op);
+
+// Helpers shared by the family files (cuda_util.cu).
+CudaResult cuda_check(cudaError_t e, const char* call);
+CudaResult cublas_check(cublasStatus_t s, const char* call);
+// The error of the last kernel launch, if any.
+CudaResult launched(const char* kernel);
+
+// Row-major GEMM through cuBLAS (column-major) by computing Cᵀ = op(B)ᵀ·op(A)ᵀ:
+//   C[M, N] = alpha · op(A)[M, K] · op(B)[K, N] + beta · C, `batch` times with
+// the given element strides between batch entries (stride 0: the same matrix).
+//   A: [M, K] (or [K, M] when trans_a) with leading dimension lda, likewise B, C.
+CudaResult gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+                          float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch);
+
+}  // namespace gantry
+
+// Returns from the enclosing launcher when `expr` (a CudaResult) failed.
+#define GANTRY_CUDA_TRY(expr)               \
+  do {                                      \
+    const ::gantry::CudaResult r_ = (expr); \
+    if (!r_.ok()) return r_;                \
+  } while (0)
+
+// Defines cuda_op_<name> from <name>_cuda and a workspace size function (or nullptr).
+#define GANTRY_DEFINE_CUDA_OP(name, workspace)     \
+  extern const ::gantry::CudaOpDef cuda_op_##name; \
+  const ::gantry::CudaOpDef cuda_op_##name { name##_cuda, workspace }

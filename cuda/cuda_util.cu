@@ -1,0 +1,114 @@
+// Helpers of the CUDA kernel families (cuda_util.cuh, cuda_ops.h): error
+// strings, the row-major GEMM over cuBLAS, index-map construction and the
+// row copy used by the layout ops.
+#include <climits>
+
+#include "cuda/cuda_util.cuh"
+#include "engine/kernel_util.h"
+
+namespace gantry {
+
+CudaResult cuda_check(cudaError_t e, const char* call) {
+  if (e == cudaSuccess) return {};
+  return CudaResult{call, cudaGetErrorString(e)};
+}
+
+CudaResult cublas_check(cublasStatus_t s, const char* call) {
+  if (s == CUBLAS_STATUS_SUCCESS) return {};
+  return CudaResult{call, cublasGetStatusString(s)};
+}
+
+CudaResult launched(const char* kernel) { return cuda_check(cudaGetLastError(), kernel); }
+
+CudaResult gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+                          float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch) {
+  for (int64_t v : {M, N, K, lda, ldb, ldc, batch})
+    if (v > INT_MAX) return CudaResult{"cublasSgemm", "a matrix dimension exceeds 2^31 - 1"};
+  // Row-major X[r][c] is column-major Xᵀ, so C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ.
+  const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (batch == 1)
+    return cublas_check(
+        cublasSgemm(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)),
+        "cublasSgemm");
+  return cublas_check(cublasSgemmStridedBatched(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb), stride_b, A,
+                                                int(lda), stride_a, &beta, C, int(ldc), stride_c, int(batch)),
+                      "cublasSgemmStridedBatched");
+}
+
+namespace cuda {
+
+BroadcastIndex make_broadcast_index(const Shape& out, const Shape& a, const Shape& b) {
+  const auto ta = broadcast_strides(a, out), tb = broadcast_strides(b, out);
+  BroadcastIndex r;
+  // Walk from the innermost axis outwards, merging into the current (outermost kept) entry.
+  int64_t dim[kMaxRank], sa[kMaxRank], sb[kMaxRank];
+  int n = 0;
+  for (int k = out.rank - 1; k >= 0; --k) {
+    if (out[k] == 1) continue;
+    if (n > 0 && ta[k] == sa[n - 1] * dim[n - 1] && tb[k] == sb[n - 1] * dim[n - 1]) {
+      dim[n - 1] *= out[k];
+      continue;
+    }
+    dim[n] = out[k];
+    sa[n] = ta[k];
+    sb[n] = tb[k];
+    ++n;
+  }
+  r.rank = n;
+  for (int i = 0; i < n; ++i) {  // back to outermost-first
+    r.dim[i] = dim[n - 1 - i];
+    r.sa[i] = sa[n - 1 - i];
+    r.sb[i] = sb[n - 1 - i];
+  }
+  return r;
+}
+
+GroupIndex make_group_index(const Shape& s, uint32_t mask) {
+  GroupIndex g;
+  const auto st = strides_of(s);
+  int prev = -1;  // class of the previous non-trivial axis: 0 kept, 1 reduced
+  for (int i = 0; i < s.rank; ++i) {
+    if (s[i] == 1) continue;  // contributes nothing either way
+    const int cls = (mask >> i & 1u) ? 1 : 0;
+    int64_t* dim = cls ? g.red_dim : g.kept_dim;
+    int64_t* stride = cls ? g.red_stride : g.kept_stride;
+    int& n = cls ? g.n_red : g.n_kept;
+    if (cls == prev) {  // adjacent axes of one class in a contiguous tensor merge
+      dim[n - 1] *= s[i];
+      stride[n - 1] = st[i];
+    } else {
+      dim[n] = s[i];
+      stride[n] = st[i];
+      ++n;
+    }
+    (cls ? g.inner : g.outer) *= s[i];
+    prev = cls;
+  }
+  return g;
+}
+
+namespace {
+
+__global__ void copy_rows_kernel(const float* __restrict__ src, int64_t src_pitch, float* __restrict__ dst,
+                                 int64_t dst_pitch, int64_t rows, int64_t width) {
+  GANTRY_GRID_STRIDE(i, rows * width) {
+    const int64_t o = i / width, c = i % width;
+    dst[o * dst_pitch + c] = src[o * src_pitch + c];
+  }
+}
+
+}  // namespace
+
+CudaResult copy_rows(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch, int64_t rows, int64_t width,
+                     cudaStream_t stream) {
+  if (rows * width == 0) return {};
+  if (rows == 1 || (src_pitch == width && dst_pitch == width))
+    return cuda_check(cudaMemcpyAsync(dst, src, size_t(rows * width) * sizeof(float), cudaMemcpyDeviceToDevice, stream),
+                      "cudaMemcpyAsync");
+  copy_rows_kernel<<<blocks_for(rows * width), kThreads, 0, stream>>>(src, src_pitch, dst, dst_pitch, rows, width);
+  return launched("copy_rows_kernel");
+}
+
+}  // namespace cuda
+}  // namespace gantry

@@ -1,0 +1,78 @@
+// In-place optimizer updates on CUDA: Adam (torch.optim.Adam's arithmetic),
+// RMSProp (no momentum) and assign, as engine/ops_optim.cpp. Adam's update
+// count t = step·t_per_step + t_offset + 1 comes from the step uniforms in
+// device memory, so the captured graph stays valid for every step; the bias
+// corrections 1 − βᵗ are computed in double as −expm1(t·log β), which has no
+// cancellation when βᵗ is close to 1 (t small, β₂ = 0.999).
+#include "cuda/cuda_util.cuh"
+
+namespace gantry {
+namespace {
+
+using cuda::blocks_for;
+using cuda::kThreads;
+
+// p, m, v, g: [n], updated in place.
+__global__ void adam_kernel(int64_t n, const StepUniforms* __restrict__ u, int64_t t_per_step, int64_t t_offset,
+                            float lr, float b1, float b2, float eps, float* __restrict__ p, const float* __restrict__ g,
+                            float* __restrict__ m, float* __restrict__ v) {
+  // Once per block: step size lr / (1 − β₁ᵗ) and 1 / sqrt(1 − β₂ᵗ).
+  __shared__ float coeff[2];
+  if (threadIdx.x == 0) {
+    const double t = double(u->step * uint64_t(t_per_step) + uint64_t(t_offset) + 1);
+    const double bc1 = -expm1(t * log(double(b1))), bc2 = -expm1(t * log(double(b2)));
+    coeff[0] = float(double(lr) / bc1);
+    coeff[1] = float(1.0 / sqrt(bc2));
+  }
+  __syncthreads();
+  const float step_size = coeff[0], rbc2 = coeff[1];
+  GANTRY_GRID_STRIDE(i, n) {
+    const float gi = g[i];
+    const float mi = b1 * m[i] + (1 - b1) * gi;
+    const float vi = b2 * v[i] + (1 - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= step_size * mi / (sqrtf(vi) * rbc2 + eps);
+  }
+}
+
+CudaResult adam_cuda(const CudaArgs& a, cudaStream_t s) {
+  const Attrs& at = a.node->attrs;
+  const int64_t n = a.in_shape[0]->numel();
+  if (n == 0) return {};
+  adam_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, a.uniforms, at.t_per_step, at.t_offset, at.lr, at.beta1, at.beta2,
+                                                 at.eps, a.in[0], a.in[1], a.in[2], a.in[3]);
+  return launched("adam_kernel");
+}
+
+// p, g, sq: [n]; alpha is the squared-gradient decay (attrs.beta1).
+__global__ void rmsprop_kernel(int64_t n, float lr, float alpha, float eps, float* __restrict__ p,
+                               const float* __restrict__ g, float* __restrict__ sq) {
+  GANTRY_GRID_STRIDE(i, n) {
+    const float gi = g[i];
+    const float si = alpha * sq[i] + (1 - alpha) * gi * gi;
+    sq[i] = si;
+    p[i] -= lr * gi / (sqrtf(si) + eps);
+  }
+}
+
+CudaResult rmsprop_cuda(const CudaArgs& a, cudaStream_t s) {
+  const Attrs& at = a.node->attrs;
+  const int64_t n = a.in_shape[0]->numel();
+  if (n == 0) return {};
+  rmsprop_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, at.lr, at.beta1, at.eps, a.in[0], a.in[1], a.in[2]);
+  return launched("rmsprop_kernel");
+}
+
+// dst ← src
+CudaResult assign_cuda(const CudaArgs& a, cudaStream_t s) {
+  return cuda::copy_rows(a.in[1], 0, a.in[0], 0, 1, a.in_shape[0]->numel(), s);
+}
+
+}  // namespace
+
+GANTRY_DEFINE_CUDA_OP(adam, nullptr);
+GANTRY_DEFINE_CUDA_OP(rmsprop, nullptr);
+GANTRY_DEFINE_CUDA_OP(assign, nullptr);
+
+}  // namespace gantry
