@@ -3,8 +3,7 @@
 # scripts/cross-test.sh, which installs what it needs:
 #   crossbuild-essential-arm64           aarch64-linux-gnu-gcc/g++, libc/libstdc++ in /usr/aarch64-linux-gnu
 #   libgtest-dev:arm64                   GoogleTest built for arm64 (dpkg --add-architecture arm64)
-#   libvulkan-dev:arm64 (optional)       Vulkan loader for arm64; headers are shared with the host's
-#   glslang-tools (host)                 shaders compile to SPIR-V, which is the same on every CPU
+#   libvulkan-dev:arm64, glslang-tools   only for a dynamic build with GANTRY_VULKAN (not the static preset)
 #   qemu-user (optional)                 runs the aarch64 tests here: ctest uses CMAKE_CROSSCOMPILING_EMULATOR
 # Debian's cross compiler already searches the multiarch folders (/usr/include,
 # /usr/lib/aarch64-linux-gnu), so no --sysroot is needed.
