@@ -1,11 +1,16 @@
 // Training on each GPU backend built in tracks the CPU step by step: both
 // start from the same weights and see the same minibatches and Philox noise,
-// so their losses differ only by float32 rounding (sums in another order),
-// which a GAN amplifies step by step. Stated tolerance for every metric at
-// step s (from 0): |gpu − cpu| ≤ (2e-4 + 4e-4·s)·(1 + |cpu|); the test prints
-// the largest fraction of it used (lavapipe, dcgan28, 20 steps: 0.45 at
-// step 18). wgangp28 exercises the gradient penalty's double backward on the
-// backend; cgan32 the conditional path.
+// so their losses differ at first only by float32 rounding (sums in another
+// order). Training amplifies that: Adam's early updates are ±lr·sign(g) for
+// every parameter, so a gradient within rounding of zero (conv biases in front
+// of batch norm have a true gradient of exactly zero) moves the two runs apart
+// by 2·lr. Measured on lavapipe (dcgan28, 20 steps): 2e-7 at step 0, 4e-5 at
+// step 2, 1e-3 at step 8, then 1–3e-2. The stated tolerance for every metric
+// at step s: |gpu − cpu| ≤ min(1e-5·3^s, 5e-2)·(1 + |cpu|) — tight where it
+// checks the kernels, geometric growth after; the test prints every step's
+// largest difference and how much of the tolerance was used.
+// wgangp28 exercises the gradient penalty's double backward on the backend;
+// cgan32 the conditional path.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -59,8 +64,11 @@ TEST_P(TracksCpu, LossesStepByStep) {
     }
     const auto &ref = t[0]->metrics(), &got = t[1]->metrics();
     ASSERT_EQ(ref.size(), got.size());
+    double step_max = 0;
+    for (size_t m = 0; m < ref.size(); ++m) step_max = std::max(step_max, std::abs(double(got[m].value) - ref[m].value));
+    std::printf("%s step %d: largest |loss difference| %.2e\n", run.model.c_str(), s, step_max);
     for (size_t m = 0; m < ref.size(); ++m) {
-      const double tol = (2e-4 + 4e-4 * s) * (1 + std::abs(ref[m].value));
+      const double tol = std::min(1e-5 * std::pow(3.0, s), 5e-2) * (1 + std::abs(ref[m].value));
       worst = std::max(worst, std::abs(double(got[m].value) - ref[m].value) / tol);
       EXPECT_NEAR(got[m].value, ref[m].value, tol) << run.model << " step " << s << " metric " << ref[m].name;
     }
