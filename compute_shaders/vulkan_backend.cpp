@@ -465,10 +465,15 @@ Status VulkanProgram::build() {
   const Fns& f = dev_->fn;
   VkDevice d = dev_->device;
   const VkDeviceSize total = VkDeviceSize(std::max<int64_t>(plan_.bytes.total(), kArenaAlign));
-  if (total > dev_->props.limits.maxStorageBufferRange || total / 4 > UINT32_MAX)
-    return Status::error("vulkan: the arena needs " + std::to_string(total) + " bytes, more than " + dev_->name() +
-                         " can bind as one storage buffer (" + std::to_string(dev_->props.limits.maxStorageBufferRange) +
-                         "); use a smaller batch");
+  if (total > dev_->props.limits.maxStorageBufferRange || total / 4 > UINT32_MAX) {
+    const ArenaBytes& b = plan_.bytes;
+    return Status::error("vulkan: the arena needs " + std::to_string(total) + " bytes (params " + std::to_string(b.params) +
+                         ", state " + std::to_string(b.state) + ", data " + std::to_string(b.data) + ", inputs " +
+                         std::to_string(b.inputs) + ", transient " + std::to_string(b.transient) + "), more than " +
+                         dev_->name() + " can bind as one storage buffer (" +
+                         std::to_string(dev_->props.limits.maxStorageBufferRange) +
+                         " bytes); use a smaller batch or dataset, or another device or backend");
+  }
 
   // Encode every scheduled node before touching the device, so a missing kernel is reported first.
   std::vector<std::vector<vk::Dispatch>> dispatches(plan_.schedule.size());
