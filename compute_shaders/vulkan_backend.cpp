@@ -483,13 +483,7 @@ Status VulkanProgram::build() {
     const vk::VkOpDef& def = vk::vk_op_def(n.op);
     if (!def.encode) return Status::error(std::string("vulkan: no kernel for op ") + op_name(n.op));
     vk::NodeArgs a;
-    a.node = &n;
-    a.n_in = int(n.inputs.size());
-    for (int k = 0; k < a.n_in; ++k) {
-      a.in[k] = uint32_t(plan_.offset[n.inputs[k]] / 4);
-      a.in_shape[k] = &graph_.node(n.inputs[k]).shape;
-    }
-    a.out = uint32_t(plan_.offset[id] / 4);
+    fill_args(id, a, [](int64_t byte_offset) { return uint32_t(byte_offset / 4); });
     a.scratch = plan_.scratch[id] >= 0 ? uint32_t(plan_.scratch[id] / 4) : 0;
     a.caps = dev_->caps;
     def.encode(a, dispatches[s]);

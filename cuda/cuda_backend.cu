@@ -231,15 +231,8 @@ Status CudaProgram::init() {
   auto at = [&](int64_t byte_offset) { return reinterpret_cast<float*>(memory_ + byte_offset); };
   args_.reserve(plan_.schedule.size());
   for (int32_t id : plan_.schedule) {
-    const Node& n = graph_.node(id);
     CudaArgs a;
-    a.node = &n;
-    a.n_in = int(n.inputs.size());
-    for (int k = 0; k < a.n_in; ++k) {
-      a.in[k] = at(plan_.offset[n.inputs[k]]);
-      a.in_shape[k] = &graph_.node(n.inputs[k]).shape;
-    }
-    a.out = at(plan_.offset[id]);
+    fill_args(id, a, at);
     a.workspace = memory_ + workspace_at;
     a.uniforms = d_uniforms_;
     a.cublas = cublas_;

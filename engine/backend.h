@@ -47,6 +47,20 @@ class PlannedProgram : public Program {
  protected:
   PlannedProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs);
   Status check_access(Value v, int64_t count) const;
+  // Fills the fields every backend's kernel arguments share (node, n_in,
+  // in[], in_shape[], out) for scheduled node `id`; `at` maps an arena byte
+  // offset to what the backend's kernels take (a pointer, an element index).
+  template <class Args, class At>
+  void fill_args(int32_t id, Args& a, At at) const {
+    const Node& n = graph_.node(id);
+    a.node = &n;
+    a.n_in = int(n.inputs.size());
+    for (int k = 0; k < a.n_in; ++k) {
+      a.in[k] = at(plan_.offset[n.inputs[k]]);
+      a.in_shape[k] = &graph_.node(n.inputs[k]).shape;
+    }
+    a.out = at(plan_.offset[id]);
+  }
   // Seconds indexed by Op → op_seconds() (nonzero ones, largest first).
   static std::vector<std::pair<std::string, double>> by_op(const std::vector<double>& seconds_per_op);
 

@@ -23,15 +23,8 @@ CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, const std::vector<Value>& o
 
   auto at = [&](int64_t byte_offset) { return arena_.get() + byte_offset / int64_t(sizeof(T)); };
   for (int32_t id : plan_.schedule) {
-    const Node& n = graph_.node(id);
     CpuArgs<T> a;
-    a.node = &n;
-    a.n_in = int(n.inputs.size());
-    for (int k = 0; k < a.n_in; ++k) {
-      a.in[k] = at(plan_.offset[n.inputs[k]]);
-      a.in_shape[k] = &graph_.node(n.inputs[k]).shape;
-    }
-    a.out = at(plan_.offset[id]);
+    fill_args(id, a, at);
     a.scratch = plan_.scratch[id] >= 0 ? at(plan_.scratch[id]) : nullptr;
     args_.push_back(a);
   }
