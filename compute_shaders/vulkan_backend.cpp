@@ -8,11 +8,14 @@
 // second start does not recompile the shaders.
 //
 // Program: the planned arena in one device-local buffer bound whole at
-// binding 0; one host-visible staging buffer whose first 16 bytes are the step
-// uniforms (binding 1) and whose rest carries write()/read() copies in chunks.
+// binding 0; one host-visible staging buffer laid out as
+//   [ step uniforms (binding 1) | mirror of the arena's inputs region | chunk ]
 // compile() encodes every scheduled node into dispatches (vk_kernels.h) and
-// records them once into one command buffer; step() writes the step uniforms
-// and resubmits it. Between nodes a compute→compute memory barrier is recorded
+// records them once into one command buffer, which starts by copying the
+// inputs mirror into the arena. So the per-step values — seed and step
+// number, and input leaves such as batch indices, labels or z — are host
+// writes into mapped memory, and step() is one submission. Other leaves go
+// through the chunk with a copy of their own. Between nodes a compute→compute memory barrier is recorded
 // only where a node touches bytes that an earlier node since the last barrier
 // wrote (or writes bytes it read); dispatches within a node are always
 // separated. With CompileOptions::profile every node is fenced by a barrier
@@ -410,7 +413,8 @@ class VulkanProgram final : public PlannedProgram {
   VkBuffer arena_ = VK_NULL_HANDLE, staging_ = VK_NULL_HANDLE;
   VkDeviceMemory arena_mem_ = VK_NULL_HANDLE, staging_mem_ = VK_NULL_HANDLE;
   std::byte* mapped_ = nullptr;
-  VkDeviceSize staging_chunk_ = 0;  // bytes after the step uniforms
+  VkDeviceSize inputs_begin_ = 0, inputs_bytes_ = 0;  // the arena's inputs region
+  VkDeviceSize chunk_at_ = 0, staging_chunk_ = 0;      // where write()/read() copies pass in staging
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
   VkDescriptorSet set_ = VK_NULL_HANDLE;
   VkCommandPool commands_ = VK_NULL_HANDLE;
@@ -421,7 +425,7 @@ class VulkanProgram final : public PlannedProgram {
   std::vector<double> seconds_per_op_;   // profile: indexed by Op
 };
 
-constexpr VkDeviceSize kStepBytes = 256;  // step uniforms at the start of staging (aligned for any offset rule)
+constexpr VkDeviceSize kStepBytes = 256;  // step uniforms at the start of staging; the inputs mirror follows
 constexpr VkDeviceSize kMaxStagingChunk = VkDeviceSize(64) << 20;
 
 VulkanProgram::~VulkanProgram() {
@@ -492,8 +496,11 @@ Status VulkanProgram::build() {
   GANTRY_TRY(create_buffer(total, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                       VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                            0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, arena_, arena_mem_));
+  inputs_begin_ = VkDeviceSize(plan_.bytes.params + plan_.bytes.state + plan_.bytes.data);
+  inputs_bytes_ = VkDeviceSize(plan_.bytes.inputs);
+  chunk_at_ = kStepBytes + (inputs_bytes_ + kStepBytes - 1) / kStepBytes * kStepBytes;
   staging_chunk_ = std::min<VkDeviceSize>(total, kMaxStagingChunk);
-  GANTRY_TRY(create_buffer(kStepBytes + staging_chunk_,
+  GANTRY_TRY(create_buffer(chunk_at_ + staging_chunk_,
                            VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                            VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
@@ -560,6 +567,15 @@ Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& 
   auto bi = info<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
   GANTRY_VK_TRY(f.vkBeginCommandBuffer(step_cb_, &bi));
   f.vkCmdBindDescriptorSets(step_cb_, VK_PIPELINE_BIND_POINT_COMPUTE, dev_->layout, 0, 1, &set_, 0, nullptr);
+  if (inputs_bytes_ > 0) {
+    const VkBufferCopy c{kStepBytes, inputs_begin_, inputs_bytes_};
+    f.vkCmdCopyBuffer(step_cb_, staging_, arena_, 1, &c);
+    auto mb = info<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+    f.vkCmdPipelineBarrier(step_cb_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0,
+                           nullptr, 0, nullptr);
+  }
   if (timed) {
     f.vkCmdResetQueryPool(step_cb_, queries_, 0, uint32_t(plan_.schedule.size() + 1));
     f.vkCmdWriteTimestamp(step_cb_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, 0);
@@ -652,11 +668,15 @@ Status VulkanProgram::write(Value v, const float* src, int64_t count) {
   GANTRY_TRY(check_access(v, count));
   const auto* bytes = reinterpret_cast<const std::byte*>(src);
   const VkDeviceSize total = VkDeviceSize(count) * 4, base = VkDeviceSize(plan_.offset[v.id]);
+  if (graph_.node(v).role == Role::input) {  // the next step copies it in
+    std::memcpy(mapped_ + kStepBytes + (base - inputs_begin_), bytes, total);
+    return {};
+  }
   for (VkDeviceSize done = 0; done < total; done += staging_chunk_) {
     const VkDeviceSize n = std::min(staging_chunk_, total - done);
-    std::memcpy(mapped_ + kStepBytes, bytes + done, n);
+    std::memcpy(mapped_ + chunk_at_, bytes + done, n);
     GANTRY_TRY(run_transfer([&](VkCommandBuffer cb) {
-      const VkBufferCopy c{kStepBytes, base + done, n};
+      const VkBufferCopy c{chunk_at_, base + done, n};
       dev_->fn.vkCmdCopyBuffer(cb, staging_, arena_, 1, &c);
     }));
   }
@@ -667,13 +687,17 @@ Status VulkanProgram::read(Value v, float* dst, int64_t count) const {
   GANTRY_TRY(check_access(v, count));
   auto* bytes = reinterpret_cast<std::byte*>(dst);
   const VkDeviceSize total = VkDeviceSize(count) * 4, base = VkDeviceSize(plan_.offset[v.id]);
+  if (graph_.node(v).role == Role::input) {  // host-owned: the mirror is the latest value
+    std::memcpy(bytes, mapped_ + kStepBytes + (base - inputs_begin_), total);
+    return {};
+  }
   for (VkDeviceSize done = 0; done < total; done += staging_chunk_) {
     const VkDeviceSize n = std::min(staging_chunk_, total - done);
     GANTRY_TRY(run_transfer([&](VkCommandBuffer cb) {
-      const VkBufferCopy c{base + done, kStepBytes, n};
+      const VkBufferCopy c{base + done, chunk_at_, n};
       dev_->fn.vkCmdCopyBuffer(cb, arena_, staging_, 1, &c);
     }));
-    std::memcpy(bytes + done, mapped_ + kStepBytes, n);
+    std::memcpy(bytes + done, mapped_ + chunk_at_, n);
   }
   return {};
 }
