@@ -6,6 +6,7 @@ Networks are built exactly as nets/nets.cpp builds them and stepped as
 train/trainer.cpp steps them, with `gantry bench`'s data (random images in
 [-1, 1], one channel, max(5·batch, 256) rows resident on the GPU, labels
 i % 10):
+  dcgan28   the edge-sized DCGAN of nets.cpp (7→14→28), BN in G and D; as dcgan64 otherwise
   dcgan64   §12.4.1 G (ConvT 100→16ngf k4, then k4 s2 p1 halving, BN+ReLU, Tanh)
             and D (Conv 2ndf→…→16ndf k4 s2 p1, BN+LeakyReLU(0.2), Conv→1 k4, logits);
             BCE-with-logits, Adam(2e-4, β=(0.5, 0.999)); one D step, then one G
@@ -84,6 +85,20 @@ def build(torch, model):
         layers.append(nn.Conv2d(c, 1, 4, 1, 0, bias=True))
         return nn.Sequential(*layers)
 
+    def dcgan28_generator(ngf=64, nc=1):
+        # nets.cpp dcgan28: ConvT nz→2ngf k7 (→7×7), 2ngf→ngf k4 s2 p1 (→14), ngf→nc (→28).
+        return nn.Sequential(
+            nn.ConvTranspose2d(NZ, 2 * ngf, 7, 1, 0, bias=True), nn.BatchNorm2d(2 * ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1, bias=True), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=True), nn.Tanh())
+
+    def critic28(ndf=64, nc=1):
+        # nets.cpp critic28 (dcgan28.D): conv k4 s2 p1 → LReLU → conv k4 s2 p1 → BN → LReLU → conv k7 → logits.
+        return nn.Sequential(
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=True), nn.LeakyReLU(LEAKY, True),
+            nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=True), nn.BatchNorm2d(2 * ndf), nn.LeakyReLU(LEAKY, True),
+            nn.Conv2d(2 * ndf, 1, 7, 1, 0, bias=True))
+
     class Flatten1(nn.Module):
         """[B, 1, 1, 1] logits → [B, 1], as set_critic_forward reshapes."""
 
@@ -150,14 +165,16 @@ def build(torch, model):
             h = lrelu(self.conv3_bn(self.conv3(h)), LEAKY)
             return self.conv4(h).reshape(b, 1)
 
-    if model == "dcgan64":
+    if model == "dcgan28":
+        G, D, kind, size = Uncond(dcgan28_generator()), Flatten1(critic28()), "gan", 28
+    elif model == "dcgan64":
         G, D, kind, size = Uncond(dcgan64_generator()), Flatten1(critic64()), "gan", 64
     elif model == "cgan32":
         G, D, kind, size = CganGenerator(), CganDiscriminator(), "cgan", 32
     elif model == "wgangp64":
         G, D, kind, size = Uncond(dcgan64_generator()), Flatten1(critic64(instance_norm=True)), "wgangp", 64
     else:
-        raise SystemExit(f"unknown model '{model}' (known: dcgan64, cgan32, wgangp64)")
+        raise SystemExit(f"unknown model '{model}' (known: dcgan28, dcgan64, cgan32, wgangp64)")
     G.apply(weights_init)
     D.apply(weights_init)
     return G, D, kind, size
@@ -310,7 +327,7 @@ def bench_one(torch, model, batch, steps, warmup, seed):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="dcgan64,cgan32,wgangp64", help="comma-separated: dcgan64, cgan32, wgangp64")
+    ap.add_argument("--models", default="dcgan64,cgan32,wgangp64", help="comma-separated: dcgan28, dcgan64, cgan32, wgangp64")
     ap.add_argument("--batch", default="64", help="batch size(s), comma-separated")
     ap.add_argument("--steps", type=int, default=20, help="timed steps (median reported)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (cuDNN autotuning happens here)")
