@@ -406,6 +406,8 @@ class VulkanProgram final : public PlannedProgram {
   template <class F>
   Status run_transfer(F record) const;
   Status submit_and_wait(VkCommandBuffer cb) const;
+  void memory_barrier(VkCommandBuffer cb, VkPipelineStageFlags src_stage, VkAccessFlags src, VkPipelineStageFlags dst_stage,
+                      VkAccessFlags dst) const;
   Status check_accessible(Value v, int64_t count) const;
 
   std::shared_ptr<Device> dev_;
@@ -570,22 +572,16 @@ Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& 
   if (inputs_bytes_ > 0) {
     const VkBufferCopy c{kStepBytes, inputs_begin_, inputs_bytes_};
     f.vkCmdCopyBuffer(step_cb_, staging_, arena_, 1, &c);
-    auto mb = info<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
-    mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
-    f.vkCmdPipelineBarrier(step_cb_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0,
-                           nullptr, 0, nullptr);
+    memory_barrier(step_cb_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
   }
   if (timed) {
     f.vkCmdResetQueryPool(step_cb_, queries_, 0, uint32_t(plan_.schedule.size() + 1));
     f.vkCmdWriteTimestamp(step_cb_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, 0);
   }
   auto barrier = [&] {
-    auto mb = info<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
-    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-    f.vkCmdPipelineBarrier(step_cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
-                           &mb, 0, nullptr, 0, nullptr);
+    memory_barrier(step_cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   };
   // Since the last barrier: what was written and what was read.
   std::vector<Range> written, read;
@@ -623,8 +619,21 @@ Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& 
       timed_ops_.push_back(n.op);
     }
   }
+  // Submissions are ordered but not memory-ordered: the step's writes must be
+  // visible to the next transfer (read()/write()) and to the host.
+  memory_barrier(step_cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                 VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+                 VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT);
   GANTRY_VK_TRY(f.vkEndCommandBuffer(step_cb_));
   return {};
+}
+
+void VulkanProgram::memory_barrier(VkCommandBuffer cb, VkPipelineStageFlags src_stage, VkAccessFlags src,
+                                   VkPipelineStageFlags dst_stage, VkAccessFlags dst) const {
+  auto mb = info<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+  mb.srcAccessMask = src;
+  mb.dstAccessMask = dst;
+  dev_->fn.vkCmdPipelineBarrier(cb, src_stage, dst_stage, 0, 1, &mb, 0, nullptr, 0, nullptr);
 }
 
 Status VulkanProgram::submit_and_wait(VkCommandBuffer cb) const {
@@ -646,6 +655,11 @@ Status VulkanProgram::run_transfer(F record) const {
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   GANTRY_VK_TRY(f.vkBeginCommandBuffer(transfer_cb_, &bi));
   record(transfer_cb_);
+  // The copy's writes, visible to the next step's shaders and to the host (read()).
+  memory_barrier(transfer_cb_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+                 VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                     VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT);
   GANTRY_VK_TRY(f.vkEndCommandBuffer(transfer_cb_));
   return submit_and_wait(transfer_cb_);
 }
