@@ -199,4 +199,56 @@ INSTANTIATE_TEST_SUITE_P(Backends, SourceParity, ::testing::ValuesIn(gpu_backend
                          [](const auto& info) { return std::string(backend_name(info.param)); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SourceParity);
 
+class HostAccess : public ::testing::TestWithParam<BackendKind> {};
+
+// write()/read() round trips for every leaf role, before and after a step
+// (inputs live in a host-visible mirror on Vulkan), and the errors for a wrong
+// element count and for a transient that is not an output.
+TEST_P(HostAccess, RoundTripsAndErrors) {
+  const BackendKind kind = GetParam();
+  GANTRY_SKIP_UNLESS_USABLE(kind);
+  Graph g;
+  const Value p = g.parameter(Shape{3, 5}, "p"), st = g.state(Shape{7}, "st"), d = g.data(Shape{2, 4}, "d");
+  const Value in = g.input(Shape{5}, "in");
+  const Value hidden = mul(g, p, in);  // [3, 5], not an output
+  const Value y = reduce_sum(g, hidden, axes({0}));
+  ASSERT_TRUE(g.ok());
+  auto prog = compile(g, CompileOptions{kind, {y}});
+  ASSERT_TRUE(prog.ok()) << prog.message();
+  Program& pr = **prog;
+  auto values = [](size_t n, float base) {
+    std::vector<float> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = base + float(i);
+    return v;
+  };
+  const std::vector<std::pair<Value, std::vector<float>>> leaves{
+      {p, values(15, 1)}, {st, values(7, 100)}, {d, values(8, -5)}, {in, values(5, 0.5f)}};
+  for (const auto& [v, data] : leaves) ASSERT_TRUE(pr.write(v, data.data(), int64_t(data.size())).ok());
+  for (int stepped = 0; stepped < 2; ++stepped) {
+    for (const auto& [v, data] : leaves) EXPECT_EQ(read(pr, g, v), data) << g.node(v).name << " after " << stepped << " steps";
+    ASSERT_TRUE(pr.step(StepUniforms{}).ok());
+  }
+  std::vector<float> sum(5);
+  for (int c = 0; c < 5; ++c) sum[size_t(c)] = (1 + c + 6 + c + 11 + c) * (0.5f + float(c));
+  EXPECT_EQ(read(pr, g, y), sum);
+  // A new input is seen by the next step.
+  const std::vector<float> ones(5, 1.0f);
+  ASSERT_TRUE(pr.write(in, ones.data(), 5).ok());
+  ASSERT_TRUE(pr.step(StepUniforms{}).ok());
+  for (int c = 0; c < 5; ++c) sum[size_t(c)] = float(1 + c + 6 + c + 11 + c);
+  EXPECT_EQ(read(pr, g, y), sum);
+
+  std::vector<float> buf(16);
+  const Status wrong = pr.write(p, buf.data(), 16);
+  EXPECT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.message().find("'p' has shape [3,5] (15 elements), not 16"), std::string::npos) << wrong.message();
+  const Status transient = pr.read(hidden, buf.data(), 15);
+  EXPECT_FALSE(transient.ok());
+  EXPECT_NE(transient.message().find("neither a leaf nor an output"), std::string::npos) << transient.message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HostAccess, ::testing::ValuesIn(gpu_backends()),
+                         [](const auto& info) { return std::string(backend_name(info.param)); });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(HostAccess);
+
 }  // namespace
