@@ -317,7 +317,7 @@ def bench_one(torch, model, batch, steps, warmup, seed):
     s64 = sampling_ms(torch, G, kind, 64, max(3, steps // 4), dev)
     med = statistics.median(host_ms)
     return {
-        "model": model, "backend": "pytorch", "batch": batch, "steps": steps,
+        "model": model, "backend": "pytorch", "device": torch.cuda.get_device_name(), "batch": batch, "steps": steps,
         "median_ms_per_step": round(med, 3), "median_gpu_ms_per_step": round(statistics.median(gpu_ms), 3),
         "images_per_s": round(1000.0 * batch / med, 1), "max_memory_allocated_bytes": int(peak),
         "sample_ms_batch1": round(s1, 3), "sample_ms_batch64": round(s64, 3),

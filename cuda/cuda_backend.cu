@@ -76,6 +76,10 @@ class CudaProgram final : public PlannedProgram {
   Status write(Value v, const float* src, int64_t count) override;
   Status read(Value v, float* dst, int64_t count) const override;
   std::vector<std::pair<std::string, double>> op_seconds() const override { return by_op(seconds_per_op_); }
+  std::string device() const override {
+    cudaDeviceProp prop;
+    return cudaGetDeviceProperties(&prop, device_) == cudaSuccess ? prop.name : "CUDA device " + std::to_string(device_);
+  }
 
  private:
   Status capture();

@@ -32,6 +32,8 @@ class Program {
   virtual Status write(Value v, const float* src, int64_t count) = 0;
   virtual Status read(Value v, float* dst, int64_t count) const = 0;
   virtual const ArenaBytes& arena() const = 0;
+  // What runs it, for reports: "cpu (2 threads)", the GPU's name.
+  virtual std::string device() const = 0;
   // With CompileOptions::profile: seconds spent per op over all steps so far,
   // largest first (where the time goes); empty otherwise.
   virtual std::vector<std::pair<std::string, double>> op_seconds() const = 0;

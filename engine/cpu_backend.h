@@ -30,6 +30,7 @@ class CpuProgram final : public PlannedProgram {
   Status write(Value v, const float* src, int64_t count) override;
   Status read(Value v, float* dst, int64_t count) const override;
   std::vector<std::pair<std::string, double>> op_seconds() const override;
+  std::string device() const override { return "cpu (" + std::to_string(pool_.size()) + " threads)"; }
 
   // A view of a leaf or output in the arena, in the program's element type.
   Result<std::span<T>> view(Value v);

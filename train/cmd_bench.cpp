@@ -148,11 +148,11 @@ int bench(const Args& args) {
         auto s1 = sampling_ms(c, 1, steps, c.backend), s64 = sampling_ms(c, 64, std::max(3, steps / 4), c.backend);
         const ArenaBytes& a = (*t)->arena();
         const double med = median(ms);
-        std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"batch\":%lld,\"steps\":%d,\"median_ms_per_step\":%.3f,"
+        std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"device\":\"%s\",\"batch\":%lld,\"steps\":%d,\"median_ms_per_step\":%.3f,"
                     "\"images_per_s\":%.1f,\"arena_bytes\":{\"params\":%lld,\"state\":%lld,\"data\":%lld,"
                     "\"inputs\":%lld,\"transient\":%lld,\"total\":%lld},\"sample_ms_batch1\":%.3f,"
                     "\"sample_ms_batch64\":%.3f",
-                    model.c_str(), bname.c_str(), static_cast<long long>(c.batch), steps, med,
+                    model.c_str(), bname.c_str(), (*t)->program().device().c_str(), static_cast<long long>(c.batch), steps, med,
                     1000.0 * double(c.batch) / med, static_cast<long long>(a.params), static_cast<long long>(a.state),
                     static_cast<long long>(a.data), static_cast<long long>(a.inputs),
                     static_cast<long long>(a.transient), static_cast<long long>(a.total()), s1.ok() ? *s1 : -1.0,
