@@ -50,7 +50,7 @@ std::vector<BackendKind> available_backends() {
   return out;
 }
 
-static std::string available_list() {
+std::string available_backend_list() {
   std::string s;
   for (BackendKind k : available_backends()) s += (s.empty() ? "" : ", ") + std::string(backend_name(k));
   return s;
@@ -59,7 +59,7 @@ static std::string available_list() {
 Result<BackendKind> parse_backend(const std::string& name) {
   for (BackendKind k : {BackendKind::cpu, BackendKind::vulkan, BackendKind::cuda})
     if (name == backend_name(k)) return k;
-  return Status::error("unknown backend '" + name + "' (available: " + available_list() + ")");
+  return Status::error("unknown backend '" + name + "' (available: " + available_backend_list() + ")");
 }
 
 PlannedProgram::PlannedProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs)
@@ -97,7 +97,7 @@ Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& o
   }
   if (Status s = backend_status(options.backend); !s.ok())
     return Status::error(std::string("backend ") + backend_name(options.backend) + " is not available: " + s.message() +
-                         " (available: " + available_list() + ")");
+                         " (available: " + available_backend_list() + ")");
 #if GANTRY_HAVE_VULKAN
   if (options.backend == BackendKind::vulkan) return compile_vulkan(g, options);
 #endif

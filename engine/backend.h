@@ -20,6 +20,8 @@ const char* backend_name(BackendKind kind);
 Result<BackendKind> parse_backend(const std::string& name);
 // The backends compiled into this build and usable on this machine.
 std::vector<BackendKind> available_backends();
+// The same as "cpu, vulkan" for messages.
+std::string available_backend_list();
 // Ok when `kind` is built in and has a device here; otherwise why not.
 Status backend_status(BackendKind kind);
 

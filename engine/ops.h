@@ -16,6 +16,8 @@ namespace gantry {
 
 // Bit mask of axes for reductions and normalization: axes({0, 2, 3}).
 uint32_t axes(std::initializer_list<int> list);
+// Every axis of `s` (0 for a scalar): a reduction to one value.
+inline uint32_t all_axes(const Shape& s) { return s.rank ? (1u << s.rank) - 1 : 0; }
 
 // ---- sources (ops_data.cpp)
 Value fill(Graph& g, const Shape& shape, float value);

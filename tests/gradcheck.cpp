@@ -20,8 +20,6 @@ std::span<double> view(CpuProgram<double>& p, Value v) {
   return *r;
 }
 
-uint32_t all_axes(const Shape& s) { return s.rank ? (1u << s.rank) - 1 : 0; }
-
 }  // namespace
 
 double draw(const InputSpec& spec, std::mt19937& rng) {

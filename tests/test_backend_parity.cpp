@@ -25,8 +25,6 @@ namespace {
 
 constexpr double kAtol = 2e-5, kRtol = 1e-4;
 
-uint32_t all_axes(const Shape& s) { return s.rank ? (1u << s.rank) - 1 : 0; }
-
 std::vector<float> read(const Program& p, const Graph& g, Value v) {
   std::vector<float> out(size_t(g.shape(v).numel()));
   const Status s = p.read(v, out.data(), int64_t(out.size()));

@@ -90,8 +90,6 @@ Shape with_batch(int64_t batch, const Shape& per_sample) {
   return s;
 }
 
-uint32_t all_axes(const Shape& s) { return (1u << s.rank) - 1; }
-
 int64_t count(const Graph& g, const std::vector<NamedTensor>& ts) {
   int64_t n = 0;
   for (const NamedTensor& t : ts) n += g.shape(t.value).numel();

@@ -73,10 +73,8 @@ int golden(const Args& args) {
     auto b = parse_backend(backend_arg);
     if (!b.ok()) return std::fprintf(stderr, "gantry golden: %s\n", b.message().c_str()), 2;
     if (Status s = backend_status(*b); !s.ok()) {
-      std::string list;
-      for (BackendKind k : available_backends()) list += (list.empty() ? "" : ", ") + std::string(backend_name(k));
       std::fprintf(stderr, "gantry golden: backend %s is not available on this machine: %s (available: %s)\n",
-                   backend_arg.c_str(), s.message().c_str(), list.c_str());
+                   backend_arg.c_str(), s.message().c_str(), available_backend_list().c_str());
       return kExitNoDevice;
     }
     backends = {*b};
