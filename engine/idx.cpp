@@ -1,6 +1,6 @@
 // IDX (MNIST) reader and the MNIST directory lookup; see idx.h. Every size in
-// the header is checked against the file before any byte is read, and every
-// message names the file. Checked by tests/test_formats.cpp.
+// the header is checked against the file before any byte is read, empty
+// dimensions are refused, and every message names the file. Checked by tests/test_formats.cpp.
 #include "engine/idx.h"
 
 #include <cstdio>
@@ -23,12 +23,11 @@ struct IdxPayload {
   std::vector<uint8_t> data;
 };
 
-// The file at `path`, checked to have `magic`, whose low byte is the number
+// `bytes` (from `path`), checked to have `magic`, whose low byte is the number
 // of big-endian uint32 dimensions that follow; returns them and the data.
-Result<IdxPayload> read_idx(const std::string& path, uint32_t magic, const char* kind) {
-  Result<std::vector<std::byte>> file = read_file(path);
-  if (!file.ok()) return file.status();
-  const std::vector<std::byte>& bytes = file.value();
+// `dim_names` name the dimensions for the message about an empty one.
+Result<IdxPayload> parse_idx(std::span<const std::byte> bytes, const std::string& path, uint32_t magic,
+                             const char* kind, const char* const* dim_names) {
   auto fail = [&](const std::string& what) {
     return Status::error(std::string("IDX ") + kind + " file '" + path + "': " + what);
   };
@@ -58,6 +57,12 @@ Result<IdxPayload> read_idx(const std::string& path, uint32_t magic, const char*
     fits = fits && format_bytes::mul_fits(want, p.dims.back(), &want);
     dims_text += (i ? " x " : "") + std::to_string(p.dims.back());
   }
+  // A zero dimension means no data at all; reject it here rather than let a
+  // trainer divide by the image count or index an empty row.
+  for (size_t i = 0; i < ndims; ++i)
+    if (p.dims[i] == 0)
+      return fail(i == 0 ? std::string("holds no ") + dim_names[0] + " (the header says " + dims_text + ")"
+                         : std::string("has 0 ") + dim_names[i] + " (the header says " + dims_text + ")");
   const uint64_t have = bytes.size() - header;
   if (!fits || want > have)
     return fail("truncated: the header says " + dims_text + " = " +
@@ -73,8 +78,9 @@ Result<IdxPayload> read_idx(const std::string& path, uint32_t magic, const char*
 
 }  // namespace
 
-Result<IdxImages> read_idx_images(const std::string& path) {
-  Result<IdxPayload> p = read_idx(path, kIdxImagesMagic, "image");
+Result<IdxImages> parse_idx_images(std::span<const std::byte> bytes, const std::string& name_for_errors) {
+  static const char* const kDims[] = {"images", "rows", "columns"};
+  Result<IdxPayload> p = parse_idx(bytes, name_for_errors, kIdxImagesMagic, "image", kDims);
   if (!p.ok()) return p.status();
   IdxImages im;
   im.count = int64_t(p->dims[0]);
@@ -84,10 +90,19 @@ Result<IdxImages> read_idx_images(const std::string& path) {
   return im;
 }
 
-Result<std::vector<uint8_t>> read_idx_labels(const std::string& path) {
-  Result<IdxPayload> p = read_idx(path, kIdxLabelsMagic, "label");
+Result<std::vector<uint8_t>> parse_idx_labels(std::span<const std::byte> bytes, const std::string& name_for_errors) {
+  static const char* const kDims[] = {"labels"};
+  Result<IdxPayload> p = parse_idx(bytes, name_for_errors, kIdxLabelsMagic, "label", kDims);
   if (!p.ok()) return p.status();
   return std::move(p->data);
+}
+
+Result<IdxImages> read_idx_images(const std::string& path) {
+  return format_bytes::parse_file(path, parse_idx_images);
+}
+
+Result<std::vector<uint8_t>> read_idx_labels(const std::string& path) {
+  return format_bytes::parse_file(path, parse_idx_labels);
 }
 
 Result<MnistSet> load_mnist(const std::string& dir) {

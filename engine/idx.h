@@ -6,7 +6,9 @@
 // Checked by tests/test_formats.cpp on small files built byte by byte.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,8 +24,15 @@ struct IdxImages {
   std::vector<uint8_t> pixels;  // [count, rows, cols], row-major, 0 = background
 };
 
+// Files with no images, no labels, zero rows or zero columns are refused:
+// nothing downstream can train on them.
 Result<IdxImages> read_idx_images(const std::string& path);
 Result<std::vector<uint8_t>> read_idx_labels(const std::string& path);
+
+// The same checks on bytes already in memory; `name_for_errors` (usually the
+// path) is named in every message.
+Result<IdxImages> parse_idx_images(std::span<const std::byte> bytes, const std::string& name_for_errors);
+Result<std::vector<uint8_t>> parse_idx_labels(std::span<const std::byte> bytes, const std::string& name_for_errors);
 
 struct MnistSet {
   IdxImages images;

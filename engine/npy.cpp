@@ -156,12 +156,16 @@ Result<NpyArray> parse_npy(std::span<const std::byte> bytes, const std::string& 
                 std::to_string(kMaxRank));
 
   NpyArray a;
-  uint64_t want = item_bytes;
-  bool fits = true;
-  for (int64_t d : h.shape) {
-    a.shape.d[a.shape.rank++] = d;
-    fits = fits && format_bytes::mul_fits(want, uint64_t(d), &want);
-  }
+  for (int64_t d : h.shape) a.shape.d[a.shape.rank++] = d;
+  // Shape::numel() and strides multiply in int64 in any order, and a zero
+  // dimension does not keep the partial products small: the non-zero
+  // dimensions alone must multiply without overflow.
+  int64_t nonzero = 1;
+  for (int64_t d : h.shape)
+    if (d != 0 && __builtin_mul_overflow(nonzero, d, &nonzero))
+      return fail("shape " + a.shape.str() + " has more elements than a 64-bit integer holds");
+  uint64_t want = 0;
+  const bool fits = format_bytes::mul_fits(item_bytes, uint64_t(a.shape.numel()), &want);
   const uint64_t have = bytes.size() - prefix - header_bytes;
   if (!fits || want > have)
     return fail("truncated data: shape " + a.shape.str() + " of '" + h.descr + "' needs " +

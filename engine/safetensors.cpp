@@ -341,6 +341,14 @@ struct Entry {
   uint64_t begin = 0, end = 0;
 };
 
+// True when the product of the non-zero dimensions fits int64_t.
+bool numel_fits_int64(const Shape& s) {
+  int64_t n = 1;
+  for (int i = 0; i < s.rank; ++i)
+    if (s.d[i] != 0 && __builtin_mul_overflow(n, s.d[i], &n)) return false;
+  return true;
+}
+
 std::string range_str(uint64_t begin, uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
 }
@@ -382,12 +390,14 @@ Result<Entry> read_entry(const std::string& name, const Json& v, uint64_t buffer
   if (shape->items.size() > size_t(kMaxRank))
     return fail(who + " has rank " + std::to_string(shape->items.size()) + "; gantry tensors have rank 0 to " +
                 std::to_string(kMaxRank));
-  uint64_t bytes = e.dtype->bytes;
-  bool fits = true;
-  for (const Json& d : shape->items) {
-    e.shape.d[e.shape.rank++] = d.integer;
-    fits = fits && mul_fits(bytes, uint64_t(d.integer), &bytes);
-  }
+  for (const Json& d : shape->items) e.shape.d[e.shape.rank++] = d.integer;
+  // Shape::numel() and strides multiply in int64 in any order; a zero
+  // dimension makes the product 0 but not the partial products, so the
+  // non-zero dimensions alone must multiply without overflow.
+  if (!numel_fits_int64(e.shape))
+    return fail(who + " has shape " + e.shape.str() + ", whose element count overflows a 64-bit integer");
+  uint64_t bytes = 0;
+  const bool fits = mul_fits(e.dtype->bytes, uint64_t(e.shape.numel()), &bytes);
 
   if (!non_negative_ints(*offsets) || offsets->items.size() != 2)
     return fail(who + ": data_offsets must be two non-negative integers [begin, end]");
@@ -395,7 +405,8 @@ Result<Entry> read_entry(const std::string& name, const Json& v, uint64_t buffer
   e.end = uint64_t(offsets->items[1].integer);
   const std::string offs = "data_offsets " + range_str(e.begin, e.end);
   if (e.begin > e.end) return fail(who + ": " + offs + " end before they begin");
-  if (e.end > buffer_bytes)
+  // Both ends against the buffer, before anything subtracts or sorts by them.
+  if (e.end > buffer_bytes || e.begin > buffer_bytes)
     return fail(who + ": " + offs + " run past the end of the " + std::to_string(buffer_bytes) + "-byte data buffer");
   if (!fits || bytes != e.end - e.begin)
     return fail(who + " (" + e.dtype->name + ", shape " + e.shape.str() + ") needs " +

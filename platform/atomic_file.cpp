@@ -1,16 +1,20 @@
 // write_file_atomic and read_file; see atomic_file.h. The temporary file lives
 // beside the target because rename(2) is only atomic within one file system.
 // Checked by tests/test_formats.cpp (round trips, no leftover temporary file,
-// error messages for missing files and directories).
+// error messages for missing files, directories, devices, FIFOs and files over
+// the size limit).
 #include "platform/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 namespace gantry {
 namespace {
@@ -35,7 +39,17 @@ void sync_dir(const std::string& dir) {
 
 }  // namespace
 
+Status check_replaceable(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno == ENOENT ? Status() : Status::error("cannot inspect '" + path + "': " + errno_text(errno));
+  if (S_ISREG(st.st_mode)) return {};
+  const char* what = S_ISDIR(st.st_mode) ? "a directory" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file";
+  return Status::error("'" + path + "' is " + what + "; gantry writes only regular files and will not replace it");
+}
+
 Status write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {
+  if (Status s = check_replaceable(path); !s.ok()) return s;
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) return Status::error("cannot create '" + tmp + "' to write '" + path + "': " + errno_text(errno));
@@ -57,28 +71,60 @@ Status write_file_atomic(const std::string& path, std::span<const std::byte> byt
   return Status();
 }
 
-Result<std::vector<std::byte>> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+Result<std::vector<std::byte>> read_file(const std::string& path, uint64_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer,
+  // possibly forever, before fstat could tell us what it is.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::error("cannot open '" + path + "': " + errno_text(errno));
-  // Read until end of file rather than trusting st_size: pipes and /proc
-  // files report 0, and a file may change while it is read. The size hint
-  // (+1, to see end of file without growing) saves copies for regular files.
+  auto fail = [&](const std::string& what) {
+    ::close(fd);
+    return Status::error("cannot read '" + path + "': " + what);
+  };
   struct stat st {};
-  const size_t hint = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? size_t(st.st_size) : 0;
-  std::vector<std::byte> bytes(hint + 1 > (size_t(1) << 16) ? hint + 1 : (size_t(1) << 16));
-  size_t used = 0;
-  for (;;) {
-    if (used == bytes.size()) bytes.resize(bytes.size() * 2);
-    const ssize_t n = ::read(fd, bytes.data() + used, bytes.size() - used);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return Status::error("cannot read '" + path + "': " + errno_text(err));
-    }
-    used += size_t(n);
+  if (::fstat(fd, &st) != 0) return fail(errno_text(errno));
+  // Only regular files: /dev/zero and /dev/urandom never end, a FIFO or
+  // socket can block forever, and none of them is a file gantry writes.
+  if (S_ISDIR(st.st_mode)) return fail(errno_text(EISDIR));
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISCHR(st.st_mode)    ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    return fail(std::string("it is ") + kind + "; gantry reads regular files only");
   }
+  const auto over_limit = [&](const std::string& size) {
+    return fail("the file is " + size + " bytes, over the limit of " + std::to_string(max_bytes) + " bytes");
+  };
+  if (uint64_t(st.st_size) > max_bytes) return over_limit(std::to_string(st.st_size));
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+
+  // Read until end of file rather than trusting st_size, as the file may
+  // change while it is read; the +1 sees end of file without growing. A file
+  // that grows past the limit meanwhile is refused like one that started there.
+  const size_t cap = size_t(std::min<uint64_t>(max_bytes, SIZE_MAX - 1)) + 1;
+  std::vector<std::byte> bytes;
+  size_t used = 0;
+  try {
+    bytes.resize(std::min(cap, std::max(size_t(st.st_size) + 1, size_t(1) << 16)));
+    for (;;) {
+      if (used == bytes.size()) {
+        if (used >= cap) return over_limit("more than " + std::to_string(max_bytes));
+        bytes.resize(std::min(cap, bytes.size() * 2));
+      }
+      const ssize_t n = ::read(fd, bytes.data() + used, bytes.size() - used);
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return fail(errno_text(errno));
+      }
+      used += size_t(n);
+    }
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory for a file of " + std::to_string(st.st_size) + " bytes");
+  }
+  if (used > max_bytes) return over_limit(std::to_string(used));
   bytes.resize(used);
   ::close(fd);
   return bytes;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,7 +19,21 @@ namespace gantry {
 // and the temporary file is removed.
 Status write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
 
-// The whole content of `path`.
-Result<std::vector<std::byte>> read_file(const std::string& path);
+// Ok when `path` does not exist or is a regular file: write_file_atomic never
+// replaces a device node, FIFO, socket or directory (renaming over /dev/sda's
+// name would lose the device, not write to it). Callers check early with it.
+Status check_replaceable(const std::string& path);
+
+// The largest file read_file accepts unless told otherwise. gantry's largest
+// inputs (MNIST's 47 MB of images, a DCGAN64 checkpoint of a few hundred MB)
+// are far below it; the cap exists so that a wrong path can never grow a
+// buffer until the machine runs out of memory.
+constexpr uint64_t kReadFileMaxBytes = uint64_t(4) << 30;
+
+// The whole content of the regular file `path`, at most `max_bytes` long.
+// Anything else is refused with a message naming the file: directories,
+// devices (/dev/zero never ends), FIFOs and sockets (a read could block
+// forever), and files over the limit (the message gives size and limit).
+Result<std::vector<std::byte>> read_file(const std::string& path, uint64_t max_bytes = kReadFileMaxBytes);
 
 }  // namespace gantry

@@ -4,14 +4,19 @@
 // produced by the serializers under test. Every rejected file is checked to
 // produce a message that names the file and the specific problem.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
@@ -128,6 +133,35 @@ TEST_F(Formats, ReadFileErrorsNameFileAndReason) {
   const Status s = write_file_atomic(path("no/such/dir/out.bin"), bytes_of("x"));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("no/such/dir/out.bin"), std::string::npos) << s.message();
+}
+
+TEST_F(Formats, ReadFileRefusesDevicesThatNeverEnd) {
+  // Before the type check this grew a buffer until memory ran out.
+  expect_error(read_file("/dev/zero"), "/dev/zero", {"character device", "regular files only"});
+}
+
+TEST_F(Formats, ReadFileRefusesFifoWithoutBlocking) {
+  const std::string p = path("pipe");
+  ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0) << std::strerror(errno);
+  // Hold the FIFO open for writing ourselves, so that even a reader that
+  // blocks (open waits for a writer, read for data or end of file) is released
+  // when we close it below: the test can fail but cannot hang.
+  const int keep = ::open(p.c_str(), O_RDWR | O_NONBLOCK);
+  ASSERT_GE(keep, 0) << std::strerror(errno);
+  auto pending = std::async(std::launch::async, [&] { return read_file(p); });
+  const bool finished = pending.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  ::close(keep);
+  EXPECT_TRUE(finished) << "read_file blocked on a FIFO";
+  expect_error(pending.get(), p, {"FIFO", "regular files only"});
+}
+
+TEST_F(Formats, ReadFileEnforcesItsSizeLimit) {
+  const std::string p = put("hundred.bin", std::vector<std::byte>(100, std::byte{1}));
+  expect_error(read_file(p, 99), "hundred.bin", {"100 bytes", "limit of 99 bytes"});
+  Result<std::vector<std::byte>> exact = read_file(p, 100);
+  ASSERT_TRUE(exact.ok()) << exact.message();
+  EXPECT_EQ(exact->size(), 100u);
+  EXPECT_GE(kReadFileMaxBytes, uint64_t(1) << 32) << "the default limit must allow any real checkpoint";
 }
 
 // ---- safetensors
@@ -333,6 +367,30 @@ TEST_F(Formats, IdxReadsImagesAndLabels) {
   EXPECT_EQ(lb.value(), (std::vector<uint8_t>{7, 0, 9}));
 }
 
+TEST_F(Formats, EmptyTensorsAreValidSafetensorsAndNpy) {
+  // The safetensors spec allows zero-element tensors (and so does NumPy);
+  // whoever consumes one (golden cases, images) decides whether it may be empty.
+  Result<SafeTensorsFile> st = read_safetensors(put(
+      "empty.safetensors", safetensors_bytes("{\"z\":{\"dtype\":\"F32\",\"shape\":[3,0],\"data_offsets\":[0,0]}}", {})));
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(st->tensors.size(), 1u);
+  EXPECT_EQ(st->tensors[0].shape, (Shape{3, 0}));
+  EXPECT_TRUE(st->tensors[0].data.empty());
+  Result<NpyArray> np = read_npy(put("empty.npy", npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }\n", {})));
+  ASSERT_TRUE(np.ok()) << np.message();
+  EXPECT_EQ(np->shape, (Shape{0, 5}));
+  EXPECT_TRUE(np->data.empty());
+}
+
+TEST_F(Formats, IdxParsesFromMemoryWithTheSameChecks) {
+  const std::vector<std::byte> bytes = idx_images(kIdxImagesMagic, 1, 2, 2, 4);
+  Result<IdxImages> im = parse_idx_images(bytes, "in-memory");
+  ASSERT_TRUE(im.ok()) << im.message();
+  EXPECT_EQ(im->pixels.size(), 4u);
+  expect_error(parse_idx_images(idx_images(kIdxImagesMagic, 0, 2, 2, 0), "in-memory"), "in-memory", {"holds no images"});
+  expect_error(parse_idx_labels(bytes, "in-memory"), "in-memory", {"wrong magic number"});
+}
+
 // ---- rejected files: one case each, listed in ctest by file name. Each
 // message must name the file and the specific problem.
 
@@ -428,6 +486,29 @@ std::vector<BadFile> bad_files() {
        S,
        st("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4),
        {"tensor 't'", "[0, 8]", "past the end of the 4-byte data buffer"}},
+      // One byte past the buffer, behind a tensor that fills it: the bound
+      // check must name the tensor, not leave it to the coverage walk.
+      {"one_past_end.safetensors",
+       S,
+       st("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"U8\",\"shape\":[1],"
+          "\"data_offsets\":[4,5]}}",
+          4),
+       {"tensor 'b'", "[4, 5]", "past the end of the 4-byte data buffer"}},
+      {"empty_past_end.safetensors",
+       S,
+       st("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"e\":{\"dtype\":\"F32\",\"shape\":[0],"
+          "\"data_offsets\":[5,5]}}",
+          4),
+       {"tensor 'e'", "[5, 5]", "past the end of the 4-byte data buffer"}},
+      // 2^32 · 2^32 overflows int64 even though the zero makes the count 0.
+      {"numel_overflow.safetensors",
+       S,
+       st("{\"t\":{\"dtype\":\"F32\",\"shape\":[0,4294967296,4294967296],\"data_offsets\":[0,0]}}", 0),
+       {"tensor 't'", "[0,4294967296,4294967296]", "overflows a 64-bit integer"}},
+      {"bytes_overflow.safetensors",
+       S,
+       st("{\"t\":{\"dtype\":\"F64\",\"shape\":[4611686018427387904],\"data_offsets\":[0,8]}}", 8),
+       {"tensor 't'", "more bytes than fit in 64 bits"}},
       {"overlap.safetensors",
        S,
        st("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],"
@@ -462,6 +543,8 @@ std::vector<BadFile> bad_files() {
       {"fortran.npy", N, npy(1, "<f4", "True", "(1,)"), {"fortran_order is True"}},
       {"short_data.npy", N, npy(1, "<f4", "False", "(2, 3)"), {"truncated data", "needs 24 bytes", "4 follow"}},
       {"rank6.npy", N, npy(1, "<f4", "False", "(1, 1, 1, 1, 1, 1)"), {"rank 6"}},
+      {"numel_overflow.npy", N, npy(1, "<f4", "False", "(4294967296, 4294967296, 0)"), {"more elements than"}},
+      {"bytes_overflow.npy", N, npy(1, "<f8", "False", "(4611686018427387904,)"), {"truncated data", "more than 2^64"}},
       {"missing_key.npy", N, npy_bytes(1, "{'descr': '<f4'}", {}), {"missing 'fortran_order'"}},
 
       {"labels_as_images",
@@ -475,6 +558,11 @@ std::vector<BadFile> bad_files() {
       {"short_image_header", Reader::idx_images, header_only, {"truncated", "shorter than the 16-byte header"}},
       {"short_labels", Reader::idx_labels, cut_labels, {"truncated", "3 bytes of data", "only 2 bytes"}},
       {"gzipped_labels", Reader::idx_labels, bytes_of({0x1f, 0x8b, 8, 0}), {"gzip", "gunzip it first"}},
+      // Empty dimensions used to pass here and crash the trainer's resize later.
+      {"no_images", Reader::idx_images, idx_images(kIdxImagesMagic, 0, 28, 28, 0), {"holds no images", "0 x 28 x 28"}},
+      {"zero_rows", Reader::idx_images, idx_images(kIdxImagesMagic, 2, 0, 28, 0), {"has 0 rows"}},
+      {"zero_cols", Reader::idx_images, idx_images(kIdxImagesMagic, 2, 28, 0, 0), {"has 0 columns"}},
+      {"no_labels", Reader::idx_labels, idx_labels({}), {"holds no labels"}},
   };
 }
 
