@@ -10,16 +10,11 @@
 namespace gantry {
 
 template <class T>
-CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, const CpuOptions& options)
-    : PlannedProgram(g, std::move(plan), outputs), pool_(options.threads), poison_dead_(options.poison_dead),
-      profile_(options.profile) {
+CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vector<Value>& outputs,
+                          const CpuOptions& options)
+    : PlannedProgram(g, std::move(plan), outputs), arena_(std::move(arena)), pool_(options.threads),
+      poison_dead_(options.poison_dead), profile_(options.profile) {
   if (profile_) seconds_per_op_.assign(size_t(kOpCount), 0.0);
-
-  // The one allocation: the whole planned arena, zeroed (fresh optimizer moments are zero).
-  const int64_t total = std::max<int64_t>(plan_.bytes.total(), kArenaAlign);
-  arena_.reset(static_cast<T*>(std::aligned_alloc(kArenaAlign, size_t(total))));
-  GANTRY_CHECK(arena_ != nullptr);
-  std::memset(arena_.get(), 0, size_t(total));
 
   auto at = [&](int64_t byte_offset) { return arena_.get() + byte_offset / int64_t(sizeof(T)); };
   for (int32_t id : plan_.schedule) {
@@ -41,7 +36,13 @@ Result<std::unique_ptr<CpuProgram<T>>> CpuProgram<T>::compile(const Graph& g, co
                                                               const CpuOptions& options) {
   auto plan = plan_arena(g, outputs, int64_t(sizeof(T)));
   if (!plan.ok()) return plan.status();
-  return std::unique_ptr<CpuProgram<T>>(new CpuProgram<T>(g, std::move(*plan), outputs, options));
+  // The one allocation: the whole planned arena, zeroed (fresh optimizer moments are zero).
+  const int64_t total = std::max<int64_t>(plan->bytes.total(), kArenaAlign);
+  Arena arena(static_cast<T*>(std::aligned_alloc(kArenaAlign, size_t(total))));
+  if (!arena)
+    return Status::error("cannot allocate the CPU arena of " + std::to_string(total) + " bytes: out of memory");
+  std::memset(arena.get(), 0, size_t(total));
+  return std::unique_ptr<CpuProgram<T>>(new CpuProgram<T>(g, std::move(*plan), std::move(arena), outputs, options));
 }
 
 template <class T>

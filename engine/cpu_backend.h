@@ -39,8 +39,9 @@ class CpuProgram final : public PlannedProgram {
   struct FreeAligned {
     void operator()(T* p) const { std::free(p); }
   };
-  CpuProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, const CpuOptions& options);
-  std::unique_ptr<T[], FreeAligned> arena_;
+  using Arena = std::unique_ptr<T[], FreeAligned>;
+  CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vector<Value>& outputs, const CpuOptions& options);
+  Arena arena_;
   std::vector<CpuArgs<T>> args_;  // per scheduled node
   std::vector<std::vector<int32_t>> dies_after_;  // per schedule index, for poison_dead
   ThreadPool pool_;

@@ -13,6 +13,8 @@ Value Graph::fail(std::string message) {
 Value Graph::leaf(Role role, const Shape& shape, std::string name) {
   for (int i = 0; i < shape.rank; ++i)
     if (shape[i] <= 0) return fail("leaf '" + name + "': shape " + shape.str() + " has a non-positive dimension");
+  if (shape.checked_numel() < 0)
+    return fail("leaf '" + name + "': shape " + shape.str() + " has more than 2^40 elements");
   Node n;
   n.role = role;
   n.shape = shape;
@@ -39,6 +41,12 @@ Value Graph::add(Op op, std::vector<Value> inputs, const Attrs& attrs) {
     return fail(std::string(op_name(op)) + ": " + err + " (inputs " + shapes + ")");
   }
   n.effect = op == Op::adam || op == Op::rmsprop || op == Op::assign;
+  // Only effects (which write into their inputs) have empty outputs; an empty
+  // or astronomically large activation is a model that cannot run.
+  const int64_t numel = n.shape.checked_numel();
+  if (numel < 0 || (numel == 0 && !n.effect))
+    return fail(std::string(op_name(op)) + ": output shape " + n.shape.str() +
+                (numel == 0 ? " is empty" : " has more than 2^40 elements"));
   nodes_.push_back(std::move(n));
   return Value{size() - 1};
 }

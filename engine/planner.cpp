@@ -2,7 +2,11 @@
 // which poisons dead ranges during a step and checks that no two live tensors overlap.
 #include "engine/planner.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 
 #include "engine/op_table.h"
 
@@ -42,7 +46,23 @@ int64_t place(std::vector<Item>& items) {
   return align_up(high);
 }
 
+int64_t physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? int64_t(pages) * page : int64_t(1) << 32;
+}
+
+std::atomic<int64_t> g_memory_limit{physical_memory() / 4 * 3};
+
+std::string mib(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", double(bytes) / 1048576.0);
+  return buf;
+}
+
 }  // namespace
+
+int64_t memory_limit() { return g_memory_limit.load(); }
+void set_memory_limit(int64_t bytes) { g_memory_limit = bytes; }
 
 int64_t cpu_scratch_elems(const Graph& g, const Node& n) {
   auto fn = op_def(n.op).scratch_elems;
@@ -108,12 +128,23 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
     else
       plan.offset[id] = cursor;  // empty outputs (effects) point anywhere valid
     plan.scratch_elems[id] = scratch(g, node);
+    if (plan.scratch_elems[id] > kMaxElements)
+      return Status::error(std::string(op_name(node.op)) + ": output " + node.shape.str() + " needs " +
+                           std::to_string(plan.scratch_elems[id]) + " elements of scratch, more than 2^40");
     if (plan.scratch_elems[id] > 0) items.push_back({plan.scratch_elems[id] * elem_size, s, s, &plan.scratch[id]});
   }
   for (int32_t i = 0; i < n; ++i)
     if (g.node(i).op == Op::leaf) plan.last_use[i] = int32_t(end);
   plan.bytes.transient = place(items);
   for (Item& it : items) *it.offset += cursor;
+  // Every tensor is under kMaxElements (Graph::add), so these sums cannot overflow.
+  const ArenaBytes& b = plan.bytes;
+  if (b.total() > memory_limit())
+    return Status::error("the arena needs " + mib(b.total()) + " (params " + mib(b.params) + ", state " + mib(b.state) +
+                         ", data " + mib(b.data) + ", inputs " + mib(b.inputs) + ", transient " + mib(b.transient) +
+                         "), over the memory limit of " + mib(memory_limit()) +
+                         " (--max-memory; default three quarters of physical memory): use a smaller batch, "
+                         "narrower layers or fewer samples at once");
   return plan;
 }
 

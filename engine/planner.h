@@ -36,7 +36,15 @@ using ScratchFn = int64_t (*)(const Graph& g, const Node& n);
 // The CPU kernels' scratch (OpDef::scratch_elems).
 int64_t cpu_scratch_elems(const Graph& g, const Node& n);
 
-// Plans `g` for elements of `elem_size` bytes. `outputs` stay readable after a step.
+// The largest arena plan_arena() lays out, in bytes: by default three
+// quarters of the machine's physical memory (a plan beyond it would only end
+// in an allocation failure or the OOM killer); `gantry ... --max-memory`
+// changes it for the process. Applies to every backend's arena.
+int64_t memory_limit();
+void set_memory_limit(int64_t bytes);
+
+// Plans `g` for elements of `elem_size` bytes. `outputs` stay readable after a
+// step. An arena over memory_limit() is an error naming every region's size.
 Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size,
                         ScratchFn scratch = cpu_scratch_elems);
 

@@ -11,6 +11,10 @@
 namespace gantry {
 
 constexpr int kMaxRank = 5;
+// The largest tensor gantry builds: 2^40 elements (4 TiB of float32) is far
+// beyond any arena it can allocate, and keeps every byte offset and product of
+// two such counts' factors inside int64.
+constexpr int64_t kMaxElements = int64_t(1) << 40;
 
 struct Shape {
   int rank = 0;
@@ -28,6 +32,10 @@ struct Shape {
     for (int i = 0; i < rank; ++i) n *= d[i];
     return n;
   }
+  // numel() when every dimension is ≥ 0 and the product stays within
+  // kMaxElements; −1 otherwise. Shapes from files and flags go through this
+  // before anything is sized from them.
+  int64_t checked_numel() const;
   bool operator==(const Shape& o) const {
     if (rank != o.rank) return false;
     for (int i = 0; i < rank; ++i)
@@ -43,6 +51,15 @@ struct Shape {
     return s + "]";
   }
 };
+
+inline int64_t Shape::checked_numel() const {
+  int64_t n = 1;
+  for (int i = 0; i < rank; ++i) {
+    if (d[i] < 0 || (d[i] > 0 && n > kMaxElements / d[i])) return -1;
+    n *= d[i];
+  }
+  return n;
+}
 
 // Row-major strides of `s`, in elements.
 inline std::array<int64_t, kMaxRank> strides_of(const Shape& s) {

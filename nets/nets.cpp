@@ -5,6 +5,8 @@
 // 12.3); tests/test_nets.cpp checks shapes, counts, names and gradients.
 #include "nets/nets.h"
 
+#include <cmath>
+#include <cstdio>
 #include <utility>
 
 #include "engine/ops.h"
@@ -454,6 +456,19 @@ Status initialize(Program& program, const Graph& g, const Network& net, uint64_t
       if (Status s = program.write(t.value, v.data(), int64_t(v.size())); !s.ok())
         return Status::error(net.kind + ": initializing '" + t.name + "': " + s.message());
     }
+  }
+  return {};
+}
+
+Status check_loaded_values(const std::string& source, const std::string& name, std::span<const float> values) {
+  const bool variance = name.size() >= 11 && name.compare(name.size() - 11, 11, "running_var") == 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float v = values[i];
+    if (std::isfinite(v) && !(variance && v < 0)) continue;
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", double(v));
+    return Status::error(source + ": tensor '" + name + "' holds " + value + " at index " + std::to_string(i) +
+                         (variance && std::isfinite(v) ? " (a variance must be ≥ 0)" : " (weights must be finite)"));
   }
   return {};
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,11 @@ Result<Pair> build_pair(Graph& g, const std::string& model, const Widths& w);
 // The generator of `model` alone (sampling needs no discriminator).
 Result<Network> build_generator(Graph& g, const std::string& model, const Widths& w);
 std::vector<std::string> model_names();
+
+// Loaded weights are checked before use: every value finite and every
+// BatchNorm running_var ≥ 0 (a negative variance gives NaN through its square
+// root). Errors name `source` (the file), the tensor and the first bad index.
+Status check_loaded_values(const std::string& source, const std::string& name, std::span<const float> values);
 
 // Host-side initial values of one tensor of `shape`: deterministic from
 // (seed, stream) through Philox (step 0), so every backend starts alike.

@@ -12,6 +12,7 @@
 #include "engine/ops.h"
 #include "engine/philox.h"
 #include "engine/safetensors.h"
+#include "nets/nets.h"
 
 namespace gantry {
 namespace {
@@ -203,17 +204,20 @@ Result<std::unique_ptr<Classifier>> Classifier::load(const std::string& path, in
   auto fw = parse_int(path, "features", *features);
   if (!fw.ok()) return fw.status();
   w.conv1 = ch[0], w.conv2 = ch[1], w.conv3 = ch[2], w.features = *fw;
-  auto c = create(w, threads);
-  if (!c.ok()) return Status::error(path + ": " + c.message());
+  if (Status s = check_widths(w); !s.ok()) return Status::error(path + ": " + s.message());
+  // The file must hold every weight before anything is sized from its metadata.
   std::vector<std::vector<float>> weights;
-  for (const auto& [name, shape] : (*c)->shapes_) {
+  for (const auto& [name, shape] : layer_shapes(w)) {
     const SafeTensor* t = file->find(name);
     if (!t) return Status::error(path + ": no tensor \"" + name + "\" (classifier " + w.str() + ")");
     if (t->shape != shape)
       return Status::error(path + ": tensor \"" + name + "\" has shape " + t->shape.str() + ", the classifier " +
                            w.str() + " needs " + shape.str());
+    if (Status s = nets::check_loaded_values(path, name, t->data); !s.ok()) return s;
     weights.push_back(t->data);
   }
+  auto c = create(w, threads);
+  if (!c.ok()) return Status::error(path + ": " + c.message());
   if (Status s = (*c)->set_weights(weights); !s.ok()) return Status::error(path + ": " + s.message());
   if (const std::string* acc = file->meta("holdout_accuracy")) (*c)->holdout_accuracy = std::strtof(acc->c_str(), nullptr);
   for (const auto& kv : file->metadata)

@@ -66,35 +66,31 @@ Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps, BackendKin
 }  // namespace
 
 int bench(const Args& args) {
+  constexpr const char* kUsage = "usage: gantry bench [--model M,M] [--backend B,B] [--batch N,N] [--steps 20] [--warmup 3]\n"
+                                  "                    [--threads T] [--profile] [--max-memory SIZE]\n";
   std::string models = "dcgan28", backends = "cpu", batches = "64";
   int steps = 20, warmup = 3, threads = 0;
   bool profile = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--profile") {
-      profile = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) return std::fprintf(stderr, "gantry bench: %s needs a value\n", a.c_str()), 2;
-    const std::string v = args[++i];
-    try {
-      if (a == "--model") models = v;
-      else if (a == "--backend") backends = v;
-      else if (a == "--batch") batches = v;
-      else if (a == "--steps") steps = std::stoi(v);
-      else if (a == "--warmup") warmup = std::stoi(v);
-      else if (a == "--threads") threads = std::stoi(v);
-      else return std::fprintf(stderr, "usage: gantry bench [--model M,M] [--backend B,B] [--batch N,N] "
-                                       "[--steps 20] [--warmup 3] [--threads T] [--profile]\n"), 2;
-    } catch (...) {
-      return std::fprintf(stderr, "gantry bench: %s: '%s' is not a number\n", a.c_str(), v.c_str()), 2;
-    }
+  Flags flags;
+  flags.text("--model", models).text("--backend", backends).text("--batch", batches)
+      .number("--steps", steps, 1, 100000).number("--warmup", warmup, 0, 100000)
+      .number("--threads", threads, 0, kMaxThreads).toggle("--profile", profile).max_memory();
+  Status st = flags.parse(args);
+  if (flags.help()) return std::printf("%s", kUsage), 0;
+  // Every batch in the list is checked before the first model is built.
+  std::vector<int64_t> batch_list;
+  for (const std::string& b : split(batches)) {
+    if (!st.ok()) break;
+    batch_list.push_back(0);
+    st = parse_number("--batch", b, int64_t(1), kMaxBatch, batch_list.back());
   }
-  if (steps < 1 || warmup < 0) return std::fprintf(stderr, "gantry bench: --steps must be ≥ 1\n"), 2;
+  if (st.ok() && batch_list.empty()) st = Status::error("--batch needs at least one number");
+  if (!st.ok()) return std::fprintf(stderr, "gantry bench: %s\n%s", st.message().c_str(), kUsage), 2;
   int failures = 0;
   for (const std::string& model : split(models))
     for (const std::string& bname : split(backends))
-      for (const std::string& bs : split(batches)) {
+      for (const int64_t batch : batch_list) {
+        const std::string bs = std::to_string(batch);
         auto fail = [&](const std::string& why) {
           std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"batch\":%s,\"error\":\"%s\"}\n", model.c_str(),
                       bname.c_str(), bs.c_str(), why.c_str());
@@ -114,12 +110,7 @@ int bench(const Args& args) {
         c.profile = profile;
         c.widths = *widths;
         c.widths.nc = 1;
-        try {
-          c.batch = std::stoll(bs);
-        } catch (...) {
-          fail("batch is not a number");
-          continue;
-        }
+        c.batch = batch;
         // Random digits-sized data: enough rows for every minibatch of a step.
         Dataset d;
         const int64_t rows = std::max<int64_t>(c.batch * c.n_critic, 256);

@@ -7,6 +7,7 @@
 
 #include "train/classifier.h"
 #include "train/cli.h"
+#include "train/trainer.h"
 
 namespace gantry::cli {
 namespace {
@@ -20,39 +21,31 @@ struct Options {
 constexpr const char* kUsage =
     "usage: gantry classifier train --data DIR [--out classifier.safetensors] [--steps 2000] [--batch 64]\n"
     "                               [--seed S] [--holdout 1000] [--lr 0.001] [--shift 2] [--ema 0.999]\n"
-    "                               [--threads T] [--log-every 250]\n";
+    "                               [--threads T] [--log-every 250] [--max-memory SIZE]\n";
 
-Result<Options> parse(const Args& args) {
+Result<Options> parse(const Args& args, bool& help) {
   Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (i + 1 >= args.size()) return Status::error("flag " + a + " needs a value");
-    const std::string v = args[++i];
-    auto num = [&](auto& dst) { return parse_number(a, v, dst); };
-    Status s;
-    if (a == "--data") o.data = v;
-    else if (a == "--out") o.out = v;
-    else if (a == "--steps") s = num(o.steps);
-    else if (a == "--batch") s = num(o.config.batch);
-    else if (a == "--seed") s = num(o.config.seed);
-    else if (a == "--holdout") s = num(o.config.holdout);
-    else if (a == "--lr") s = num(o.config.lr);
-    else if (a == "--shift") s = num(o.config.max_shift);
-    else if (a == "--ema") s = num(o.config.ema);
-    else if (a == "--threads") s = num(o.config.threads);
-    else if (a == "--log-every") s = num(o.log_every);
-    else return Status::error("unknown flag " + a);
-    if (!s.ok()) return s;
-  }
-  if (o.steps < 1 || o.log_every < 1) return Status::error("--steps and --log-every must be ≥ 1");
+  ClassifierConfig& c = o.config;
+  Flags flags;
+  flags.text("--data", o.data).text("--out", o.out).number("--steps", o.steps, int64_t(1), kMaxSteps)
+      .number("--batch", c.batch, int64_t(1), kMaxBatch).number("--seed", c.seed, uint64_t(0), ~uint64_t(0))
+      .number("--holdout", c.holdout, int64_t(0), kMaxElements).number("--lr", c.lr, 1e-12f, 10.0f)
+      .number("--shift", c.max_shift, 0, 8).number("--ema", c.ema, 0.0f, 0.999999f)
+      .number("--threads", c.threads, 0, kMaxThreads).number("--log-every", o.log_every, int64_t(1), kMaxSteps)
+      .max_memory();
+  if (Status s = flags.parse(args); !s.ok()) return s;
+  help = flags.help();
+  if (Status s = check_output_path("--out", o.out, {}); !s.ok()) return s;
   return o;
 }
 
 }  // namespace
 
 int classifier(const Args& args) {
-  auto parsed = !args.empty() && args[0] == "train" ? parse(Args(args.begin() + 1, args.end()))
+  bool help = !args.empty() && (args[0] == "--help" || args[0] == "-h");
+  auto parsed = !args.empty() && args[0] == "train" ? parse(Args(args.begin() + 1, args.end()), help)
                                                      : Result<Options>(Status::error("the action must be 'train'"));
+  if (help) return std::printf("%s", kUsage), 0;
   if (!parsed.ok()) return std::fprintf(stderr, "gantry classifier: %s\n%s", parsed.message().c_str(), kUsage), 2;
   const Options& o = *parsed;
   auto data = load_dataset(o.data, kClassifierImageSize);

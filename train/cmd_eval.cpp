@@ -14,6 +14,7 @@
 #include "train/generator.h"
 #include "train/dataset.h"
 #include "train/sample_metrics.h"
+#include "train/trainer.h"
 
 namespace gantry::cli {
 namespace {
@@ -28,39 +29,24 @@ struct Options {
 
 constexpr const char* kUsage =
     "usage: gantry eval --classifier C.safetensors (--samples S.npy [--labels L.npy] | --checkpoint G [--n 1000]\n"
-    "                   [--seed S]) [--data DIR] [--n-real 1000] [--threads T] [--json]\n"
+    "                   [--seed S]) [--data DIR] [--n-real 1000] [--threads T] [--json] [--max-memory SIZE]\n"
     "  S.npy: N×1×H×W float32 in [−1, 1] (resized to 28×28); L.npy: the N requested classes;\n"
     "  G: a gantry checkpoint or PyTorch generator weights, sampled in eval mode (conditional: classes i mod 10);\n"
     "  the Fréchet distance compares with the first --n-real digits of DIR (default data/mnist)\n";
 
-Result<Options> parse(const Args& args) {
+Result<Options> parse(const Args& args, bool& help) {
   Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--json") {
-      o.json = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) return Status::error("flag " + a + " needs a value");
-    const std::string v = args[++i];
-    auto num = [&](auto& dst) { return parse_number(a, v, dst); };
-    Status s;
-    if (a == "--classifier") o.classifier = v;
-    else if (a == "--samples") o.samples = v;
-    else if (a == "--labels") o.labels = v;
-    else if (a == "--checkpoint") o.checkpoint = v;
-    else if (a == "--n") s = num(o.n);
-    else if (a == "--seed") s = num(o.seed);
-    else if (a == "--data") o.data = v;
-    else if (a == "--n-real") s = num(o.n_real);
-    else if (a == "--threads") s = num(o.threads);
-    else return Status::error("unknown flag " + a);
-    if (!s.ok()) return s;
-  }
+  Flags flags;
+  flags.text("--classifier", o.classifier).text("--samples", o.samples).text("--labels", o.labels)
+      .text("--checkpoint", o.checkpoint).text("--data", o.data).toggle("--json", o.json)
+      .number("--n", o.n, int64_t(2), int64_t(1) << 24).number("--seed", o.seed, uint64_t(0), ~uint64_t(0))
+      .number("--n-real", o.n_real, int64_t(2), int64_t(1) << 24).number("--threads", o.threads, 0, kMaxThreads)
+      .max_memory();
+  if (Status s = flags.parse(args); !s.ok()) return s;
+  if ((help = flags.help())) return o;
   if (o.classifier.empty()) return Status::error("--classifier C.safetensors is required (make one with gantry classifier train)");
   if (o.samples.empty() == o.checkpoint.empty()) return Status::error("give exactly one of --samples S.npy and --checkpoint G");
-  if (o.n < 2) return Status::error("--n must be ≥ 2");
-  if (o.n_real < 2) return Status::error("--n-real must be ≥ 2");
+  if (!o.samples.empty() && flags.given("--n")) return Status::error("--n sets how many samples to draw from --checkpoint; drop it");
   return o;
 }
 
@@ -87,8 +73,10 @@ Result<Generated> sample_generator(const Options& o) {
 }  // namespace
 
 int eval(const Args& args) {
-  auto parsed = parse(args);
+  bool help = false;
+  auto parsed = parse(args, help);
   if (!parsed.ok()) return std::fprintf(stderr, "gantry eval: %s\n%s", parsed.message().c_str(), kUsage), 2;
+  if (help) return std::printf("%s", kUsage), 0;
   const Options& o = *parsed;
   auto fail = [](const std::string& why) { return std::fprintf(stderr, "gantry eval: %s\n", why.c_str()), 2; };
   auto classifier = Classifier::load(o.classifier, o.threads);

@@ -11,6 +11,7 @@
 #include "platform/image.h"
 #include "train/cli.h"
 #include "train/generator.h"
+#include "train/trainer.h"
 
 namespace gantry::cli {
 namespace {
@@ -19,11 +20,11 @@ constexpr uint32_t kLatentStream = 0x5a;
 
 int usage(const std::string& why) {
   if (!why.empty()) std::fprintf(stderr, "gantry sample: %s\n", why.c_str());
-  std::fprintf(stderr,
+  std::fprintf(why.empty() ? stdout : stderr,
                "usage: gantry sample (--checkpoint RUN/checkpoint.safetensors | --weights G.safetensors)\n"
                "         [--n 64] [--seed S] [--grid out.png] [--columns C] [--upscale U] [--raw-out out.npy]\n"
                "         [--class K | --classes all] [--truncation T] [--interpolate A,B --frames K]\n"
-               "         [--z z.npy] [--backend cpu] [--threads T]\n");
+               "         [--z z.npy] [--backend cpu] [--threads T] [--max-memory SIZE]\n");
   return 2;
 }
 
@@ -58,46 +59,36 @@ std::vector<float> slerp_strip(const float* a, const float* b, int64_t nz, int f
 }  // namespace
 
 int sample(const Args& args) {
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) return usage(""), 0;
-  std::string checkpoint, weights, grid, raw_out, z_file, classes_arg, class_arg, interpolate;
-  int64_t n = 64;
+  std::string checkpoint, weights, grid, raw_out, z_file, classes_arg, interpolate, backend_name = "cpu";
+  int64_t n = 64, class_id = -1;
   uint64_t seed = 1;
   int columns = 0, upscale = 1, frames = 8, threads = 0;
   float truncation = 0;
-  BackendKind backend = BackendKind::cpu;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (i + 1 >= args.size()) return usage("flag " + a + " needs a value");
-    const std::string v = args[++i];
-    auto num = [&](auto& dst) { return parse_number(a, v, dst); };
-    Status st;
-    if (a == "--checkpoint") checkpoint = v;
-    else if (a == "--weights") weights = v;
-    else if (a == "--grid") grid = v;
-    else if (a == "--raw-out") raw_out = v;
-    else if (a == "--z") z_file = v;
-    else if (a == "--classes") classes_arg = v;
-    else if (a == "--class") class_arg = v;
-    else if (a == "--interpolate") interpolate = v;
-    else if (a == "--backend") {
-      auto b = parse_backend(v);
-      if (!b.ok()) return usage(b.message());
-      backend = *b;
-    } else if (a == "--n") st = num(n);
-    else if (a == "--seed") st = num(seed);
-    else if (a == "--columns") st = num(columns);
-    else if (a == "--upscale") st = num(upscale);
-    else if (a == "--frames") st = num(frames);
-    else if (a == "--threads") st = num(threads);
-    else if (a == "--truncation") st = num(truncation);
-    else return usage("unknown flag " + a);
-    if (!st.ok()) return usage(st.message());
-  }
+  Flags flags;
+  flags.text("--checkpoint", checkpoint).text("--weights", weights).text("--grid", grid).text("--raw-out", raw_out)
+      .text("--z", z_file).text("--classes", classes_arg).text("--interpolate", interpolate)
+      .text("--backend", backend_name).number("--n", n, int64_t(1), kMaxElements)
+      .number("--class", class_id, int64_t(0), int64_t(1) << 20).number("--seed", seed, uint64_t(0), ~uint64_t(0))
+      .number("--columns", columns, 0, 1 << 15).number("--upscale", upscale, 1, 64)
+      .number("--frames", frames, 1, 1 << 20).number("--threads", threads, 0, kMaxThreads)
+      .number("--truncation", truncation, 0.0f, 100.0f).max_memory();
+  if (Status st = flags.parse(args); !st.ok()) return usage(st.message());
+  if (flags.help()) return usage(""), 0;
+  auto backend = parse_backend(backend_name);
+  if (!backend.ok()) return usage(backend.message());
   if (checkpoint.empty() == weights.empty()) return usage("give exactly one of --checkpoint and --weights");
-  if (n < 1 || upscale < 1 || frames < 1 || columns < 0) return usage("--n, --upscale and --frames must be ≥ 1");
+  // Below 0.05 the redraws (1000 at most per component) could fail to land inside ±τ.
+  if (truncation > 0 && truncation < 0.05f) return usage("--truncation must be 0 (off) or at least 0.05");
+  if (!classes_arg.empty() && classes_arg != "all") return usage("--classes takes 'all'");
+  if (flags.given("--z") && flags.given("--n")) return usage("--z gives the latents (and their number); drop --n");
   if (grid.empty() && raw_out.empty()) grid = "samples.png";
+  const std::string input = checkpoint.empty() ? weights : checkpoint;
+  for (const auto& [flag, out] : {std::pair{"--grid", grid}, {"--raw-out", raw_out}})
+    if (!out.empty())
+      if (Status s = check_output_path(flag, out, {input, z_file}); !s.ok()) return usage(s.message());
+  if (!grid.empty() && grid == raw_out) return usage("--grid and --raw-out name the same file");
 
-  auto gen = load_generator(checkpoint.empty() ? weights : checkpoint);
+  auto gen = load_generator(input);
   if (!gen.ok()) return std::fprintf(stderr, "gantry sample: %s\n", gen.message().c_str()), 2;
   std::printf("generator: %s\n", gen->description.c_str());
   const int64_t nz = gen->nz;
@@ -114,6 +105,8 @@ int sample(const Args& args) {
     z = arr->data;
     n = s[0];
   } else {
+    // The latents themselves must fit before they are drawn.
+    if (Status s = check_output_bytes(n, Shape{nz}); !s.ok()) return std::fprintf(stderr, "gantry sample: --n: %s\n", s.message().c_str()), 2;
     z = draw_latents(seed, n, nz, truncation);
   }
   if (!interpolate.empty()) {
@@ -122,18 +115,20 @@ int sample(const Args& args) {
     std::istringstream in(interpolate);
     if (!(in >> a >> comma >> b) || comma != ',' || a < 0 || b < 0 || a >= n || b >= n)
       return usage("--interpolate A,B takes two latent indices below " + std::to_string(n));
+    if (Status s = check_output_bytes(frames, Shape{nz}); !s.ok())
+      return std::fprintf(stderr, "gantry sample: --frames: %s\n", s.message().c_str()), 2;
     z = slerp_strip(z.data() + a * nz, z.data() + b * nz, nz, frames);
     n = frames;
     if (!columns) columns = frames;
   }
   if (gen->classes) {
-    if (!classes_arg.empty() && classes_arg != "all") return usage("--classes takes 'all'");
-    if (!class_arg.empty()) {
-      int k = -1;
-      std::istringstream in(class_arg);
-      if (!(in >> k) || k < 0 || k >= gen->classes) return usage("--class must be 0.." + std::to_string(gen->classes - 1));
-      labels.assign(size_t(n), float(k));
+    if (flags.given("--class") && flags.given("--classes")) return usage("give one of --class and --classes");
+    if (class_id >= gen->classes) return usage("--class must be 0.." + std::to_string(gen->classes - 1));
+    if (class_id >= 0) {
+      labels.assign(size_t(n), float(class_id));
     } else {
+      if (Status s = check_output_bytes(n * gen->classes, Shape{nz}); !s.ok())
+        return std::fprintf(stderr, "gantry sample: one row per class: %s\n", s.message().c_str()), 2;
       // One row per class, the same latents in every row (default, or --classes all).
       const int64_t per = n;
       std::vector<float> rows;
@@ -145,11 +140,12 @@ int sample(const Args& args) {
       n = per * gen->classes;
       if (!columns) columns = int(per);
     }
-  } else if (!class_arg.empty() || !classes_arg.empty()) {
+  } else if (flags.given("--class") || flags.given("--classes")) {
     return usage("--class/--classes need a conditional generator; " + gen->description + " is not");
   }
 
-  auto images = generate(*gen, z, labels, backend, threads);
+  if (Status s = check_output_bytes(n, gen->image); !s.ok()) return std::fprintf(stderr, "gantry sample: %s\n", s.message().c_str()), 2;
+  auto images = generate(*gen, z, labels, *backend, threads);
   if (!images.ok()) return std::fprintf(stderr, "gantry sample: %s\n", images.message().c_str()), 1;
   const Shape& im = gen->image;
   if (!raw_out.empty()) {
@@ -167,13 +163,15 @@ int sample(const Args& args) {
 }
 
 int export_weights(const Args& args) {
+  constexpr const char* kUsage = "usage: gantry export --checkpoint RUN/checkpoint.safetensors --out G.safetensors\n";
   std::string checkpoint, out;
-  for (size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--checkpoint") checkpoint = args[i + 1];
-    else if (args[i] == "--out") out = args[i + 1];
-  }
-  if (checkpoint.empty() || out.empty() || args.size() != 4)
-    return std::fprintf(stderr, "usage: gantry export --checkpoint RUN/checkpoint.safetensors --out G.safetensors\n"), 2;
+  Flags flags;
+  flags.text("--checkpoint", checkpoint).text("--out", out);
+  Status st = flags.parse(args);
+  if (flags.help()) return std::printf("%s", kUsage), 0;
+  if (st.ok() && (checkpoint.empty() || out.empty())) st = Status::error("--checkpoint and --out are required");
+  if (st.ok()) st = check_output_path("--out", out, {checkpoint});
+  if (!st.ok()) return std::fprintf(stderr, "gantry export: %s\n%s", st.message().c_str(), kUsage), 2;
   auto gen = load_generator(checkpoint);
   if (!gen.ok()) return std::fprintf(stderr, "gantry export: %s\n", gen.message().c_str()), 2;
   if (Status s = export_generator(*gen, out); !s.ok()) return std::fprintf(stderr, "gantry export: %s\n", s.message().c_str()), 1;

@@ -1,21 +1,27 @@
 // `gantry train`: trains a model on MNIST and writes, under --out RUN_DIR,
 // samples/step_NNNNNN.png (fixed z; for cgan32 one row per digit),
 // metrics.csv, loss.png and checkpoint.safetensors (atomically, every
-// --checkpoint-every steps, at the end, and on Ctrl-C). A NaN or Inf in a
-// logged value stops the run, naming the step and the value; the last
-// checkpoint on disk is the last good one.
-#include <atomic>
+// --checkpoint-every steps, at the end, and on SIGINT, SIGTERM and SIGHUP).
+// A NaN or Inf in a logged value stops the run, naming the step and the value;
+// the last checkpoint on disk is the last good one. A run directory is locked
+// (flock on RUN_DIR/.lock) while a run uses it, and a new run never writes
+// into one that holds a run unless told --overwrite.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "engine/philox.h"
 #include "engine/safetensors.h"
+#include "platform/atomic_file.h"
 #include "platform/image.h"
 #include "train/cli.h"
 #include "train/trainer.h"
@@ -23,8 +29,10 @@
 namespace gantry::cli {
 namespace {
 
-std::atomic<bool> g_interrupted{false};
-void on_signal(int) { g_interrupted = true; }
+volatile std::sig_atomic_t g_signal = 0;  // the first SIGINT/SIGTERM/SIGHUP received
+void on_signal(int sig) {
+  if (!g_signal) g_signal = sig;
+}
 
 constexpr uint32_t kSampleStream = 0xfeed;
 
@@ -33,75 +41,150 @@ struct Options {
   std::string data = "data/mnist", out, resume;
   int64_t steps = 2000, limit = 0;
   int64_t sample_every = 200, checkpoint_every = 500, log_every = 10;
+  bool overwrite = false;
+  Flags flags;
 };
 
 int usage(const char* why) {
   if (why) std::fprintf(stderr, "gantry train: %s\n", why);
-  std::fprintf(stderr,
-               "usage: gantry train --model M --out RUN_DIR [--data DIR] [--steps N] [--batch B] [--backend cpu]\n"
-               "                    [--seed S] [--threads T] [--limit N] [--sample-every K] [--checkpoint-every K]\n"
-               "                    [--log-every K] [--lr X] [--beta1 X] [--beta2 X] [--n-critic N] [--lambda X]\n"
-               "                    [--clip C] [--nz N] [--ngf N] [--ndf N]\n"
-               "       gantry train --resume RUN_DIR [--steps N] [--data DIR] [--backend B] [...]\n"
+  std::fprintf(why ? stderr : stdout,
+               "usage: gantry train --model M --out RUN_DIR [--overwrite] [--data DIR] [--steps N] [--batch B]\n"
+               "                    [--backend cpu] [--seed S] [--threads T] [--limit N] [--sample-every K]\n"
+               "                    [--checkpoint-every K] [--log-every K] [--lr X] [--beta1 X] [--beta2 X]\n"
+               "                    [--n-critic N] [--lambda X] [--clip C] [--nz N] [--ngf N] [--ndf N]\n"
+               "                    [--max-memory SIZE]\n"
+               "       gantry train --resume RUN_DIR [--steps N] [--data DIR] [--backend B] [--threads T]\n"
+               "                    [--lr X] [--beta1 X] [--beta2 X] [--lambda X] [--clip C] [...]\n"
                "models: dcgan28 (default), dcgan64, cgan32, wgangp28, wgangp64, wgan-clip28, wgan-clip64\n");
-  return 2;
+  return why ? 2 : 0;
 }
 
-// Parses flags; numbers are checked whole ("12x" is an error).
-Result<Options> parse(const Args& args) {
-  Options o;
-  bool model_given = false, widths_given[3] = {false, false, false};
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (i + 1 >= args.size()) return Status::error("flag " + a + " needs a value");
-    const std::string v = args[++i];
-    auto num = [&](auto& dst) { return parse_number(a, v, dst); };
-    Status s;
-    if (a == "--model") o.config.model = v, model_given = true;
-    else if (a == "--data") o.data = v;
-    else if (a == "--out") o.out = v;
-    else if (a == "--resume") o.resume = v;
-    else if (a == "--backend") {
-      auto b = parse_backend(v);
-      if (!b.ok()) return b.status();
-      o.config.backend = *b;
-    } else if (a == "--steps") s = num(o.steps);
-    else if (a == "--batch") s = num(o.config.batch);
-    else if (a == "--seed") s = num(o.config.seed);
-    else if (a == "--threads") s = num(o.config.threads);
-    else if (a == "--limit") s = num(o.limit);
-    else if (a == "--sample-every") s = num(o.sample_every);
-    else if (a == "--checkpoint-every") s = num(o.checkpoint_every);
-    else if (a == "--log-every") s = num(o.log_every);
-    else if (a == "--lr") s = num(o.config.lr);
-    else if (a == "--beta1") s = num(o.config.beta1);
-    else if (a == "--beta2") s = num(o.config.beta2);
-    else if (a == "--n-critic") s = num(o.config.n_critic);
-    else if (a == "--lambda") s = num(o.config.lambda);
-    else if (a == "--clip") s = num(o.config.clip);
-    else if (a == "--nz") s = num(o.config.widths.nz), widths_given[0] = true;
-    else if (a == "--ngf") s = num(o.config.widths.ngf), widths_given[1] = true;
-    else if (a == "--ndf") s = num(o.config.widths.ndf), widths_given[2] = true;
-    else return Status::error("unknown flag " + a);
-    if (!s.ok()) return s;
-  }
+// Flags a resumed run may change: optimizer coefficients and loss weights are
+// graph constants rebuilt on resume, so a new value simply applies from the
+// next step. Everything else that shapes the graph or the data order (model,
+// widths, batch, n_critic — Adam's bias correction counts n_critic updates per
+// step —, seed) must match the checkpoint.
+constexpr const char* kResumeMayChange[] = {"--lr", "--beta1", "--beta2", "--lambda", "--clip"};
+constexpr const char* kResumeMustMatch[] = {"--model", "--batch", "--seed", "--nz", "--ngf", "--ndf", "--n-critic"};
+
+// Parses flags into `o` (numbers whole and in range).
+Status parse(const Args& args, Options& o) {
+  std::string backend = "cpu";
+  TrainConfig& c = o.config;
+  o.flags.text("--model", c.model).text("--data", o.data).text("--out", o.out).text("--resume", o.resume)
+      .text("--backend", backend).toggle("--overwrite", o.overwrite)
+      .number("--steps", o.steps, int64_t(1), kMaxSteps).number("--batch", c.batch, int64_t(1), kMaxBatch)
+      .number("--seed", c.seed, uint64_t(0), ~uint64_t(0)).number("--threads", c.threads, 0, kMaxThreads)
+      .number("--limit", o.limit, int64_t(0), kMaxElements)
+      .number("--sample-every", o.sample_every, int64_t(1), kMaxSteps)
+      .number("--checkpoint-every", o.checkpoint_every, int64_t(1), kMaxSteps)
+      .number("--log-every", o.log_every, int64_t(1), kMaxSteps).number("--lr", c.lr, 1e-12f, 10.0f)
+      .number("--beta1", c.beta1, 0.0f, 0.9999f).number("--beta2", c.beta2, 0.0f, 0.9999f)
+      .number("--n-critic", c.n_critic, 1, kMaxCritic).number("--lambda", c.lambda, 0.0f, 1e6f)
+      .number("--clip", c.clip, 1e-9f, 1e3f).number("--nz", c.widths.nz, 1, kMaxWidth)
+      .number("--ngf", c.widths.ngf, 1, kMaxWidth).number("--ndf", c.widths.ndf, 1, kMaxWidth).max_memory();
+  if (Status s = o.flags.parse(args); !s.ok() || o.flags.help()) return s;
+  auto b = parse_backend(backend);
+  if (!b.ok()) return b.status();
+  c.backend = *b;
   if (!o.resume.empty()) {
-    if (model_given) return Status::error("--resume takes the model from the checkpoint; drop --model");
-    if (o.out.empty()) o.out = o.resume;
-    return o;
+    if (o.flags.given("--out") && o.out != o.resume) return Status::error("--resume continues in RUN_DIR itself; drop --out");
+    if (o.overwrite) return Status::error("--overwrite starts a new run; it cannot go with --resume");
+    o.out = o.resume;
+    return {};
   }
   if (o.out.empty()) return Status::error("--out RUN_DIR is required");
-  auto seed_widths = nets::seed_widths(o.config.model);
+  auto seed_widths = nets::seed_widths(c.model);
   if (!seed_widths.ok()) return seed_widths.status();
   nets::Widths w = *seed_widths;
-  if (widths_given[0]) w.nz = o.config.widths.nz;
-  if (widths_given[1]) w.ngf = o.config.widths.ngf;
-  if (widths_given[2]) w.ndf = o.config.widths.ndf;
+  if (o.flags.given("--nz")) w.nz = c.widths.nz;
+  if (o.flags.given("--ngf")) w.ngf = c.widths.ngf;
+  if (o.flags.given("--ndf")) w.ndf = c.widths.ndf;
   w.nc = 1;  // MNIST
-  o.config.widths = w;
-  if (o.steps < 1 || o.sample_every < 1 || o.checkpoint_every < 1 || o.log_every < 1)
-    return Status::error("--steps and the --*-every intervals must be ≥ 1");
-  return o;
+  c.widths = w;
+  return c.check();
+}
+
+// On resume: the checkpoint's config, with the flags that may change applied
+// (each one announced) and the ones that must match compared.
+Status merge_resumed(const TrainConfig& saved, Options& o) {
+  TrainConfig merged = saved;
+  const TrainConfig& asked = o.config;
+  merged.backend = asked.backend;
+  merged.threads = asked.threads;
+  auto show = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
+  const std::pair<const char*, std::pair<float*, float>> changeable[] = {
+      {"--lr", {&merged.lr, asked.lr}}, {"--beta1", {&merged.beta1, asked.beta1}},
+      {"--beta2", {&merged.beta2, asked.beta2}}, {"--lambda", {&merged.lambda, asked.lambda}},
+      {"--clip", {&merged.clip, asked.clip}}};
+  static_assert(std::size(changeable) == std::size(kResumeMayChange));
+  for (const auto& [flag, field] : changeable)
+    if (o.flags.given(flag) && *field.first != field.second) {
+      std::printf("resume: %s %s replaces the checkpoint's %s from the next step\n", flag, show(field.second).c_str(),
+                  show(*field.first).c_str());
+      *field.first = field.second;
+    }
+  const std::pair<const char*, std::pair<std::string, std::string>> fixed[] = {
+      {"--model", {saved.model, asked.model}},
+      {"--batch", {std::to_string(saved.batch), std::to_string(asked.batch)}},
+      {"--seed", {std::to_string(saved.seed), std::to_string(asked.seed)}},
+      {"--nz", {std::to_string(saved.widths.nz), std::to_string(asked.widths.nz)}},
+      {"--ngf", {std::to_string(saved.widths.ngf), std::to_string(asked.widths.ngf)}},
+      {"--ndf", {std::to_string(saved.widths.ndf), std::to_string(asked.widths.ndf)}},
+      {"--n-critic", {std::to_string(saved.n_critic), std::to_string(asked.n_critic)}}};
+  static_assert(std::size(fixed) == std::size(kResumeMustMatch));
+  for (const auto& [flag, values] : fixed)
+    if (o.flags.given(flag) && values.first != values.second)
+      return Status::error(std::string(flag) + " " + values.second + " differs from the checkpoint's " + values.first +
+                           "; a resumed run keeps it (start a new run with --out to change it)");
+  if (Status s = merged.check(); !s.ok()) return s;
+  o.config = merged;
+  return {};
+}
+
+// Holds RUN_DIR/.lock with flock for the life of the process, so two trainings
+// of one run directory cannot interleave their checkpoints. The kernel drops
+// the lock when the process dies, however it dies.
+Status lock_run_dir(const std::string& dir) {
+  const std::string path = dir + "/.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::error("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    (void)!::pread(fd, pid, sizeof pid - 1, 0);
+    ::close(fd);
+    return Status::error("another gantry train is using " + dir + (pid[0] ? " (pid " + std::string(pid) + ")" : "") +
+                         "; wait for it or stop it first");
+  }
+  const std::string me = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != ssize_t(me.size())) {
+    // The pid is only for the message above; the lock itself is held.
+  }
+  return {};  // fd stays open: closing it would release the lock
+}
+
+// Files a run writes; --overwrite removes these and nothing else.
+bool is_run_output(const std::filesystem::path& p) {
+  const std::string name = p.filename().string(), parent = p.parent_path().filename().string();
+  if (name == "checkpoint.safetensors" || name == "metrics.csv" || name == "loss.png") return true;
+  return parent == "samples" && p.extension() == ".png" && (name == "latest.png" || name.rfind("step_", 0) == 0);
+}
+
+// Temporary files left by a killed writer ("<file>.tmp-<pid>"): with the lock
+// held no other process can be writing them.
+int remove_stale_temporaries(const std::string& dir) {
+  namespace fs = std::filesystem;
+  int removed = 0;
+  std::error_code ec;
+  for (const std::string& d : {dir, dir + "/samples"})
+    for (fs::directory_iterator it(d, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_regular_file(ec) && it->path().filename().string().find(".tmp-") != std::string::npos)
+        removed += fs::remove(it->path(), ec) ? 1 : 0;
+  return removed;
 }
 
 std::string hms(double seconds) {
@@ -159,7 +242,7 @@ struct MetricsLog {
     rows.push_back(row);
   }
   Status write() const {
-    std::ofstream out(path + ".tmp");
+    std::ostringstream out;
     out << "step";
     for (const auto& n : names) out << ',' << n;
     out << ",steps_per_s\n";
@@ -168,9 +251,8 @@ struct MetricsLog {
       for (size_t i = 1; i < r.size(); ++i) out << ',' << r[i];
       out << '\n';
     }
-    out.close();
-    if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0) return Status::error(path + ": cannot write");
-    return {};
+    const std::string text = out.str();
+    return write_file_atomic(path, std::as_bytes(std::span(text)));
   }
   Status plot(const std::string& png, const std::string& title) const {
     std::vector<Series> series;
@@ -187,38 +269,56 @@ struct MetricsLog {
 }  // namespace
 
 int train(const Args& args) {
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) return usage(nullptr), 0;
-  auto parsed = parse(args);
-  if (!parsed.ok()) return usage(parsed.message().c_str());
-  Options o = *parsed;
+  Options o;
+  if (Status s = parse(args, o); !s.ok()) return usage(s.message().c_str());
+  if (o.flags.help()) return usage(nullptr);
   namespace fs = std::filesystem;
+  auto fail = [](int code, const std::string& why) { return std::fprintf(stderr, "gantry train: %s\n", why.c_str()), code; };
   const std::string ckpt = o.out + "/checkpoint.safetensors";
 
   if (!o.resume.empty()) {
-    // The config lives in the checkpoint's metadata; backend and threads may change.
+    // The config lives in the checkpoint's metadata.
     auto f = read_safetensors(ckpt);
-    if (!f.ok()) return std::fprintf(stderr, "gantry train: %s\n", f.message().c_str()), 2;
+    if (!f.ok()) return fail(2, f.message() + " (--resume needs a run directory with a checkpoint)");
     const std::string* text = f->meta("config");
-    if (!text) return std::fprintf(stderr, "gantry train: %s has no config metadata\n", ckpt.c_str()), 2;
+    if (!text) return fail(2, ckpt + " has no config metadata");
     auto c = TrainConfig::parse(*text);
-    if (!c.ok()) return std::fprintf(stderr, "gantry train: %s: %s\n", ckpt.c_str(), c.message().c_str()), 2;
-    c->backend = o.config.backend;
-    c->threads = o.config.threads;
-    o.config = *c;
+    if (!c.ok()) return fail(2, ckpt + ": " + c.message());
+    if (Status s = merge_resumed(*c, o); !s.ok()) return fail(2, s.message());
   }
   auto size = image_size_of(o.config.model);
-  if (!size.ok()) return std::fprintf(stderr, "gantry train: %s\n", size.message().c_str()), 2;
+  if (!size.ok()) return fail(2, size.message());
   auto data = load_dataset(o.data, *size, o.limit);
-  if (!data.ok()) return std::fprintf(stderr, "gantry train: %s\n", data.message().c_str()), 2;
+  if (!data.ok()) return fail(2, data.message());
   auto trainer = Trainer::create(o.config, *data);
-  if (!trainer.ok()) return std::fprintf(stderr, "gantry train: %s\n", trainer.message().c_str()), 2;
+  if (!trainer.ok()) return fail(2, trainer.message());
   Trainer& t = **trainer;
+
   std::error_code ec;
+  if (fs::exists(o.out, ec) && !fs::is_directory(o.out, ec)) return fail(2, o.out + " exists and is not a directory");
   fs::create_directories(o.out + "/samples", ec);
-  if (ec) return std::fprintf(stderr, "gantry train: cannot create %s: %s\n", o.out.c_str(), ec.message().c_str()), 2;
+  if (ec) return fail(2, "cannot create " + o.out + ": " + ec.message());
+  if (Status s = lock_run_dir(o.out); !s.ok()) return fail(2, s.message());
+  if (const int n = remove_stale_temporaries(o.out))
+    std::printf("removed %d temporary file%s left by an interrupted writer\n", n, n == 1 ? "" : "s");
+  if (o.resume.empty()) {
+    std::vector<fs::path> previous;
+    for (const std::string& d : {o.out, o.out + "/samples"})
+      for (fs::directory_iterator it(d, ec), end; !ec && it != end; it.increment(ec))
+        if (is_run_output(it->path())) previous.push_back(it->path());
+    if (!previous.empty() && !o.overwrite)
+      return fail(2, o.out + " already holds a run (" + previous.front().string() +
+                         "); continue it with --resume " + o.out + ", or start over with --overwrite");
+    for (const fs::path& p : previous) fs::remove(p, ec);
+  }
 
   Status st = o.resume.empty() ? t.init_weights() : t.load(ckpt);
-  if (!st.ok()) return std::fprintf(stderr, "gantry train: %s\n", st.message().c_str()), 2;
+  if (!st.ok()) return fail(2, st.message());
+  if (t.steps_done() >= o.steps) {
+    std::printf("%s is at step %lld already, not below --steps %lld: nothing to do\n", ckpt.c_str(),
+                static_cast<long long>(t.steps_done()), static_cast<long long>(o.steps));
+    return 0;
+  }
   MetricsLog log{o.out + "/metrics.csv", {}, {}};
   for (const Metric& m : t.metrics()) log.names.push_back(m.name);
   if (!o.resume.empty()) (void)log.load_upto(t.steps_done());
@@ -233,8 +333,8 @@ int train(const Args& args) {
               double(a.data) / 1048576, double(a.inputs) / 1048576, double(a.transient) / 1048576);
   std::fflush(stdout);
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // A dropped SSH connection to a board sends SIGHUP: checkpoint then too.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_signal);
   const SampleGrid grid = make_grid(t);
   const bool tty = isatty(fileno(stdout));
   const std::string title = o.config.model + " (" + backend_name(o.config.backend) + ")";
@@ -285,14 +385,15 @@ int train(const Args& args) {
     }
     if (step % o.sample_every == 0 || step == o.steps)
       if (Status s = write_samples(); !s.ok()) return std::fprintf(stderr, "\ngantry train: %s\n", s.message().c_str()), 1;
-    if (step % o.checkpoint_every == 0 || step == o.steps || g_interrupted) {
+    const int sig = g_signal;
+    if (step % o.checkpoint_every == 0 || step == o.steps || sig) {
       if (Status s = save_all(); !s.ok()) return std::fprintf(stderr, "\ngantry train: %s\n", s.message().c_str()), 1;
       last_saved = step;
     }
-    if (g_interrupted) {
-      std::printf("\ninterrupted at step %lld; checkpoint written to %s (resume with --resume %s)\n",
+    if (sig) {
+      std::printf("\n%s at step %lld; checkpoint written to %s (resume with --resume %s)\n", strsignal(sig),
                   static_cast<long long>(step), ckpt.c_str(), o.out.c_str());
-      return 130;
+      return 128 + sig;  // the shell's convention for a death by signal
     }
   }
   std::printf("\ndone: %lld steps in %s; samples in %s/samples/latest.png, curves in %s/loss.png, checkpoint %s\n",

@@ -2,6 +2,8 @@
 // non-zero with a message naming the file, op or shape when something is wrong.
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <string>
 #include <thread>
 
@@ -26,7 +28,13 @@ int usage(std::FILE* out) {
   return out == stdout ? 0 : 2;
 }
 
-int cmd_info() {
+int cmd_info(const gantry::cli::Args& args) {
+  if (!args.empty()) {
+    const bool help = args[0] == "--help" || args[0] == "-h";
+    std::fprintf(help ? stdout : stderr, "%susage: gantry info (takes no flags)\n",
+                 help ? "" : ("gantry info: unexpected argument '" + args[0] + "'\n").c_str());
+    return help ? 0 : 2;
+  }
   std::printf("gantry %s\n", GANTRY_VERSION);
   std::printf("backends:");
   for (auto k : gantry::available_backends()) std::printf(" %s", gantry::backend_name(k));
@@ -38,12 +46,7 @@ int cmd_info() {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc < 2) return usage(stderr);
-  const std::string cmd = argv[1];
-  const gantry::cli::Args args(argv + 2, argv + argc);
+int run(const std::string& cmd, const gantry::cli::Args& args) {
   if (cmd == "golden") return gantry::cli::golden(args);
   if (cmd == "train") return gantry::cli::train(args);
   if (cmd == "bench") return gantry::cli::bench(args);
@@ -51,8 +54,25 @@ int main(int argc, char** argv) {
   if (cmd == "eval") return gantry::cli::eval(args);
   if (cmd == "sample") return gantry::cli::sample(args);
   if (cmd == "export") return gantry::cli::export_weights(args);
-  if (cmd == "info") return cmd_info();
+  if (cmd == "info") return cmd_info(args);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") return usage(stdout);
   std::fprintf(stderr, "gantry: unknown command '%s'\n", cmd.c_str());
   return usage(stderr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage(stderr);
+  // Errors are values throughout gantry; what can still throw is the standard
+  // library running out of memory or threads. Say so and exit 2 rather than
+  // abort in std::terminate.
+  try {
+    return run(argv[1], gantry::cli::Args(argv + 2, argv + argc));
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "gantry %s: out of memory (lower --batch or --n, or set --max-memory)\n", argv[1]);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gantry %s: %s\n", argv[1], e.what());
+  }
+  return 2;
 }

@@ -1,6 +1,9 @@
 // See generator.h.
 #include "train/generator.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -109,11 +112,15 @@ Result<LoadedGenerator> from_checkpoint(const SafeTensorsFile& f, const std::str
       if (src->shape != probe.shape(t.value))
         return Status::error(path + ": 'G." + t.name + "' has shape " + src->shape.str() + ", the " + c.model +
                              " generator needs " + probe.shape(t.value).str());
+      if (Status s = nets::check_loaded_values(path, "G." + t.name, src->data); !s.ok()) return s;
       gen.tensors.push_back(SafeTensor{t.name, src->shape, src->data});
     }
   const std::string* step = f.meta("step");
-  gen.batches_tracked = step ? std::stoll(*step) : 0;
-  gen.description = c.model + " checkpoint, step " + (step ? *step : "?") + ", nz " + std::to_string(gen.nz);
+  if (!step) return Status::error(path + ": checkpoint has no \"step\" metadata");
+  auto steps = parse_checkpoint_step(path, *step);
+  if (!steps.ok()) return steps.status();
+  gen.batches_tracked = *steps;
+  gen.description = c.model + " checkpoint, step " + *step + ", nz " + std::to_string(gen.nz);
   return gen;
 }
 
@@ -138,8 +145,15 @@ Result<LoadedGenerator> from_pytorch(SafeTensorsFile f, const std::string& path)
   if (!probe.ok()) return Status::error(path + ": " + probe.status().message());
   gen.image = net.output_shape;
   for (const auto* list : {&net.params, &net.buffers})
-    for (const nets::NamedTensor& t : *list) gen.tensors.push_back(*f.find(t.name));
-  if (const SafeTensor* nbt = f.find("main.1.num_batches_tracked")) gen.batches_tracked = int64_t(nbt->data[0]);
+    for (const nets::NamedTensor& t : *list) {
+      gen.tensors.push_back(*f.find(t.name));
+      if (Status s = nets::check_loaded_values(path, t.name, gen.tensors.back().data); !s.ok()) return s;
+    }
+  // num_batches_tracked is informational (export writes it back); a count, so kept only when it is one.
+  if (const SafeTensor* nbt = f.find("main.1.num_batches_tracked"); nbt && nbt->data.size() == 1) {
+    const float v = nbt->data[0];
+    if (v >= 0 && v <= float(kMaxSteps)) gen.batches_tracked = int64_t(v);
+  }
   gen.description = "PyTorch DCGAN generator: nz " + std::to_string(gen.nz) + ", " + std::to_string(layers->size()) +
                     " layers, " + gen.image.str() + " images, conv bias " + (layers->front().bias ? "on" : "off");
   return gen;
@@ -155,6 +169,54 @@ Result<LoadedGenerator> load_generator(const std::string& path) {
   return from_pytorch(*f, path);
 }
 
+namespace {
+
+// The generator compiled for `batch` rows of z, weights written.
+struct CompiledGenerator {
+  Graph graph;
+  Value z, labels, out;
+  std::unique_ptr<Program> program;
+};
+
+Result<std::unique_ptr<CompiledGenerator>> compile_generator(const LoadedGenerator& gen, int64_t batch,
+                                                             BackendKind backend, int threads) {
+  auto c = std::make_unique<CompiledGenerator>();
+  Graph& g = c->graph;
+  const nets::Network net = gen.build(g);
+  c->z = g.input(Shape{batch, gen.nz, 1, 1}, "z");
+  c->labels = gen.classes ? g.input(Shape{batch}, "labels") : Value{};
+  c->out = net.forward(g, c->z, c->labels, false);
+  if (!g.ok()) return Status::error(gen.source + ": " + g.status().message());
+  auto p = compile(g, CompileOptions{backend, {c->out}, threads});
+  if (!p.ok()) return p.status();
+  c->program = std::move(*p);
+  size_t k = 0;
+  for (const auto* list : {&net.params, &net.buffers})
+    for (const nets::NamedTensor& t : *list) {
+      const std::vector<float>& values = gen.tensors[k++].data;
+      if (Status s = c->program->write(t.value, values.data(), int64_t(values.size())); !s.ok()) return s;
+    }
+  return c;
+}
+
+// The largest batch up to `cap` whose arena fits memory_limit(): the arena of
+// one sample, planned but not allocated, is the weights plus one row of
+// activations, and the activations grow linearly with the batch.
+Result<int64_t> fitting_batch(const LoadedGenerator& gen, int64_t cap) {
+  Graph g;
+  const nets::Network net = gen.build(g);
+  const Value z = g.input(Shape{1, gen.nz, 1, 1}, "z");
+  const Value out = net.forward(g, z, gen.classes ? g.input(Shape{1}, "labels") : Value{}, false);
+  if (!g.ok()) return Status::error(gen.source + ": " + g.status().message());
+  auto plan = plan_arena(g, {out}, int64_t(sizeof(float)));
+  if (!plan.ok()) return Status::error(gen.source + ": one sample: " + plan.message());
+  const ArenaBytes& a = plan->bytes;
+  const int64_t fixed = a.params + a.state, per_row = std::max<int64_t>(a.total() - fixed, 1);
+  return std::clamp((memory_limit() - fixed) / per_row, int64_t(1), cap);
+}
+
+}  // namespace
+
 Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vector<float>& z,
                                     const std::vector<float>& labels, BackendKind backend, int threads) {
   const int64_t n = int64_t(z.size()) / gen.nz;
@@ -162,27 +224,52 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
     return Status::error("z holds " + std::to_string(z.size()) + " values, not a whole number of rows of nz = " + std::to_string(gen.nz));
   if (gen.classes && int64_t(labels.size()) != n)
     return Status::error("a conditional generator needs one class label per sample (" + std::to_string(n) + ")");
-  Graph g;
-  const nets::Network net = gen.build(g);
-  const Value zin = g.input(Shape{n, gen.nz, 1, 1}, "z");
-  const Value lin = gen.classes ? g.input(Shape{n}, "labels") : Value{};
-  const Value out = net.forward(g, zin, lin, false);
-  if (!g.ok()) return g.status();
-  auto p = compile(g, CompileOptions{backend, {out}, threads});
-  if (!p.ok()) return p.status();
-  size_t k = 0;
-  for (const auto* list : {&net.params, &net.buffers})
-    for (const nets::NamedTensor& t : *list) {
-      const std::vector<float>& values = gen.tensors[k++].data;
-      if (Status s = (*p)->write(t.value, values.data(), int64_t(values.size())); !s.ok()) return s;
+  for (size_t i = 0; i < z.size(); ++i)
+    if (!std::isfinite(z[i]))
+      return Status::error("latent " + std::to_string(i / size_t(gen.nz)) + " holds a non-finite value at component " +
+                           std::to_string(i % size_t(gen.nz)));
+  const int64_t per = gen.image.numel();
+  if (Status s = check_output_bytes(n, gen.image); !s.ok()) return s;
+  auto batch = fitting_batch(gen, std::min<int64_t>(n, kGenerateBatch));
+  if (!batch.ok()) return batch.status();
+  auto c = compile_generator(gen, *batch, backend, threads);
+  if (!c.ok()) return c.status();
+  CompiledGenerator& cg = **c;
+  const int64_t B = *batch;
+  // Rows past n in the last chunk are zero latents; their images are dropped.
+  std::vector<float> zin(static_cast<size_t>(B * gen.nz)), lin(static_cast<size_t>(B)), out(static_cast<size_t>(B * per)),
+      images(static_cast<size_t>(n * per));
+  for (int64_t first = 0; first < n; first += B) {
+    const int64_t rows = std::min(B, n - first);
+    std::fill(zin.begin(), zin.end(), 0.0f);
+    std::copy_n(z.begin() + first * gen.nz, rows * gen.nz, zin.begin());
+    if (Status s = cg.program->write(cg.z, zin.data(), int64_t(zin.size())); !s.ok()) return s;
+    if (cg.labels.valid()) {
+      std::fill(lin.begin(), lin.end(), 0.0f);
+      std::copy_n(labels.begin() + first, rows, lin.begin());
+      if (Status s = cg.program->write(cg.labels, lin.data(), int64_t(lin.size())); !s.ok()) return s;
     }
-  if (Status s = (*p)->write(zin, z.data(), int64_t(z.size())); !s.ok()) return s;
-  if (lin.valid())
-    if (Status s = (*p)->write(lin, labels.data(), int64_t(labels.size())); !s.ok()) return s;
-  if (Status s = (*p)->step(StepUniforms{}); !s.ok()) return s;
-  std::vector<float> images(size_t(g.shape(out).numel()));
-  if (Status s = (*p)->read(out, images.data(), int64_t(images.size())); !s.ok()) return s;
+    if (Status s = cg.program->step(StepUniforms{}); !s.ok()) return s;
+    if (Status s = cg.program->read(cg.out, out.data(), int64_t(out.size())); !s.ok()) return s;
+    std::copy_n(out.begin(), rows * per, images.begin() + first * per);
+  }
+  // Finite weights and latents cannot give NaN through conv, batch norm and
+  // tanh unless something overflowed: say so rather than write grey squares.
+  for (size_t i = 0; i < images.size(); ++i)
+    if (!std::isfinite(images[i]))
+      return Status::error("sample " + std::to_string(i / size_t(per)) + " came out non-finite (overflow in " +
+                           gen.source + "'s weights?)");
   return images;
+}
+
+Status check_output_bytes(int64_t n, const Shape& image) {
+  const int64_t per = image.checked_numel();
+  if (n >= 1 && per > 0 && n <= memory_limit() / int64_t(sizeof(float)) / per) return {};
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%lld samples of %s need %.4g GiB, over the memory limit of %.4g GiB (--max-memory)",
+                static_cast<long long>(n), image.str().c_str(), double(n) * double(per) * 4 / 1073741824.0,
+                double(memory_limit()) / 1073741824.0);
+  return Status::error(buf);
 }
 
 Status export_generator(const LoadedGenerator& gen, const std::string& path) {

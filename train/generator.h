@@ -30,10 +30,18 @@ struct LoadedGenerator {
 
 Result<LoadedGenerator> load_generator(const std::string& path);
 
+// Samples are generated in chunks of at most kGenerateBatch (fewer when the
+// arena would pass memory_limit()), so n is bounded only by the output itself.
+constexpr int64_t kGenerateBatch = 64;
+
 // z: n·nz values ([n, nz] row-major); labels: n class ids for conditional
-// generators (ignored otherwise). Returns n·C·H·W values in [−1, 1].
+// generators (ignored otherwise). Returns n·C·H·W values in [−1, 1]. Errors on
+// non-finite latents or samples.
 Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vector<float>& z,
                                     const std::vector<float>& labels, BackendKind backend, int threads = 0);
+
+// Ok when n images of shape `image` (float32) fit memory_limit(); the error gives both figures.
+Status check_output_bytes(int64_t n, const Shape& image);
 
 // Writes the generator's tensors with their PyTorch names (plus
 // num_batches_tracked for each BatchNorm, so load_state_dict(strict=True) works).

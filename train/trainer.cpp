@@ -22,6 +22,15 @@ Value batch_mean(Graph& g, Value v) {  // [B, 1] → scalar
 
 }  // namespace
 
+Result<int64_t> parse_checkpoint_step(const std::string& path, const std::string& text) {
+  std::istringstream in(text);
+  int64_t step = -1;
+  in >> step;
+  if (text.empty() || !in || !in.eof() || step < 0 || step > kMaxSteps)
+    return Status::error(path + ": step \"" + text + "\" is not a whole number in [0, " + std::to_string(kMaxSteps) + "]");
+  return step;
+}
+
 Result<Objective> objective_of(const std::string& model) {
   if (model.rfind("wgangp", 0) == 0) return Objective::wgan_gp;
   if (model.rfind("wgan-clip", 0) == 0) return Objective::wgan_clip;
@@ -53,26 +62,53 @@ Result<TrainConfig> TrainConfig::parse(const std::string& text) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos) return Status::error("config entry '" + item + "' is not key=value");
     const std::string k = item.substr(0, eq), v = item.substr(eq + 1);
-    try {
-      if (k == "model") c.model = v;
-      else if (k == "batch") c.batch = std::stoll(v);
-      else if (k == "seed") c.seed = std::stoull(v);
-      else if (k == "nz") c.widths.nz = std::stoi(v);
-      else if (k == "ngf") c.widths.ngf = std::stoi(v);
-      else if (k == "ndf") c.widths.ndf = std::stoi(v);
-      else if (k == "nc") c.widths.nc = std::stoi(v);
-      else if (k == "lr") c.lr = std::stof(v);
-      else if (k == "beta1") c.beta1 = std::stof(v);
-      else if (k == "beta2") c.beta2 = std::stof(v);
-      else if (k == "n_critic") c.n_critic = std::stoi(v);
-      else if (k == "lambda") c.lambda = std::stof(v);
-      else if (k == "clip") c.clip = std::stof(v);
-      else return Status::error("unknown config key '" + k + "'");
-    } catch (...) {
-      return Status::error("config value '" + v + "' of '" + k + "' is not a number");
-    }
+    // Whole-value reads: "64x" or "1e99" must not become 64 or inf.
+    auto whole = [&](auto& dst) {
+      std::istringstream num(v);
+      num >> dst;
+      return !v.empty() && num && num.eof() ? Status() : Status::error("config value '" + v + "' of '" + k + "' is not a number");
+    };
+    Status s;
+    if (k == "model") c.model = v;
+    else if (k == "batch") s = whole(c.batch);
+    else if (k == "seed") s = v.find('-') == std::string::npos ? whole(c.seed) : Status::error("config seed '" + v + "' is negative");
+    else if (k == "nz") s = whole(c.widths.nz);
+    else if (k == "ngf") s = whole(c.widths.ngf);
+    else if (k == "ndf") s = whole(c.widths.ndf);
+    else if (k == "nc") s = whole(c.widths.nc);
+    else if (k == "lr") s = whole(c.lr);
+    else if (k == "beta1") s = whole(c.beta1);
+    else if (k == "beta2") s = whole(c.beta2);
+    else if (k == "n_critic") s = whole(c.n_critic);
+    else if (k == "lambda") s = whole(c.lambda);
+    else if (k == "clip") s = whole(c.clip);
+    else return Status::error("unknown config key '" + k + "'");
+    if (!s.ok()) return s;
   }
+  if (Status s = c.check(); !s.ok()) return s;
   return c;
+}
+
+Status TrainConfig::check() const {
+  if (auto o = objective_of(model); !o.ok()) return o.status();
+  auto range = [](const char* name, double v, double lo, double hi) {
+    if (v >= lo && v <= hi) return Status();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s %g is out of range [%g, %g]", name, v, lo, hi);
+    return Status::error(buf);
+  };
+  for (Status s : {range("batch", double(batch), 1, double(kMaxBatch)), range("nz", widths.nz, 1, kMaxWidth),
+                   range("ngf", widths.ngf, 1, kMaxWidth), range("ndf", widths.ndf, 1, kMaxWidth),
+                   range("nc", widths.nc, 1, 4), range("threads", threads, 0, kMaxThreads),
+                   range("n_critic", n_critic, 1, kMaxCritic), range("lambda", lambda, 0, 1e6),
+                   range("clip", clip, 1e-9, 1e3)})
+    if (!s.ok()) return s;
+  // Negative lr/β: the objective's default. β = 1 would divide by zero in
+  // Adam's bias correction; NaN fails every comparison, so it is caught too.
+  if (!(lr < 0 || (lr >= 1e-12f && lr <= 10))) return range("lr", lr, 1e-12, 10);
+  if (!(beta1 < 1)) return range("beta1", beta1, 0, 0.9999);
+  if (!(beta2 < 1)) return range("beta2", beta2, 0, 0.9999);
+  return {};
 }
 
 Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, const Dataset& data) {
@@ -89,10 +125,10 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   if (data.images.rank != 4 || data.images[2] != *size || data.images[3] != *size)
     return Status::error("dataset " + data.source + " has images " + data.images.str() + ", model " + c.model +
                          " needs " + std::to_string(*size) + "×" + std::to_string(*size));
-  if (c.batch < 1 || c.batch > data.images[0])
+  if (Status s = c.check(); !s.ok()) return s;
+  if (c.batch > data.images[0])
     return Status::error("batch " + std::to_string(c.batch) + " must be between 1 and the " +
                          std::to_string(data.images[0]) + " digits in " + data.source);
-  if (c.n_critic < 1) return Status::error("n_critic must be ≥ 1");
   const bool gan = t->objective_ == Objective::gan, gp = t->objective_ == Objective::wgan_gp;
   if (c.lr < 0) c.lr = gan ? 2e-4f : gp ? 1e-4f : 5e-5f;
   if (c.beta1 < 0) c.beta1 = 0.5f;
@@ -295,20 +331,24 @@ Status Trainer::load(const std::string& path) {
     if (t->shape != graph_.shape(v))
       return Status::error(path + ": tensor \"" + name + "\" has shape " + t->shape.str() + ", the model needs " +
                            graph_.shape(v).str());
+    if (Status s = nets::check_loaded_values(path, name, t->data); !s.ok()) return s;
+  }
+  // Checked whole before any tensor is written, so a bad file leaves the weights as they were.
+  auto steps = parse_checkpoint_step(path, *step);
+  if (!steps.ok()) return steps.status();
+  for (const auto& [name, v] : persistent_) {
+    const SafeTensor* t = f->find(name);
     if (Status s = program_->write(v, t->data.data(), int64_t(t->data.size())); !s.ok()) return s;
   }
-  try {
-    step_ = std::stoll(*step);
-  } catch (...) {
-    return Status::error(path + ": step \"" + *step + "\" is not a number");
-  }
+  step_ = *steps;
   return {};
 }
 
 Status Trainer::sample(const std::vector<float>& z, const std::vector<float>& labels, std::vector<float>& images) {
   const int64_t nz = config_.widths.nz, n = int64_t(z.size()) / nz;
-  if (n < 1 || n > sample_n_ || int64_t(z.size()) != n * nz)
-    return Status::error("sample: z must hold 1.." + std::to_string(sample_n_) + " rows of " + std::to_string(nz));
+  if (n < 1 || int64_t(z.size()) != n * nz)
+    return Status::error("sample: z must hold a whole number of rows of " + std::to_string(nz));
+  if (conditional_ && int64_t(labels.size()) != n) return Status::error("sample: need one label per z row");
   // Copy the current generator weights and running statistics into the sampler.
   const nets::Network& G = nets_.generator;
   std::vector<float> buf;
@@ -318,19 +358,25 @@ Status Trainer::sample(const std::vector<float>& z, const std::vector<float>& la
       if (Status s = program_->read((*src)[i].value, buf.data(), int64_t(buf.size())); !s.ok()) return s;
       if (Status s = sampler_->write((*dst)[i].value, buf.data(), int64_t(buf.size())); !s.ok()) return s;
     }
-  std::vector<float> zin(size_t(sample_n_ * nz), 0.0f), lin(size_t(sample_n_), 0.0f);
-  std::copy(z.begin(), z.end(), zin.begin());
-  if (Status s = sampler_->write(sample_z_, zin.data(), int64_t(zin.size())); !s.ok()) return s;
-  if (conditional_) {
-    if (int64_t(labels.size()) != n) return Status::error("sample: need one label per z row");
-    std::copy(labels.begin(), labels.end(), lin.begin());
-    if (Status s = sampler_->write(sample_labels_, lin.data(), int64_t(lin.size())); !s.ok()) return s;
-  }
-  if (Status s = sampler_->step(StepUniforms{config_.seed, 0}); !s.ok()) return s;
+  // The sampler holds sample_n_ rows: larger requests run in chunks, the last one zero-padded.
   const int64_t per = int64_t(size_) * size_ * config_.widths.nc;
-  std::vector<float> all(size_t(sample_n_ * per));
-  if (Status s = sampler_->read(sample_out_, all.data(), int64_t(all.size())); !s.ok()) return s;
-  images.assign(all.begin(), all.begin() + n * per);
+  std::vector<float> zin(static_cast<size_t>(sample_n_ * nz)), lin(static_cast<size_t>(sample_n_)),
+      out(static_cast<size_t>(sample_n_ * per));
+  images.resize(size_t(n * per));
+  for (int64_t first = 0; first < n; first += sample_n_) {
+    const int64_t rows = std::min(sample_n_, n - first);
+    std::fill(zin.begin(), zin.end(), 0.0f);
+    std::fill(lin.begin(), lin.end(), 0.0f);
+    std::copy_n(z.begin() + first * nz, rows * nz, zin.begin());
+    if (Status s = sampler_->write(sample_z_, zin.data(), int64_t(zin.size())); !s.ok()) return s;
+    if (conditional_) {
+      std::copy_n(labels.begin() + first, rows, lin.begin());
+      if (Status s = sampler_->write(sample_labels_, lin.data(), int64_t(lin.size())); !s.ok()) return s;
+    }
+    if (Status s = sampler_->step(StepUniforms{config_.seed, 0}); !s.ok()) return s;
+    if (Status s = sampler_->read(sample_out_, out.data(), int64_t(out.size())); !s.ok()) return s;
+    std::copy_n(out.begin(), rows * per, images.begin() + first * per);
+  }
   return {};
 }
 

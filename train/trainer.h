@@ -21,6 +21,15 @@ namespace gantry {
 
 enum class Objective { gan, wgan_gp, wgan_clip };
 
+// Upper bounds on every count a run takes, from the command line or a
+// checkpoint: past them a graph takes forever to build or an index overflows
+// long before any arena could be allocated (which memory_limit() bounds too).
+constexpr int64_t kMaxBatch = 1 << 16;
+constexpr int kMaxCritic = 100;
+constexpr int kMaxWidth = 1 << 14;  // nz, ngf, ndf
+constexpr int64_t kMaxSteps = int64_t(1) << 32;
+constexpr int kMaxThreads = 1024;
+
 struct TrainConfig {
   std::string model = "dcgan28";  // nets::model_names()
   int64_t batch = 64;
@@ -36,12 +45,18 @@ struct TrainConfig {
   float lambda = 10;     // wgan-gp penalty weight
   float clip = 0.01f;    // wgan-clip weight bound c
 
-  // "key=value;..." of everything above, stored in checkpoints.
+  // "key=value;..." of everything above, stored in checkpoints. parse()
+  // accepts only what check() accepts.
   std::string serialize() const;
   static Result<TrainConfig> parse(const std::string& text);
+  // Every field in its range (the bounds above; lr > 0, β in [0, 1), λ ≥ 0,
+  // c > 0; negative lr/β mean the objective's default); errors name the field.
+  Status check() const;
 };
 
 Result<Objective> objective_of(const std::string& model);
+// A checkpoint's "step" metadata: a whole number in [0, kMaxSteps]; errors name `path`.
+Result<int64_t> parse_checkpoint_step(const std::string& path, const std::string& text);
 Result<int> image_size_of(const std::string& model);
 
 struct Metric {
