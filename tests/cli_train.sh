@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end `gantry train` on 64 random 28×28 "digits": outputs appear
 # (sample grids, metrics.csv, loss.png, checkpoint), --resume continues to the
-# new step count, Ctrl-C (SIGINT) writes a checkpoint and exits 130, and bad
-# input (missing data dir, unknown model) exits non-zero naming the problem.
+# new step count, SIGINT/SIGTERM/SIGHUP write a checkpoint and exit 128+n, a
+# run directory is locked and never overwritten by accident, stale temporary
+# files are cleaned up, resume flags are applied or refused, and bad input
+# (missing data dir, unknown model) exits non-zero naming the problem.
 set -euo pipefail
 gantry=$1
 work=$(mktemp -d)
@@ -30,16 +32,54 @@ head -1 "$work/run/metrics.csv" | grep -q '^step,loss_D,loss_G,D_x,D_G_z,steps_p
 grep -q "steps 6 -> 10" "$work/log2" || { cat "$work/log2"; fail "resume did not start at step 6"; }
 [[ $(tail -1 "$work/run/metrics.csv" | cut -d, -f1) == 10 ]] || fail "metrics.csv does not reach step 10"
 
-# Ctrl-C: a checkpoint is written before exiting with 130.
-"$gantry" train --model wgangp28 --out "$work/int" --steps 1000000 "${small[@]}" >"$work/log3" 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q "^step" "$work/log3" && break; sleep 0.2; done
-kill -INT $pid
+# A signal in the middle: a checkpoint is written before exiting with 128+n
+# (SIGINT: Ctrl-C; SIGTERM: a service manager; SIGHUP: a dropped SSH session).
+# While the run is alive, a second training of its directory is refused.
+for sig in INT TERM HUP; do
+  "$gantry" train --model wgangp28 --out "$work/$sig" --steps 1000000 "${small[@]}" >"$work/log3" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q "^step" "$work/log3" && break; sleep 0.2; done
+  if [[ $sig == INT ]]; then
+    rc=0
+    "$gantry" train --model dcgan28 --out "$work/$sig" --overwrite --steps 5 "${small[@]}" >"$work/log_lock" 2>&1 || rc=$?
+    [[ $rc -eq 2 ]] && grep -q "another gantry train is using" "$work/log_lock" ||
+      { cat "$work/log_lock"; fail "a concurrent training of one run directory was not refused (rc $rc)"; }
+  fi
+  kill -$sig $pid
+  rc=0
+  wait $pid || rc=$?
+  expected=$((128 + $(kill -l $sig)))
+  [[ $rc -eq $expected ]] || { cat "$work/log3"; fail "SIG$sig exit status $rc, expected $expected"; }
+  grep -q "interrupted by SIG$sig at step" "$work/log3" || { cat "$work/log3"; fail "no SIG$sig message"; }
+  [[ -s $work/$sig/checkpoint.safetensors ]] || fail "no checkpoint after SIG$sig"
+done
+# The checkpoint a signal left is whole: the run resumes from it.
+touch "$work/HUP/checkpoint.safetensors.tmp-999999" "$work/HUP/samples/latest.png.tmp-999999"
+step=$(grep -o "interrupted by SIGHUP at step [0-9]*" "$work/log3" | grep -o "[0-9]*$")
+"$gantry" train --resume "$work/HUP" --steps $((step + 1)) --data "$work/data" >"$work/log6" 2>&1 ||
+  { cat "$work/log6"; fail "resume after SIGHUP exited non-zero"; }
+grep -q "removed 2 temporary files" "$work/log6" || { cat "$work/log6"; fail "stale temporary files not reported"; }
+[[ -z $(find "$work/HUP" -name '*.tmp-*') ]] || fail "stale temporary files left behind"
+
+# A finished run's directory: a new run is refused without --overwrite.
 rc=0
-wait $pid || rc=$?
-[[ $rc -eq 130 ]] || { cat "$work/log3"; fail "SIGINT exit status $rc, expected 130"; }
-grep -q "interrupted at step" "$work/log3" || fail "no interruption message"
-[[ -s $work/int/checkpoint.safetensors ]] || fail "no checkpoint after SIGINT"
+"$gantry" train --model dcgan28 --out "$work/run" --steps 2 "${small[@]}" >"$work/log7" 2>&1 || rc=$?
+[[ $rc -eq 2 ]] && grep -q "already holds a run" "$work/log7" || { cat "$work/log7"; fail "existing run overwritten (rc $rc)"; }
+[[ -s $work/run/samples/step_000003.png ]] || fail "the refused run touched the old one"
+"$gantry" train --model dcgan28 --out "$work/run" --steps 2 --overwrite "${small[@]}" >"$work/log8" 2>&1 ||
+  { cat "$work/log8"; fail "--overwrite exited non-zero"; }
+[[ ! -e $work/run/samples/step_000003.png ]] || fail "--overwrite left the old run's samples"
+
+# Resume: optimizer flags apply (and say so); flags that shape the graph or the data order must match.
+"$gantry" train --resume "$work/run" --steps 3 --lr 1e-4 --data "$work/data" >"$work/log9" 2>&1 ||
+  { cat "$work/log9"; fail "resume with --lr exited non-zero"; }
+grep -q "resume: --lr 0.0001 replaces the checkpoint's 0.0002" "$work/log9" || { cat "$work/log9"; fail "--lr on resume not announced"; }
+for bad in "--batch 4" "--nz 16" "--n-critic 3" "--seed 9"; do
+  rc=0
+  "$gantry" train --resume "$work/run" --steps 5 $bad --data "$work/data" >"$work/log10" 2>&1 || rc=$?
+  [[ $rc -eq 2 ]] && grep -q "differs from the checkpoint" "$work/log10" ||
+    { cat "$work/log10"; fail "resume with $bad not refused (rc $rc)"; }
+done
 
 # Bad input: a clear message and a non-zero exit.
 if "$gantry" train --model dcgan28 --out "$work/x" --data "$work/nowhere" >"$work/log4" 2>&1; then fail "missing data accepted"; fi

@@ -391,7 +391,8 @@ int train(const Args& args) {
       last_saved = step;
     }
     if (sig) {
-      std::printf("\n%s at step %lld; checkpoint written to %s (resume with --resume %s)\n", strsignal(sig),
+      const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
+      std::printf("\ninterrupted by %s at step %lld; checkpoint written to %s (resume with --resume %s)\n", name,
                   static_cast<long long>(step), ckpt.c_str(), o.out.c_str());
       return 128 + sig;  // the shell's convention for a death by signal
     }
