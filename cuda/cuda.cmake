@@ -1,6 +1,13 @@
 # The CUDA backend, included by the top-level CMakeLists.txt when nvcc is found
 # (GANTRY_HAVE_CUDA). Adds cuda/*.cu and cuda/*.cpp to gantry_engine and links
-# the static CUDA runtime and cuBLAS (no cuDNN).
+# the static CUDA runtime (no cuDNN).
+#
+# No CUDA library is a link dependency of gantry (`ldd gantry` names none), so
+# a binary built here starts and runs its CPU/Vulkan commands on machines
+# without them: the static runtime opens the driver, libcuda.so.1, itself on
+# the first CUDA call, and cuBLAS is opened with dlopen when the CUDA backend
+# is first asked for (cuda/cublas_loader.h); only cuBLAS's headers are used at
+# build time. tests/cuda_lazy.sh checks both.
 #
 # GPU architectures: 90 (H100) unless CMAKE_CUDA_ARCHITECTURES or the CUDAARCHS
 # environment variable says otherwise; e.g. -DCMAKE_CUDA_ARCHITECTURES=87 for a
@@ -32,6 +39,7 @@ set_target_properties(gantry_engine PROPERTIES
 
 target_sources(gantry_engine PRIVATE
   cuda/conv.cu
+  cuda/cublas_loader.cpp
   cuda/cuda_backend.cu
   cuda/cuda_op_table.cpp
   cuda/cuda_util.cu
@@ -41,7 +49,12 @@ target_sources(gantry_engine PRIVATE
   cuda/optim.cu
   cuda/reduce.cu
   cuda/softmax.cu)
-target_link_libraries(gantry_engine PRIVATE CUDA::cudart_static CUDA::cublas)
+# cuBLAS's include folder (the toolkit's own, except in split installs), not
+# the library: cublas_loader.cpp opens libcublas.so.<CUBLAS_VER_MAJOR>, the
+# major version of the cublas_api.h it is compiled against (13 for CUDA 13).
+# dlopen/dlsym come from libdl (part of libc since glibc 2.34).
+target_include_directories(gantry_engine PRIVATE $<TARGET_PROPERTY:CUDA::cublas,INTERFACE_INCLUDE_DIRECTORIES>)
+target_link_libraries(gantry_engine PRIVATE CUDA::cudart_static ${CMAKE_DL_LIBS})
 
 # The probe names the architectures in its message when the device needs others.
 string(REPLACE ";" "," GANTRY_CUDA_ARCH_LIST "${CMAKE_CUDA_ARCHITECTURES}")

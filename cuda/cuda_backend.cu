@@ -34,6 +34,12 @@
 // two cudaEvents each, with a synchronize after each node, so op_seconds()
 // holds device time per op and a device fault names its node.
 //
+// Loading. Nothing here runs before the backend is asked for: the static CUDA
+// runtime opens the driver (libcuda.so.1) itself on its first API call
+// (cuda_probe()), and cuBLAS is opened with dlopen by cuda_probe() once a
+// usable device is found (cublas_loader.h), so a binary with CUDA built in
+// needs no CUDA library to start or to run the other backends.
+//
 // Errors. Every CUDA/cuBLAS failure becomes a Status naming the node (op,
 // id, output shape) and the error string; nothing aborts. Checked by
 // tests/test_backend_parity.cpp against the CPU reference (skipped without a
@@ -42,6 +48,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cuda/cublas_loader.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_ops.h"
 
@@ -117,7 +124,7 @@ CudaProgram::~CudaProgram() {
   if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
   if (graph_captured_) cudaGraphDestroy(graph_captured_);
   for (cudaEvent_t e : events_) cudaEventDestroy(e);
-  if (cublas_) cublasDestroy(cublas_);
+  if (cublas_) cuda::cublas().destroy(cublas_);
   if (h_uniforms_) cudaFreeHost(h_uniforms_);
   if (memory_) cudaFree(memory_);
   if (stream_) cudaStreamDestroy(stream_);
@@ -172,6 +179,8 @@ Status CudaProgram::init() {
     if (def.workspace_bytes) workspace_bytes_ = std::max(workspace_bytes_, def.workspace_bytes(graph_, n));
   }
 
+  // compile() asked cuda_probe(), which loads cuBLAS; asked again here for direct callers of compile_cuda().
+  if (Status st = cuda::cublas_load(); !st.ok()) return Status::error("CUDA backend: " + st.message());
   if (Status st = cuda_status(cudaGetDevice(&device_), "cudaGetDevice"); !st.ok()) return st;
   int major = 0;
   if (Status st = cuda_status(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_),
@@ -213,22 +222,22 @@ Status CudaProgram::init() {
     return cuda_status(e, "cudaMallocHost (step uniforms)");
   }
 
-  auto cublas_status = [](cublasStatus_t s, const char* call) {
-    return s == CUBLAS_STATUS_SUCCESS
-               ? Status{}
-               : Status::error(std::string("CUDA backend: ") + call + ": " + cublasGetStatusString(s));
+  const cuda::CublasApi& blas = cuda::cublas();
+  auto cublas_status = [&](cublasStatus_t s, const char* call) {
+    return s == CUBLAS_STATUS_SUCCESS ? Status{}
+                                      : Status::error(std::string("CUDA backend: ") + call + ": " + blas.status_string(s));
   };
-  if (cublasStatus_t s = cublasCreate(&cublas_); s != CUBLAS_STATUS_SUCCESS) {
+  if (cublasStatus_t s = blas.create(&cublas_); s != CUBLAS_STATUS_SUCCESS) {
     cublas_ = nullptr;
     return cublas_status(s, "cublasCreate");
   }
   const char* tf32 = std::getenv("GANTRY_CUDA_TF32");
   const bool use_tf32 = tf32 && std::string(tf32) == "1";
   for (Status st :
-       {cublas_status(cublasSetStream(cublas_, stream_), "cublasSetStream"),
-        cublas_status(cublasSetWorkspace(cublas_, memory_ + cublas_at, size_t(cublas_workspace_bytes_)),
+       {cublas_status(blas.set_stream(cublas_, stream_), "cublasSetStream"),
+        cublas_status(blas.set_workspace(cublas_, memory_ + cublas_at, size_t(cublas_workspace_bytes_)),
                       "cublasSetWorkspace"),
-        cublas_status(cublasSetMathMode(cublas_, use_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+        cublas_status(blas.set_math_mode(cublas_, use_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
                       "cublasSetMathMode")})
     if (!st.ok()) return st;
 
@@ -393,7 +402,8 @@ Status cuda_probe() {
                            " (reconfigure with -DCMAKE_CUDA_ARCHITECTURES=" +
                            std::to_string(major) + std::to_string(minor) + "): " + cuda_error(e));
     }
-    return Status{};
+    // A device that can run the kernels: now the library the GEMMs need.
+    return cuda::cublas_load();
   }();
   return cached;
 }

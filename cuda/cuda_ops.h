@@ -8,6 +8,7 @@
 // (engine/ops_<family>.cpp); tests/test_backend_parity.cpp checks that.
 #pragma once
 
+// cuBLAS for its types only: calls go through cuda/cublas_loader.h.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 

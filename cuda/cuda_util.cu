@@ -1,8 +1,10 @@
 // Helpers of the CUDA kernel families (cuda_util.cuh, cuda_ops.h): error
 // strings, the row-major GEMM over cuBLAS, index-map construction and the
-// row copy used by the layout ops.
+// row copy used by the layout ops. cuBLAS is called through the table of
+// cublas_loader.h (loaded when a CUDA program is compiled).
 #include <climits>
 
+#include "cuda/cublas_loader.h"
 #include "cuda/cuda_util.cuh"
 #include "engine/kernel_util.h"
 
@@ -15,7 +17,8 @@ CudaResult cuda_check(cudaError_t e, const char* call) {
 
 CudaResult cublas_check(cublasStatus_t s, const char* call) {
   if (s == CUBLAS_STATUS_SUCCESS) return {};
-  return CudaResult{call, cublasGetStatusString(s)};
+  // A status comes from a call through the table, so cuBLAS is loaded.
+  return CudaResult{call, cuda::cublas().status_string(s)};
 }
 
 CudaResult launched(const char* kernel) { return cuda_check(cudaGetLastError(), kernel); }
@@ -29,10 +32,11 @@ CudaResult gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int64_t 
   const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (batch == 1)
     return cublas_check(
-        cublasSgemm(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)),
+        cuda::cublas().sgemm(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)),
         "cublasSgemm");
-  return cublas_check(cublasSgemmStridedBatched(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb), stride_b, A,
-                                                int(lda), stride_a, &beta, C, int(ldc), stride_c, int(batch)),
+  return cublas_check(cuda::cublas().sgemm_strided_batched(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb),
+                                                         stride_b, A, int(lda), stride_a, &beta, C, int(ldc), stride_c,
+                                                         int(batch)),
                       "cublasSgemmStridedBatched");
 }
 

@@ -1,0 +1,72 @@
+// cuBLAS through dlopen on first use (cublas_loader.h). The library is
+// opened by its SONAME, as the dynamic linker would have (LD_LIBRARY_PATH, the
+// ld.so cache, the system folders), and never closed: programs still hold
+// cuBLAS handles while the process exits.
+//
+// Only the SONAME of the major version in these headers is tried: cuBLAS keeps
+// its ABI within a major version (its SONAME carries only the major), so a
+// library of another major, or the unversioned libcublas.so development link,
+// could disagree with the signatures the table was compiled with.
+#include "cuda/cublas_loader.h"
+
+#include <dlfcn.h>
+
+#include <string>
+#include <type_traits>
+
+namespace gantry::cuda {
+namespace {
+
+#define GANTRY_STR2(x) #x
+#define GANTRY_STR(x) GANTRY_STR2(x)
+constexpr const char* kCublasSoname = "libcublas.so." GANTRY_STR(CUBLAS_VER_MAJOR);
+
+CublasApi g_api;
+
+Status load() {
+  // RTLD_LOCAL: cuBLAS's symbols stay out of the global namespace (nothing
+  // else in the process should bind to them); RTLD_NOW: a library missing one
+  // of its own dependencies (libcublasLt) fails here, not at the first GEMM.
+  void* lib = dlopen(kCublasSoname, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* why = dlerror();
+    return Status::error(std::string("cuBLAS not available: dlopen(\"") + kCublasSoname + "\") failed: " +
+                         (why ? why : "?") + " (the CUDA backend needs cuBLAS " GANTRY_STR(CUBLAS_VER_MAJOR) ".x: "
+                         "install it with the CUDA " GANTRY_STR(CUBLAS_VER_MAJOR) " toolkit or runtime, or add the "
+                         "folder that holds " + kCublasSoname + " to LD_LIBRARY_PATH)");
+  }
+  CublasApi api;
+  // The exported names, written out: cublas_v2.h makes cublasCreate etc.
+  // macros for cublasCreate_v2 etc., so stringizing them would miss.
+  auto bind = [&](auto& fn, const char* name) -> Status {
+    dlerror();
+    void* sym = dlsym(lib, name);
+    if (!sym) {
+      const char* why = dlerror();
+      return Status::error(std::string("cuBLAS not available: ") + kCublasSoname + " has no symbol " + name + ": " +
+                           (why ? why : "null"));
+    }
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(sym);
+    return {};
+  };
+  for (Status st : {bind(api.create, "cublasCreate_v2"), bind(api.destroy, "cublasDestroy_v2"),
+                    bind(api.set_stream, "cublasSetStream_v2"), bind(api.set_workspace, "cublasSetWorkspace_v2"),
+                    bind(api.set_math_mode, "cublasSetMathMode"), bind(api.status_string, "cublasGetStatusString"),
+                    bind(api.sgemm, "cublasSgemm_v2"), bind(api.sgemm_strided_batched, "cublasSgemmStridedBatched")})
+    if (!st.ok()) return st;
+  g_api = api;
+  return {};
+}
+
+}  // namespace
+
+Status cublas_load() {
+  // A function-local static: initialized once, by the first caller, even
+  // when several threads compile CUDA programs at once.
+  static const Status loaded = load();
+  return loaded;
+}
+
+const CublasApi& cublas() { return g_api; }
+
+}  // namespace gantry::cuda
