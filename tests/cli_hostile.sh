@@ -89,6 +89,15 @@ expect 2 "FIFO" -- "${sample[@]}" --grid "$work/fifo"
 expect 2 "gantry reads regular files only|not a regular file" -- "${sample[@]}" --z "$work/fifo"
 expect 2 "not a regular file|regular files only" -- "$gantry" sample --weights /dev/zero
 
+# eval: samples with a NaN are named, not averaged into a metric.
+"$gantry" classifier train --data "$data" --steps 5 --holdout 10 --out "$work/cls.safetensors" >"$work/log" 2>&1 ||
+  { cat "$work/log"; echo "FAIL: classifier setup" >&2; exit 1; }
+header="{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 2, 2), }"
+{ printf '\x93NUMPY\x01\x00\x76\x00%s%*s\n' "$header" $((117 - ${#header})) ''
+  printf '\x00\x00\x00\x00%.0s' 1 2 3 4 5 6; printf '\x00\x00\xc0\x7f\x00\x00\x00\x00'; } >"$work/nan.npy"
+expect 2 "nan.npy: sample 1 holds a non-finite value at element 2" -- \
+  "$gantry" eval --classifier "$work/cls.safetensors" --samples "$work/nan.npy" --data "$data" --n-real 20
+
 # Other commands' numbers.
 expect 2 "--n 1 is out of range" -- "$gantry" eval --classifier x --checkpoint "$ckpt" --n 1
 expect 2 "--batch takes a number, not '12x'" -- "$gantry" bench --batch 12x

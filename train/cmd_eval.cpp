@@ -5,6 +5,7 @@
 // a reference set missing a class would inflate the Fréchet distance of a good
 // generator. Prints a table, or with --json one JSON object. Exit status 2 for
 // bad usage or input.
+#include <cmath>
 #include <cstdio>
 #include <optional>
 
@@ -92,6 +93,11 @@ int eval(const Args& args) {
     samples = read_npy(o.samples);
   }
   if (!samples.ok()) return fail(samples.message());
+  const int64_t per = samples->shape.rank > 0 && samples->shape[0] > 0 ? samples->shape.numel() / samples->shape[0] : 1;
+  for (size_t i = 0; i < samples->data.size(); ++i)
+    if (!std::isfinite(samples->data[i]))
+      return fail(o.samples + ": sample " + std::to_string(int64_t(i) / per) + " holds a non-finite value at element " +
+                  std::to_string(int64_t(i) % per));
   if (!o.labels.empty()) {
     auto l = read_npy(o.labels);
     if (!l.ok()) return fail(l.message());
