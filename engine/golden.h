@@ -4,6 +4,8 @@
 // tensors under tolerances that scale with each result's accumulation length.
 #pragma once
 
+#include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,8 +45,12 @@ struct GoldenResult {
   bool pass() const;
 };
 
-// Reads and validates a case; errors name the file and what is wrong.
+// Reads and validates a case; errors name the file and what is wrong. Every
+// tensor of a case must hold at least one value: an empty one checks nothing.
 Result<GoldenCase> load_golden_case(const std::string& path);
+// The same for the bytes of a case file; `name_for_errors` (usually the path)
+// starts every message and becomes GoldenCase::file.
+Result<GoldenCase> parse_golden_case(std::span<const std::byte> bytes, const std::string& name_for_errors);
 GoldenResult run_golden_case(const GoldenCase& c, BackendKind backend);
 // Files and directories (searched recursively for *.safetensors) → sorted case files.
 Result<std::vector<std::string>> collect_golden_files(const std::vector<std::string>& paths);

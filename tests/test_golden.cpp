@@ -1,7 +1,14 @@
 // The golden-case loader rejects malformed files with a message naming the
 // file and the problem, and the runner fails a case whose stored output is
-// wrong (so a passing golden suite means something).
+// wrong (so a passing golden suite means something). `gantry golden` itself
+// is run for its exit statuses: 0 pass, 1 a failing check, 2 bad input, 77 no
+// device.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "engine/golden.h"
 #include "engine/safetensors.h"
@@ -78,6 +85,91 @@ TEST(Golden, MalformedFilesAreRejectedByName) {
   f = valid_case();
   f.metadata[3].second = "1,1";  // output_padding 1 with stride 1, dilation 1
   expect_rejected("output_padding_too_big", f, "output_padding");
+}
+
+TEST(Golden, EmptyTensorsAreRejected) {
+  // Valid safetensors (the spec allows empty tensors), but a case that compares nothing.
+  SafeTensorsFile f = valid_case();
+  f.tensors[0] = {"input", Shape{0, 1, 1, 1}, {}};
+  expect_rejected("empty_input", f, "tensor \"input\" has shape [0,1,1,1] and holds no values");
+  f = valid_case();
+  f.tensors.push_back({"bias", Shape{0}, {}});
+  expect_rejected("empty_bias", f, "tensor \"bias\" has shape [0] and holds no values");
+}
+
+TEST(Golden, ParsesFromMemoryLikeFromAFile) {
+  auto bytes = serialize_safetensors(valid_case());
+  ASSERT_TRUE(bytes.ok()) << bytes.message();
+  auto c = parse_golden_case(bytes.value(), "in-memory case");
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->file, "in-memory case");
+  EXPECT_TRUE(run_golden_case(*c, BackendKind::cpu).pass());
+  std::vector<std::byte> cut = bytes.value();
+  cut.resize(cut.size() - 1);
+  auto bad = parse_golden_case(cut, "in-memory case");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("in-memory case"), std::string::npos) << bad.message();
+}
+
+// `gantry golden ARGS`, with its exit status and what it printed (stdout then stderr).
+struct CliRun {
+  int status = -1;
+  std::string output;
+};
+
+CliRun gantry_golden(const std::string& args) {
+  const std::string out = ::testing::TempDir() + "/gantry_golden_cli.txt";
+  const std::string cmd = std::string("'") + GANTRY_EXE + "' golden " + args + " >'" + out + "' 2>&1";
+  const int raw = std::system(cmd.c_str());
+  CliRun r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.output = ss.str();
+  return r;
+}
+
+TEST(GoldenCli, ExitStatusSaysWhatWentWrong) {
+  const std::string good = write("cli_good", valid_case());
+  SafeTensorsFile wrong = valid_case();
+  wrong.tensors[2].data[0] = 3;
+  const std::string failing = write("cli_failing", wrong);
+  const std::string corrupt = ::testing::TempDir() + "/cli_corrupt.safetensors";
+  std::ofstream(corrupt) << "not a safetensors file";
+
+  CliRun r = gantry_golden("'" + good + "'");
+  EXPECT_EQ(r.status, 0) << r.output;
+  r = gantry_golden("'" + failing + "'");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("FAIL"), std::string::npos) << r.output;
+
+  // Bad input is status 2, with a message naming the file.
+  r = gantry_golden("");
+  EXPECT_EQ(r.status, 2) << r.output;
+  r = gantry_golden("--no-such-flag '" + good + "'");
+  EXPECT_EQ(r.status, 2) << r.output;
+  r = gantry_golden("'" + corrupt + "'");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(corrupt), std::string::npos) << r.output;
+  r = gantry_golden("/dev/zero");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("/dev/zero"), std::string::npos) << r.output;
+  r = gantry_golden("/nonexistent/case.safetensors");
+  EXPECT_EQ(r.status, 2) << r.output;
+
+  // One corrupt file among good ones: the others still run and are
+  // reported, and the status is 2 (bad input outranks a failing check).
+  r = gantry_golden("'" + good + "' '" + corrupt + "' '" + failing + "'");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("cli_good"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("FAIL"), std::string::npos) << "the failing case after the corrupt one did not run: " << r.output;
+  EXPECT_NE(r.output.find("1 of 3 case files could not be read"), std::string::npos) << r.output;
+
+#if !GANTRY_HAVE_CUDA
+  r = gantry_golden("--backend cuda '" + good + "'");
+  EXPECT_EQ(r.status, 77) << r.output;
+#endif
 }
 
 TEST(Golden, CollectsDirectoriesAndReportsMissingPaths) {

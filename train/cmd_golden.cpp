@@ -1,6 +1,12 @@
 // `gantry golden [--backend cpu|vulkan|cuda|all] [--json] PATH...`: runs
 // golden-output cases (files or directories of .safetensors) on each backend
 // and prints one row per compared tensor, or JSON lines with --json.
+// Exit status: 0 all checks pass; 1 a check fails (or a case cannot run on a
+// backend); 2 bad input: unknown flag, no paths, a missing path, or a case
+// file that cannot be read or is malformed; 77 a requested backend has no
+// device. A bad file does not stop the others: every file is still run and
+// reported, so one corrupt case does not hide the results of the rest, and
+// the exit status is 2 whatever they gave.
 #include <cstdio>
 
 #include "engine/golden.h"
@@ -86,8 +92,13 @@ int golden(const Args& args) {
     std::printf("%-40s %-7s %-12s %7s %10s %10s %10s  %s\n", "case", "backend", "tensor", "K", "max_abs", "max_rel",
                 "atol", "result");
   int cases_failed = 0, checks = 0, checks_failed = 0;
+  std::vector<std::string> bad_files;
   for (const std::string& file : *files) {
     auto c = load_golden_case(file);
+    if (!c.ok()) {
+      bad_files.push_back(file);
+      std::fprintf(stderr, "gantry golden: bad case file: %s\n", c.message().c_str());
+    }
     for (BackendKind backend : backends) {
       GoldenResult r;
       if (c.ok()) r = run_golden_case(*c, backend);
@@ -113,6 +124,13 @@ int golden(const Args& args) {
   if (!json)
     std::printf("golden: %zu case runs (%zu files x %zu backends), %d checks: %d passed, %d failed; %d case runs failed\n",
                 runs, files->size(), backends.size(), checks, checks - checks_failed, checks_failed, cases_failed);
+  if (!bad_files.empty()) {
+    std::fprintf(stderr, "gantry golden: %zu of %zu case files could not be read (exit status 2):", bad_files.size(),
+                 files->size());
+    for (const std::string& f : bad_files) std::fprintf(stderr, " %s", f.c_str());
+    std::fprintf(stderr, "\n");
+    return 2;
+  }
   return cases_failed ? 1 : 0;
 }
 

@@ -1,0 +1,144 @@
+// The fuzz targets; see targets.h. Besides "no crash", each target checks the
+// promises a caller relies on when a reader accepts a file: data sizes match
+// shapes, no empty images, and for the two formats gantry also writes, that
+// writing what was read and reading it back gives the same tensors bit for bit.
+#include "tests/fuzz/targets.h"
+
+#include <unistd.h>
+
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/golden.h"
+#include "engine/idx.h"
+#include "engine/npy.h"
+#include "engine/safetensors.h"
+#include "train/generator.h"
+
+namespace gantry::fuzz {
+namespace {
+
+[[noreturn]] void broken(std::string_view target, const std::string& what) {
+  std::fprintf(stderr, "fuzz target %.*s: broken promise: %s\n", int(target.size()), target.data(), what.c_str());
+  std::abort();
+}
+
+template <class T>
+Status status_of(const Result<T>& r) {
+  return r.ok() ? Status() : r.status();
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+void check_tensor(std::string_view target, const std::string& name, const Shape& shape, size_t values) {
+  if (shape.rank < 0 || shape.rank > kMaxRank) broken(target, name + ": rank " + std::to_string(shape.rank));
+  for (int i = 0; i < shape.rank; ++i)
+    if (shape.d[i] < 0) broken(target, name + ": negative dimension in " + shape.str());
+  if (shape.numel() != int64_t(values))
+    broken(target, name + ": shape " + shape.str() + " but " + std::to_string(values) + " values");
+}
+
+Status safetensors(std::span<const std::byte> bytes) {
+  auto f = parse_safetensors(bytes, "fuzz.safetensors");
+  if (!f.ok()) return f.status();
+  for (const SafeTensor& t : f->tensors) check_tensor("safetensors", t.name, t.shape, t.data.size());
+  auto again = serialize_safetensors(*f);
+  if (!again.ok()) broken("safetensors", "an accepted file does not serialize: " + again.message());
+  auto back = parse_safetensors(again.value(), "fuzz-roundtrip.safetensors");
+  if (!back.ok()) broken("safetensors", "the serialized file does not parse: " + back.message());
+  if (back->metadata != f->metadata) broken("safetensors", "metadata differs after a round trip");
+  if (back->tensors.size() != f->tensors.size()) broken("safetensors", "tensor count differs after a round trip");
+  for (size_t i = 0; i < f->tensors.size(); ++i) {
+    const SafeTensor &a = f->tensors[i], &b = back->tensors[i];
+    if (a.name != b.name || a.shape != b.shape || !same_bits(a.data, b.data))
+      broken("safetensors", "tensor '" + a.name + "' differs after a round trip");
+  }
+  return Status();
+}
+
+Status npy(std::span<const std::byte> bytes) {
+  auto a = parse_npy(bytes, "fuzz.npy");
+  if (!a.ok()) return a.status();
+  check_tensor("npy", "array", a->shape, a->data.size());
+  auto again = serialize_npy(a->shape, a->data);
+  if (!again.ok()) broken("npy", "an accepted array does not serialize: " + again.message());
+  auto back = parse_npy(again.value(), "fuzz-roundtrip.npy");
+  if (!back.ok()) broken("npy", "the serialized array does not parse: " + back.message());
+  if (back->shape != a->shape || !same_bits(back->data, a->data)) broken("npy", "array differs after a round trip");
+  return Status();
+}
+
+Status idx_images(std::span<const std::byte> bytes) {
+  auto im = parse_idx_images(bytes, "fuzz-images-idx3-ubyte");
+  if (!im.ok()) return im.status();
+  if (im->count < 1 || im->rows < 1 || im->cols < 1)
+    broken("idx_images", "accepted " + std::to_string(im->count) + " images of " + std::to_string(im->rows) + "x" +
+                             std::to_string(im->cols));
+  if (uint64_t(im->count) * uint64_t(im->rows) * uint64_t(im->cols) != im->pixels.size())
+    broken("idx_images", "pixel count does not match the dimensions");
+  return Status();
+}
+
+Status idx_labels(std::span<const std::byte> bytes) {
+  auto lb = parse_idx_labels(bytes, "fuzz-labels-idx1-ubyte");
+  if (!lb.ok()) return lb.status();
+  if (lb->empty()) broken("idx_labels", "accepted a file with no labels");
+  return Status();
+}
+
+Status golden(std::span<const std::byte> bytes) {
+  auto c = parse_golden_case(bytes, "fuzz-golden.safetensors");
+  if (!c.ok()) return c.status();
+  const std::pair<const char*, const GoldenCase::Tensor*> tensors[] = {
+      {"input", &c->input},   {"weight", &c->weight},           {"bias", &c->bias},
+      {"output", &c->output}, {"grad_output", &c->grad_output}, {"grad_input", &c->grad_input},
+      {"grad_weight", &c->grad_weight}, {"grad_bias", &c->grad_bias}};
+  for (const auto& [name, t] : tensors) {
+    if (!t->present) continue;
+    check_tensor("golden", name, t->shape, t->data.size());
+    if (t->data.empty()) broken("golden", std::string("accepted an empty tensor '") + name + "'");
+  }
+  if (!c->input.present || !c->weight.present || !c->output.present) broken("golden", "a required tensor is missing");
+  if (c->options.groups < 1) broken("golden", "groups < 1");
+  return Status();
+}
+
+// load_generator reads a path (train/generator.h has no bytes entry point),
+// so the bytes go through a file of this process's own under /tmp. No fsync:
+// the file is rewritten for every input and never needs to survive a crash.
+Status generator(std::span<const std::byte> bytes) {
+  static const std::string path = "/tmp/gantry_fuzz_generator_" + std::to_string(::getpid()) + ".safetensors";
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) broken("generator", "cannot write " + path);
+  const bool written = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  if (std::fclose(f) != 0 || !written) broken("generator", "cannot write " + path);
+  // An exception escaping load_generator is a finding like any crash.
+  Result<LoadedGenerator> g = load_generator(path);
+  if (!g.ok()) return g.status();
+  if (g->nz < 1) broken("generator", "accepted nz " + std::to_string(g->nz));
+  for (const SafeTensor& t : g->tensors) check_tensor("generator", t.name, t.shape, t.data.size());
+  return Status();
+}
+
+}  // namespace
+
+const std::vector<std::string>& target_names() {
+  static const std::vector<std::string> names = {"safetensors", "npy", "idx_images", "idx_labels", "golden", "generator"};
+  return names;
+}
+
+Status feed(std::string_view name, std::span<const std::byte> bytes) {
+  if (name == "safetensors") return safetensors(bytes);
+  if (name == "npy") return npy(bytes);
+  if (name == "idx_images") return idx_images(bytes);
+  if (name == "idx_labels") return idx_labels(bytes);
+  if (name == "golden") return golden(bytes);
+  if (name == "generator") return generator(bytes);
+  return Status::error("unknown fuzz target '" + std::string(name) + "'");
+}
+
+}  // namespace gantry::fuzz
