@@ -268,34 +268,18 @@ Network critic28(Graph& g, const Widths& w, std::string kind, bool instance_norm
   return net;
 }
 
-struct Model {
-  const char* name;
-  Network (*generator)(Graph&, const Widths&);
-  Network (*discriminator)(Graph&, const Widths&);
-  Widths seed;  // the widths the seed chapter trains it with
+// The seed widths: dcgan64 and the 28×28 nets nz 100, ngf = ndf = 64, nc 1
+// (MNIST); cgan32 ngf = ndf = 128 (which gives Table 12.1's channel counts);
+// wgan*64 d = 64, nc 3 (CelebA).
+const ModelSpec kModels[] = {
+    {"dcgan28", Objective::gan, 28, false, Widths{100, 64, 64, 1}, dcgan28_generator, dcgan28_discriminator},
+    {"dcgan64", Objective::gan, 64, false, Widths{100, 64, 64, 1}, dcgan64_generator, dcgan64_discriminator},  // §12.4.1: MNIST at 64×64
+    {"cgan32", Objective::gan, 32, true, Widths{100, 128, 128, 1}, cgan32_generator, cgan32_discriminator},    // §12.4.2
+    {"wgangp28", Objective::wgan_gp, 28, false, Widths{100, 64, 64, 1}, dcgan28_generator, wgan28_critic},
+    {"wgan-clip28", Objective::wgan_clip, 28, false, Widths{100, 64, 64, 1}, dcgan28_generator, wgan28_critic},
+    {"wgangp64", Objective::wgan_gp, 64, false, Widths{100, 64, 64, 3}, dcgan64_generator, wgan64_critic},  // Table 12.3: CelebA, d = 64
+    {"wgan-clip64", Objective::wgan_clip, 64, false, Widths{100, 64, 64, 3}, dcgan64_generator, wgan64_critic},
 };
-
-const Model kModels[] = {
-    {"dcgan28", dcgan28_generator, dcgan28_discriminator, Widths{100, 64, 64, 1}},
-    {"dcgan64", dcgan64_generator, dcgan64_discriminator, Widths{100, 64, 64, 1}},  // §12.4.1: MNIST at 64×64
-    {"cgan32", cgan32_generator, cgan32_discriminator, Widths{100, 128, 128, 1}},   // §12.4.2
-    {"wgangp28", dcgan28_generator, wgan28_critic, Widths{100, 64, 64, 1}},
-    {"wgan-clip28", dcgan28_generator, wgan28_critic, Widths{100, 64, 64, 1}},
-    {"wgangp64", dcgan64_generator, wgan64_critic, Widths{100, 64, 64, 3}},  // Table 12.3: CelebA, d = 64
-    {"wgan-clip64", dcgan64_generator, wgan64_critic, Widths{100, 64, 64, 3}},
-};
-
-const Model* find_model(const std::string& name) {
-  for (const Model& m : kModels)
-    if (name == m.name) return &m;
-  return nullptr;
-}
-
-Status unknown_model(const std::string& name) {
-  std::string known;
-  for (const Model& m : kModels) known += std::string(known.empty() ? "" : ", ") + m.name;
-  return Status::error("unknown model '" + name + "' (known: " + known + ")");
-}
 
 }  // namespace
 
@@ -350,7 +334,7 @@ Network dcgan28_discriminator(Graph& g, const Widths& w) { return critic28(g, w,
 //   concatenated (z first)                                                [4ngf,4,4]
 //   → deconv2 (2ngf, f4 s2 p1) deconv2_bn ReLU → deconv3 (ngf) deconv3_bn ReLU
 //   → deconv4 (nc) Tanh                                                   [nc,32,32]
-// The table's 256/512/256/128 channels are the code's with ngf = 128 (seed_widths).
+// The table's 256/512/256/128 channels are the code's with ngf = 128 (the model table's seed widths).
 // Where the table is silent: conv biases are on (PyTorch's default in the code).
 Network cgan32_generator(Graph& g, const Widths& w) {
   Network net = start("cgan32.G", Shape{w.nz}, Shape{w.nc, 32, 32}, kMnistClasses);
@@ -409,31 +393,34 @@ Network wgan64_critic(Graph& g, const Widths& w) { return critic64(g, w, "wgan64
 
 Network wgan28_critic(Graph& g, const Widths& w) { return critic28(g, w, "wgan28.critic", true); }
 
-Result<Widths> seed_widths(const std::string& model) {
-  const Model* m = find_model(model);
-  if (!m) return unknown_model(model);
-  return m->seed;
+Result<const ModelSpec*> model_spec(const std::string& model) {
+  std::string known;
+  for (const ModelSpec& m : kModels) {
+    if (model == m.name) return &m;
+    known += std::string(known.empty() ? "" : ", ") + m.name;
+  }
+  return Status::error("unknown model '" + model + "' (models: " + known + ")");
 }
 
 Result<Pair> build_pair(Graph& g, const std::string& model, const Widths& w) {
-  const Model* m = find_model(model);
-  if (!m) return unknown_model(model);
-  Pair pair{m->generator(g, w), m->discriminator(g, w)};
+  auto m = model_spec(model);
+  if (!m.ok()) return m.status();
+  Pair pair{(*m)->generator(g, w), (*m)->discriminator(g, w)};
   if (!g.ok()) return Status::error("model '" + model + "': " + g.status().message());
   return pair;
 }
 
 Result<Network> build_generator(Graph& g, const std::string& model, const Widths& w) {
-  const Model* m = find_model(model);
-  if (!m) return unknown_model(model);
-  Network net = m->generator(g, w);
+  auto m = model_spec(model);
+  if (!m.ok()) return m.status();
+  Network net = (*m)->generator(g, w);
   if (!g.ok()) return Status::error("model '" + model + "': " + g.status().message());
   return net;
 }
 
 std::vector<std::string> model_names() {
   std::vector<std::string> names;
-  for (const Model& m : kModels) names.push_back(m.name);
+  for (const ModelSpec& m : kModels) names.push_back(m.name);
   return names;
 }
 

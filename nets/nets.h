@@ -54,10 +54,6 @@ struct Widths {
   int nz = 100, ngf = 64, ndf = 64, nc = 1;
 };
 
-// The widths the seed uses for `model` (build_pair's names): dcgan64 and the
-// 28×28 nets nz 100, ngf = ndf = 64, nc 1 (MNIST); cgan32 ngf = ndf = 128
-// (which gives Table 12.1's channel counts); wgan*64 d = 64, nc 3 (CelebA).
-Result<Widths> seed_widths(const std::string& model);
 
 // §12.4.1: ConvT(nz→16ngf, k4 s1 p0) → 4×4, then four ConvT k4 s2 p1 halving the
 // channels (…→2ngf→nc) up to 64×64; BN+ReLU between, Tanh at the end. [B,nz] → [B,nc,64,64].
@@ -96,6 +92,23 @@ Network sequential_generator(Graph& g, const std::string& kind, const std::vecto
 struct Pair {
   Network generator, discriminator;
 };
+
+// The objective a model trains with (train/trainer.h implements them).
+enum class Objective { gan, wgan_gp, wgan_clip };
+
+// One row of the model table: everything gantry knows about a model name,
+// read by the trainer, the command line and the sampler alike.
+struct ModelSpec {
+  const char* name;
+  Objective objective;
+  int image_size;    // square images, this many pixels a side
+  bool conditional;  // takes a class label (kMnistClasses classes)
+  Widths seed;       // the widths the seed recipe trains it with
+  Network (*generator)(Graph&, const Widths&);
+  Network (*discriminator)(Graph&, const Widths&);
+};
+// The row for `model`, or an error listing the known names.
+Result<const ModelSpec*> model_spec(const std::string& model);
 // "dcgan28", "dcgan64", "cgan32", "wgangp28" / "wgan-clip28" (dcgan28 G +
 // wgan28 critic), "wgangp64" / "wgan-clip64" (dcgan64 G + wgan64 critic).
 // An unknown name or bad widths is an error naming them.

@@ -45,8 +45,8 @@ TEST_P(TracksCpu, LossesStepByStep) {
   c.seed = 7;
   c.threads = 2;
   c.n_critic = 2;
-  c.widths = run.small ? nets::Widths{16, 16, 16, 1} : *nets::seed_widths(run.model);
-  const Dataset data = synthetic_digits(*image_size_of(run.model), 4 * run.batch);
+  c.widths = run.small ? nets::Widths{16, 16, 16, 1} : (*nets::model_spec(run.model))->seed;
+  const Dataset data = synthetic_digits((*nets::model_spec(run.model))->image_size, 4 * run.batch);
   std::unique_ptr<Trainer> t[2];
   for (int i = 0; i < 2; ++i) {
     TrainConfig ci = c;

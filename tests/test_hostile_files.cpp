@@ -30,7 +30,7 @@ TrainConfig tiny(const std::string& model) {
 }
 
 std::unique_ptr<Trainer> trained(const std::string& model) {
-  auto t = Trainer::create(tiny(model), testing::synthetic_digits(*image_size_of(model), 8));
+  auto t = Trainer::create(tiny(model), testing::synthetic_digits((*nets::model_spec(model))->image_size, 8));
   EXPECT_TRUE(t.ok()) << t.message();
   EXPECT_TRUE((*t)->init_weights().ok());
   EXPECT_TRUE((*t)->step().ok());
@@ -230,7 +230,7 @@ TEST(HostileFiles, ArenaOverTheLimitNamesItsRegions) {
   const int64_t limit = memory_limit();
   set_memory_limit(int64_t(1) << 20);
   TrainConfig c = tiny("dcgan28");
-  c.widths = *nets::seed_widths("dcgan28");  // a few MiB of weights alone
+  c.widths = (*nets::model_spec("dcgan28"))->seed;  // a few MiB of weights alone
   auto t = Trainer::create(c, testing::synthetic_digits(28, 8));
   set_memory_limit(limit);
   ASSERT_FALSE(t.ok());

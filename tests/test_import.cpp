@@ -48,7 +48,7 @@ TEST(Import, ExportThenImportGivesIdenticalSamples) {
     c.batch = 4;
     c.widths = nets::Widths{8, 8, 8, 1};
     Dataset d;
-    const int s = *image_size_of(model);
+    const int s = (*nets::model_spec(model))->image_size;
     d.images = Shape{8, 1, s, s};
     d.pixels.assign(size_t(d.images.numel()), 0.1f);
     d.labels.assign(8, 3.0f);

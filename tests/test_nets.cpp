@@ -304,12 +304,12 @@ TEST(Nets, ParameterCountsMatchPyTorch) {
                 0);
 }
 
-// seed_widths("cgan32") reproduces Table 12.1's channel counts.
+// The model table's seed widths for cgan32 reproduce Table 12.1's channel counts.
 TEST(Nets, Cgan32AtSeedWidthsHasTable12_1Channels) {
-  auto w = seed_widths("cgan32");
-  ASSERT_TRUE(w.ok()) << w.message();
+  auto spec = model_spec("cgan32");
+  ASSERT_TRUE(spec.ok()) << spec.message();
   Graph g;
-  auto pair = build_pair(g, "cgan32", *w);
+  auto pair = build_pair(g, "cgan32", (*spec)->seed);
   ASSERT_TRUE(pair.ok()) << pair.message();
   auto shape_of = [&](const Network& net, const std::string& name) {
     for (const NamedTensor& t : net.params)
@@ -509,7 +509,12 @@ TEST(Nets, BuildPairByModelName) {
     // G's output is D's input.
     EXPECT_EQ(pair->generator.output_shape, pair->discriminator.input_shape);
     EXPECT_EQ(pair->generator.classes, pair->discriminator.classes);
-    EXPECT_TRUE(seed_widths(e.model).ok());
+    // The table's facts agree with the networks it builds.
+    auto spec = model_spec(e.model);
+    ASSERT_TRUE(spec.ok());
+    EXPECT_EQ(pair->generator.output_shape[1], (*spec)->image_size);
+    EXPECT_EQ(pair->generator.output_shape[2], (*spec)->image_size);
+    EXPECT_EQ(pair->generator.classes > 0, (*spec)->conditional);
   }
   EXPECT_EQ(model_names(), listed);
 }
@@ -521,7 +526,7 @@ TEST(Nets, ErrorsNameTheModelAndTheProblem) {
     ASSERT_FALSE(pair.ok());
     EXPECT_NE(pair.message().find("'dcgan32'"), std::string::npos) << pair.message();
     EXPECT_NE(pair.message().find("dcgan28"), std::string::npos) << pair.message();  // lists the known names
-    EXPECT_FALSE(seed_widths("dcgan32").ok());
+    EXPECT_FALSE(model_spec("dcgan32").ok());
   }
   {
     Graph g;

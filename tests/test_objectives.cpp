@@ -165,7 +165,7 @@ TEST_P(Objectives, MatchFloat64Reference) {
   const Reference r = read_reference(model);
   ASSERT_FALSE(r.file.tensors.empty());
   const TrainConfig& c = r.config;  // lr, β₁, β₂ unset: the trainer's defaults
-  auto created = Trainer::create(c, gantry::testing::synthetic_digits(*image_size_of(model), r.rows));
+  auto created = Trainer::create(c, gantry::testing::synthetic_digits((*nets::model_spec(model))->image_size, r.rows));
   ASSERT_TRUE(created.ok()) << created.message();
   Trainer& t = **created;
   EXPECT_FLOAT_EQ(t.config().lr, std::stof(r.meta("lr"))) << "the default learning rate of " << model;

@@ -32,7 +32,7 @@ TrainConfig tiny_config(const std::string& model) {
 }
 
 std::unique_ptr<Trainer> make(const TrainConfig& c) {
-  auto t = Trainer::create(c, gantry::testing::synthetic_digits(*image_size_of(c.model)));
+  auto t = Trainer::create(c, gantry::testing::synthetic_digits((*nets::model_spec(c.model))->image_size));
   EXPECT_TRUE(t.ok()) << c.model << ": " << t.message();
   if (!t.ok()) return nullptr;
   EXPECT_TRUE((*t)->init_weights().ok());
@@ -142,7 +142,7 @@ TEST(Trainer, BadCheckpointAndBadConfigAreErrors) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find("batch 1000"), std::string::npos) << bad.message();
   EXPECT_FALSE(Trainer::create(tiny_config("dcgan28"), gantry::testing::synthetic_digits(32)).ok()) << "image size must match the model";
-  EXPECT_FALSE(objective_of("stylegan").ok());
+  EXPECT_FALSE(nets::model_spec("stylegan").ok());
 }
 
 // The penalty's inner gradient ∇x̂ D(x̂) from autodiff vs central differences of D,

@@ -97,24 +97,24 @@ int bench(const Args& args) {
           ++failures;
         };
         auto backend = parse_backend(bname);
-        auto size = image_size_of(model);
-        auto widths = nets::seed_widths(model);
-        if (!backend.ok() || !size.ok() || !widths.ok()) {
-          fail(!backend.ok() ? backend.message() : !size.ok() ? size.message() : widths.message());
+        auto spec = nets::model_spec(model);
+        if (!backend.ok() || !spec.ok()) {
+          fail(!backend.ok() ? backend.message() : spec.message());
           continue;
         }
+        const int size = (*spec)->image_size;
         TrainConfig c;
         c.model = model;
         c.backend = *backend;
         c.threads = threads;
         c.profile = profile;
-        c.widths = *widths;
+        c.widths = (*spec)->seed;
         c.widths.nc = 1;
         c.batch = batch;
         // Random digits-sized data: enough rows for every minibatch of a step.
         Dataset d;
         const int64_t rows = std::max<int64_t>(c.batch * c.n_critic, 256);
-        d.images = Shape{rows, 1, *size, *size};
+        d.images = Shape{rows, 1, size, size};
         d.pixels.resize(size_t(d.images.numel()));
         for (size_t i = 0; i < d.pixels.size(); ++i) d.pixels[i] = 2 * philox_uniform(1, 0, 7, uint32_t(i)) - 1;
         d.labels.resize(size_t(rows));

@@ -64,8 +64,6 @@ int usage(const char* why) {
 // next step. Everything else that shapes the graph or the data order (model,
 // widths, batch, n_critic — Adam's bias correction counts n_critic updates per
 // step —, seed) must match the checkpoint.
-constexpr const char* kResumeMayChange[] = {"--lr", "--beta1", "--beta2", "--lambda", "--clip"};
-constexpr const char* kResumeMustMatch[] = {"--model", "--batch", "--seed", "--nz", "--ngf", "--ndf", "--n-critic"};
 
 // Parses flags into `o` (numbers whole and in range).
 Status parse(const Args& args, Options& o) {
@@ -94,9 +92,9 @@ Status parse(const Args& args, Options& o) {
     return {};
   }
   if (o.out.empty()) return Status::error("--out RUN_DIR is required");
-  auto seed_widths = nets::seed_widths(c.model);
-  if (!seed_widths.ok()) return seed_widths.status();
-  nets::Widths w = *seed_widths;
+  auto spec = nets::model_spec(c.model);
+  if (!spec.ok()) return spec.status();
+  nets::Widths w = (*spec)->seed;
   if (o.flags.given("--nz")) w.nz = c.widths.nz;
   if (o.flags.given("--ngf")) w.ngf = c.widths.ngf;
   if (o.flags.given("--ndf")) w.ndf = c.widths.ndf;
@@ -121,7 +119,6 @@ Status merge_resumed(const TrainConfig& saved, Options& o) {
       {"--lr", {&merged.lr, asked.lr}}, {"--beta1", {&merged.beta1, asked.beta1}},
       {"--beta2", {&merged.beta2, asked.beta2}}, {"--lambda", {&merged.lambda, asked.lambda}},
       {"--clip", {&merged.clip, asked.clip}}};
-  static_assert(std::size(changeable) == std::size(kResumeMayChange));
   for (const auto& [flag, field] : changeable)
     if (o.flags.given(flag) && *field.first != field.second) {
       std::printf("resume: %s %s replaces the checkpoint's %s from the next step\n", flag, show(field.second).c_str(),
@@ -136,7 +133,6 @@ Status merge_resumed(const TrainConfig& saved, Options& o) {
       {"--ngf", {std::to_string(saved.widths.ngf), std::to_string(asked.widths.ngf)}},
       {"--ndf", {std::to_string(saved.widths.ndf), std::to_string(asked.widths.ndf)}},
       {"--n-critic", {std::to_string(saved.n_critic), std::to_string(asked.n_critic)}}};
-  static_assert(std::size(fixed) == std::size(kResumeMustMatch));
   for (const auto& [flag, values] : fixed)
     if (o.flags.given(flag) && values.first != values.second)
       return Status::error(std::string(flag) + " " + values.second + " differs from the checkpoint's " + values.first +
@@ -286,9 +282,10 @@ int train(const Args& args) {
     if (!c.ok()) return fail(2, ckpt + ": " + c.message());
     if (Status s = merge_resumed(*c, o); !s.ok()) return fail(2, s.message());
   }
-  auto size = image_size_of(o.config.model);
-  if (!size.ok()) return fail(2, size.message());
-  auto data = load_dataset(o.data, *size, o.limit);
+  auto spec = nets::model_spec(o.config.model);
+  if (!spec.ok()) return fail(2, spec.message());
+  const int size = (*spec)->image_size;
+  auto data = load_dataset(o.data, size, o.limit);
   if (!data.ok()) return fail(2, data.message());
   auto trainer = Trainer::create(o.config, *data);
   if (!trainer.ok()) return fail(2, trainer.message());
@@ -325,8 +322,8 @@ int train(const Args& args) {
 
   const ArenaBytes& a = t.arena();
   std::printf("gantry train: %s on %s, %lld digits %dx%d from %s, batch %lld, steps %lld -> %lld\n",
-              o.config.model.c_str(), backend_name(o.config.backend), static_cast<long long>(data->images[0]), *size,
-              *size, o.data.c_str(), static_cast<long long>(o.config.batch), static_cast<long long>(t.steps_done()),
+              o.config.model.c_str(), backend_name(o.config.backend), static_cast<long long>(data->images[0]), size,
+              size, o.data.c_str(), static_cast<long long>(o.config.batch), static_cast<long long>(t.steps_done()),
               static_cast<long long>(o.steps));
   std::printf("arena: %.1f MiB (params %.1f, state %.1f, data %.1f, inputs %.3f, transient %.1f)\n",
               double(a.total()) / 1048576, double(a.params) / 1048576, double(a.state) / 1048576,
@@ -349,10 +346,10 @@ int train(const Args& args) {
     char name[64];
     std::snprintf(name, sizeof name, "/samples/step_%06lld.png", static_cast<long long>(t.steps_done()));
     const int n = int(grid.z.size() / size_t(t.config().widths.nz));
-    if (Status s = write_image_grid(o.out + name, images, n, 1, *size, *size, grid.columns, *size < 64 ? 2 : 1);
+    if (Status s = write_image_grid(o.out + name, images, n, 1, size, size, grid.columns, size < 64 ? 2 : 1);
         !s.ok())
       return s;
-    return write_image_grid(o.out + "/samples/latest.png", images, n, 1, *size, *size, grid.columns, *size < 64 ? 2 : 1);
+    return write_image_grid(o.out + "/samples/latest.png", images, n, 1, size, size, grid.columns, size < 64 ? 2 : 1);
   };
 
   using clock = std::chrono::steady_clock;

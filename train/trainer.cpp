@@ -31,21 +31,6 @@ Result<int64_t> parse_checkpoint_step(const std::string& path, const std::string
   return step;
 }
 
-Result<Objective> objective_of(const std::string& model) {
-  if (model.rfind("wgangp", 0) == 0) return Objective::wgan_gp;
-  if (model.rfind("wgan-clip", 0) == 0) return Objective::wgan_clip;
-  if (model == "dcgan28" || model == "dcgan64" || model == "cgan32") return Objective::gan;
-  std::string names;
-  for (const auto& m : nets::model_names()) names += (names.empty() ? "" : ", ") + m;
-  return Status::error("unknown model '" + model + "' (models: " + names + ")");
-}
-
-Result<int> image_size_of(const std::string& model) {
-  for (int s : {28, 32, 64})
-    if (model.size() > 2 && model.substr(model.size() - 2) == std::to_string(s)) return s;
-  return Status::error("model '" + model + "' does not end in its image size (28, 32 or 64)");
-}
-
 std::string TrainConfig::serialize() const {
   std::ostringstream s;
   s << "model=" << model << ";batch=" << batch << ";seed=" << seed << ";nz=" << widths.nz << ";ngf=" << widths.ngf
@@ -90,7 +75,7 @@ Result<TrainConfig> TrainConfig::parse(const std::string& text) {
 }
 
 Status TrainConfig::check() const {
-  if (auto o = objective_of(model); !o.ok()) return o.status();
+  if (auto m = nets::model_spec(model); !m.ok()) return m.status();
   auto range = [](const char* name, double v, double lo, double hi) {
     if (v >= lo && v <= hi) return Status();
     char buf[160];
@@ -115,21 +100,20 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   std::unique_ptr<Trainer> t(new Trainer());
   t->config_ = config;
   TrainConfig& c = t->config_;
-  auto objective = objective_of(c.model);
-  if (!objective.ok()) return objective.status();
-  auto size = image_size_of(c.model);
-  if (!size.ok()) return size.status();
-  t->objective_ = *objective;
-  t->size_ = *size;
-  t->conditional_ = c.model == "cgan32";
-  if (data.images.rank != 4 || data.images[2] != *size || data.images[3] != *size)
+  auto spec = nets::model_spec(c.model);
+  if (!spec.ok()) return spec.status();
+  const nets::ModelSpec& m = **spec;
+  t->objective_ = m.objective;
+  t->size_ = m.image_size;
+  t->conditional_ = m.conditional;
+  if (data.images.rank != 4 || data.images[2] != m.image_size || data.images[3] != m.image_size)
     return Status::error("dataset " + data.source + " has images " + data.images.str() + ", model " + c.model +
-                         " needs " + std::to_string(*size) + "×" + std::to_string(*size));
+                         " needs " + std::to_string(m.image_size) + "×" + std::to_string(m.image_size));
   if (Status s = c.check(); !s.ok()) return s;
   if (c.batch > data.images[0])
     return Status::error("batch " + std::to_string(c.batch) + " must be between 1 and the " +
                          std::to_string(data.images[0]) + " digits in " + data.source);
-  const bool gan = t->objective_ == Objective::gan, gp = t->objective_ == Objective::wgan_gp;
+  const bool gan = t->objective_ == nets::Objective::gan, gp = t->objective_ == nets::Objective::wgan_gp;
   if (c.lr < 0) c.lr = gan ? 2e-4f : gp ? 1e-4f : 5e-5f;
   if (c.beta1 < 0) c.beta1 = 0.5f;
   if (c.beta2 < 0) c.beta2 = 0.999f;
@@ -171,7 +155,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
     for (size_t i = 0; i < net.params.size(); ++i) {
       const Value p = net.params[i].value;
       const std::string name = prefix + net.params[i].name;
-      if (t->objective_ == Objective::wgan_clip) {
+      if (t->objective_ == nets::Objective::wgan_clip) {
         RmspropOptions o;
         o.lr = c.lr;
         rmsprop(g, p, grads[i], state_for(p, name, {".square_avg"})[0], o);

@@ -19,8 +19,6 @@
 
 namespace gantry {
 
-enum class Objective { gan, wgan_gp, wgan_clip };
-
 // Upper bounds on every count a run takes, from the command line or a
 // checkpoint: past them a graph takes forever to build or an index overflows
 // long before any arena could be allocated (which memory_limit() bounds too).
@@ -31,7 +29,7 @@ constexpr int64_t kMaxSteps = int64_t(1) << 32;
 constexpr int kMaxThreads = 1024;
 
 struct TrainConfig {
-  std::string model = "dcgan28";  // nets::model_names()
+  std::string model = "dcgan28";  // a name in the model table (nets::model_spec)
   int64_t batch = 64;
   uint64_t seed = 1;
   BackendKind backend = BackendKind::cpu;
@@ -54,10 +52,8 @@ struct TrainConfig {
   Status check() const;
 };
 
-Result<Objective> objective_of(const std::string& model);
 // A checkpoint's "step" metadata: a whole number in [0, kMaxSteps]; errors name `path`.
 Result<int64_t> parse_checkpoint_step(const std::string& path, const std::string& text);
-Result<int> image_size_of(const std::string& model);
 
 struct Metric {
   std::string name;
@@ -97,7 +93,7 @@ class Trainer {
   Status write_batch_indices();
 
   TrainConfig config_;
-  Objective objective_ = Objective::gan;
+  nets::Objective objective_ = nets::Objective::gan;
   int size_ = 28;
   bool conditional_ = false;
   int64_t rows_ = 0, step_ = 0;
