@@ -12,6 +12,7 @@
 #include "engine/ops.h"
 #include "engine/philox.h"
 #include "train/cli.h"
+#include "train/sampler.h"
 #include "train/trainer.h"
 
 namespace gantry::cli {
@@ -42,22 +43,29 @@ std::string profile_json(const Program& p) {
   return s + "}";
 }
 
-// Median ms of one eval-mode generator pass at batch n.
-Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps, BackendKind backend) {
-  Graph g;
-  auto generator = nets::build_generator(g, c.model, c.widths);
-  if (!generator.ok()) return generator.status();
-  const Value z = g.input(Shape{n, c.widths.nz, 1, 1}, "z");
-  const Value labels = generator->classes ? g.input(Shape{n}, "labels") : Value{};
-  const Value out = generator->forward(g, z, labels, false);
-  if (!g.ok()) return g.status();
-  auto p = compile(g, CompileOptions{backend, {out}, c.threads});
-  if (!p.ok()) return p.status();
-  if (Status s = nets::initialize(**p, g, *generator, c.seed, 0); !s.ok()) return s;
+// Median ms of one eval-mode generator pass at batch n, on freshly
+// initialized weights (speed does not depend on their values).
+Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps) {
+  auto sampler = Sampler::create(
+      [&c](Graph& g) {
+        auto net = nets::build_generator(g, c.model, c.widths);
+        return net.ok() ? std::move(*net) : nets::Network{};
+      },
+      c.widths.nz, n, c.backend, c.threads);
+  if (!sampler.ok()) return sampler.status();
+  Sampler& s = **sampler;
+  size_t k = 0;
+  for (const auto* list : {&s.network().params, &s.network().buffers})
+    for (const nets::NamedTensor& t : *list) {
+      const std::vector<float> v = nets::initial_values(t, s.graph().shape(t.value), c.seed, uint32_t(k));
+      if (Status st = s.set_weight(k++, v.data(), int64_t(v.size())); !st.ok()) return st;
+    }
+  const std::vector<float> z(size_t(n * c.widths.nz), 0.5f), labels(size_t(n), 1.0f);
+  std::vector<float> images(size_t(n * s.image().numel()));
   std::vector<double> ms;
   for (int i = 0; i < reps + 2; ++i) {
     const auto t0 = clock::now();
-    if (Status s = (*p)->step(StepUniforms{c.seed, uint64_t(i)}); !s.ok()) return s;
+    if (Status st = s.run(z.data(), labels.data(), n, images.data()); !st.ok()) return st;
     if (i >= 2) ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
   }
   return median(ms);
@@ -136,7 +144,7 @@ int bench(const Args& args) {
           fail(st.message());
           continue;
         }
-        auto s1 = sampling_ms(c, 1, steps, c.backend), s64 = sampling_ms(c, 64, std::max(3, steps / 4), c.backend);
+        auto s1 = sampling_ms(c, 1, steps), s64 = sampling_ms(c, 64, std::max(3, steps / 4));
         const ArenaBytes& a = (*t)->arena();
         const double med = median(ms);
         std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"device\":\"%s\",\"batch\":%lld,\"steps\":%d,\"median_ms_per_step\":%.3f,"

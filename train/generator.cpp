@@ -171,34 +171,6 @@ Result<LoadedGenerator> load_generator(const std::string& path) {
 
 namespace {
 
-// The generator compiled for `batch` rows of z, weights written.
-struct CompiledGenerator {
-  Graph graph;
-  Value z, labels, out;
-  std::unique_ptr<Program> program;
-};
-
-Result<std::unique_ptr<CompiledGenerator>> compile_generator(const LoadedGenerator& gen, int64_t batch,
-                                                             BackendKind backend, int threads) {
-  auto c = std::make_unique<CompiledGenerator>();
-  Graph& g = c->graph;
-  const nets::Network net = gen.build(g);
-  c->z = g.input(Shape{batch, gen.nz, 1, 1}, "z");
-  c->labels = gen.classes ? g.input(Shape{batch}, "labels") : Value{};
-  c->out = net.forward(g, c->z, c->labels, false);
-  if (!g.ok()) return Status::error(gen.source + ": " + g.status().message());
-  auto p = compile(g, CompileOptions{backend, {c->out}, threads});
-  if (!p.ok()) return p.status();
-  c->program = std::move(*p);
-  size_t k = 0;
-  for (const auto* list : {&net.params, &net.buffers})
-    for (const nets::NamedTensor& t : *list) {
-      const std::vector<float>& values = gen.tensors[k++].data;
-      if (Status s = c->program->write(t.value, values.data(), int64_t(values.size())); !s.ok()) return s;
-    }
-  return c;
-}
-
 // The largest batch up to `cap` whose arena fits memory_limit(): the arena of
 // one sample, planned but not allocated, is the weights plus one row of
 // activations, and the activations grow linearly with the batch.
@@ -232,26 +204,15 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
   if (Status s = check_output_bytes(n, gen.image); !s.ok()) return s;
   auto batch = fitting_batch(gen, std::min<int64_t>(n, kGenerateBatch));
   if (!batch.ok()) return batch.status();
-  auto c = compile_generator(gen, *batch, backend, threads);
-  if (!c.ok()) return c.status();
-  CompiledGenerator& cg = **c;
-  const int64_t B = *batch;
-  // Rows past n in the last chunk are zero latents; their images are dropped.
-  std::vector<float> zin(static_cast<size_t>(B * gen.nz)), lin(static_cast<size_t>(B)), out(static_cast<size_t>(B * per)),
-      images(static_cast<size_t>(n * per));
-  for (int64_t first = 0; first < n; first += B) {
-    const int64_t rows = std::min(B, n - first);
-    std::fill(zin.begin(), zin.end(), 0.0f);
-    std::copy_n(z.begin() + first * gen.nz, rows * gen.nz, zin.begin());
-    if (Status s = cg.program->write(cg.z, zin.data(), int64_t(zin.size())); !s.ok()) return s;
-    if (cg.labels.valid()) {
-      std::fill(lin.begin(), lin.end(), 0.0f);
-      std::copy_n(labels.begin() + first, rows, lin.begin());
-      if (Status s = cg.program->write(cg.labels, lin.data(), int64_t(lin.size())); !s.ok()) return s;
-    }
-    if (Status s = cg.program->step(StepUniforms{}); !s.ok()) return s;
-    if (Status s = cg.program->read(cg.out, out.data(), int64_t(out.size())); !s.ok()) return s;
-    std::copy_n(out.begin(), rows * per, images.begin() + first * per);
+  auto sampler = make_sampler(gen, *batch, backend, threads);
+  if (!sampler.ok()) return sampler.status();
+  std::vector<float> images(size_t(n * per));
+  for (int64_t first = 0; first < n; first += *batch) {
+    const int64_t rows = std::min(*batch, n - first);
+    if (Status s = (*sampler)->run(z.data() + first * gen.nz, gen.classes ? labels.data() + first : nullptr, rows,
+                                   images.data() + first * per);
+        !s.ok())
+      return s;
   }
   // Finite weights and latents cannot give NaN through conv, batch norm and
   // tanh unless something overflowed: say so rather than write grey squares.
@@ -260,6 +221,16 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
       return Status::error("sample " + std::to_string(i / size_t(per)) + " came out non-finite (overflow in " +
                            gen.source + "'s weights?)");
   return images;
+}
+
+Result<std::unique_ptr<Sampler>> make_sampler(const LoadedGenerator& gen, int64_t batch, BackendKind backend,
+                                              int threads) {
+  auto sampler = Sampler::create(gen.build, gen.nz, batch, backend, threads);
+  if (!sampler.ok()) return Status::error(gen.source + ": " + sampler.message());
+  for (size_t k = 0; k < gen.tensors.size(); ++k)
+    if (Status s = (*sampler)->set_weight(k, gen.tensors[k].data.data(), int64_t(gen.tensors[k].data.size())); !s.ok())
+      return Status::error(gen.source + ": '" + gen.tensors[k].name + "': " + s.message());
+  return sampler;
 }
 
 Status check_output_bytes(int64_t n, const Shape& image) {

@@ -14,6 +14,7 @@
 #include "engine/backend.h"
 #include "engine/safetensors.h"
 #include "nets/nets.h"
+#include "train/sampler.h"
 
 namespace gantry {
 
@@ -39,6 +40,10 @@ constexpr int64_t kGenerateBatch = 64;
 // non-finite latents or samples.
 Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vector<float>& z,
                                     const std::vector<float>& labels, BackendKind backend, int threads = 0);
+
+// The generator compiled once for `batch` rows with its weights written.
+Result<std::unique_ptr<Sampler>> make_sampler(const LoadedGenerator& gen, int64_t batch, BackendKind backend,
+                                              int threads = 0);
 
 // Ok when n images of shape `image` (float32) fit memory_limit(); the error gives both figures.
 Status check_output_bytes(int64_t n, const Shape& image);

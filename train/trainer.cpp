@@ -184,7 +184,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
     const Value d_real = D.forward(g, x, y, true), d_fake = D.forward(g, fake, y, true);
     const Value loss_d = add(g, batch_mean(g, bce_with_logits(g, d_real, ones)), batch_mean(g, bce_with_logits(g, d_fake, zeros)));
     update(D, "D.", grad(g, loss_d, d_params), 1, 0);
-    // The generator step sees the updated discriminator, as in the seed's training loop.
+    // The generator step sees the updated discriminator, as in Goodfellow et al.'s
+    // alternating updates and pytorch/examples' dcgan/main.py.
     const Value loss_g = batch_mean(g, bce_with_logits(g, D.forward(g, fake, y, true), ones));
     update(G, "G.", grad(g, loss_g, g_params), 1, 0);
     metric("loss_D", loss_d);
@@ -242,15 +243,12 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   for (size_t i = 0; i < t->metrics_.size(); ++i) t->metrics_[i].name = t->metric_values_[i].first;
 
   // The sampler: the same generator, eval mode.
-  Graph& sg = t->sample_graph_;
-  auto sample_g = nets::build_generator(sg, c.model, c.widths);
-  if (!sample_g.ok()) return sample_g.status();
-  t->sample_g_ = std::move(*sample_g);
-  t->sample_z_ = sg.input(Shape{t->sample_n_, c.widths.nz, 1, 1}, "z");
-  t->sample_labels_ = t->conditional_ ? sg.input(Shape{t->sample_n_}, "labels") : Value{};
-  t->sample_out_ = t->sample_g_.forward(sg, t->sample_z_, t->sample_labels_, false);
-  if (!sg.ok()) return Status::error("building the sampler: " + sg.status().message());
-  auto sampler = compile(sg, CompileOptions{c.backend, {t->sample_out_}, c.threads});
+  auto sampler = Sampler::create(
+      [&c](Graph& sg) {
+        auto net = nets::build_generator(sg, c.model, c.widths);
+        return net.ok() ? std::move(*net) : nets::Network{};
+      },
+      c.widths.nz, kSampleBatch, c.backend, c.threads);
   if (!sampler.ok()) return sampler.status();
   t->sampler_ = std::move(*sampler);
   return t;
@@ -336,31 +334,21 @@ Status Trainer::sample(const std::vector<float>& z, const std::vector<float>& la
   // Copy the current generator weights and running statistics into the sampler.
   const nets::Network& G = nets_.generator;
   std::vector<float> buf;
-  for (const auto& [src, dst] : {std::pair{&G.params, &sample_g_.params}, {&G.buffers, &sample_g_.buffers}})
-    for (size_t i = 0; i < src->size(); ++i) {
-      buf.resize(size_t(graph_.shape((*src)[i].value).numel()));
-      if (Status s = program_->read((*src)[i].value, buf.data(), int64_t(buf.size())); !s.ok()) return s;
-      if (Status s = sampler_->write((*dst)[i].value, buf.data(), int64_t(buf.size())); !s.ok()) return s;
+  size_t k = 0;
+  for (const auto* list : {&G.params, &G.buffers})
+    for (const nets::NamedTensor& t : *list) {
+      buf.resize(size_t(graph_.shape(t.value).numel()));
+      if (Status s = program_->read(t.value, buf.data(), int64_t(buf.size())); !s.ok()) return s;
+      if (Status s = sampler_->set_weight(k++, buf.data(), int64_t(buf.size())); !s.ok()) return s;
     }
-  // The sampler holds sample_n_ rows: larger requests run in chunks, the last one zero-padded.
-  const int64_t per = int64_t(size_) * size_ * config_.widths.nc;
-  std::vector<float> zin(static_cast<size_t>(sample_n_ * nz)), lin(static_cast<size_t>(sample_n_)),
-      out(static_cast<size_t>(sample_n_ * per));
+  // The sampler holds kSampleBatch rows: larger requests run in chunks.
+  const int64_t per = sampler_->image().numel();
   images.resize(size_t(n * per));
-  for (int64_t first = 0; first < n; first += sample_n_) {
-    const int64_t rows = std::min(sample_n_, n - first);
-    std::fill(zin.begin(), zin.end(), 0.0f);
-    std::fill(lin.begin(), lin.end(), 0.0f);
-    std::copy_n(z.begin() + first * nz, rows * nz, zin.begin());
-    if (Status s = sampler_->write(sample_z_, zin.data(), int64_t(zin.size())); !s.ok()) return s;
-    if (conditional_) {
-      std::copy_n(labels.begin() + first, rows, lin.begin());
-      if (Status s = sampler_->write(sample_labels_, lin.data(), int64_t(lin.size())); !s.ok()) return s;
-    }
-    if (Status s = sampler_->step(StepUniforms{config_.seed, 0}); !s.ok()) return s;
-    if (Status s = sampler_->read(sample_out_, out.data(), int64_t(out.size())); !s.ok()) return s;
-    std::copy_n(out.begin(), rows * per, images.begin() + first * per);
-  }
+  for (int64_t first = 0; first < n; first += kSampleBatch)
+    if (Status s = sampler_->run(z.data() + first * nz, conditional_ ? labels.data() + first : nullptr,
+                                 std::min(kSampleBatch, n - first), images.data() + first * per);
+        !s.ok())
+      return s;
   return {};
 }
 

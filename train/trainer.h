@@ -4,8 +4,12 @@
 // backend and replayed per step; the host only writes the minibatch indices
 // and the step number. Objectives:
 //   gan        non-saturating GAN loss on logits (BCE-with-logits), Adam
-//   wgan-gp    seed Algorithm 3: n_critic critic steps with λ(‖∇x̂ D(x̂)‖₂ − 1)², Adam
-//   wgan-clip  seed WGAN algorithm: n_critic RMSProp critic steps with weight clipping
+//              (Goodfellow et al. 2014; DCGAN settings, Radford et al. 2016)
+//   wgan-gp    Gulrajani et al. 2017, Algorithm 1: n_critic critic steps with
+//              λ(‖∇x̂ D(x̂)‖₂ − 1)², Adam (gantry's default βs differ from theirs: TrainConfig)
+//   wgan-clip  Arjovsky et al. 2017, Algorithm 1: n_critic RMSProp critic steps
+//              with weight clipping
+// docs/DESIGN.md, "Models", states each objective and its defaults.
 #pragma once
 
 #include <memory>
@@ -16,6 +20,7 @@
 #include "engine/backend.h"
 #include "nets/nets.h"
 #include "train/dataset.h"
+#include "train/sampler.h"
 
 namespace gantry {
 
@@ -35,9 +40,10 @@ struct TrainConfig {
   BackendKind backend = BackendKind::cpu;
   int threads = 0;
   bool profile = false;  // time every op (gantry bench --profile)
-  nets::Widths widths;  // the model's seed widths unless changed; nc is 1 (MNIST)
-  // Optimizer: negative means the objective's default (gan: Adam 2e-4, β₁ 0.5;
-  // wgan-gp: Adam 1e-4, β₁ 0.5, β₂ 0.999; wgan-clip: RMSProp 5e-5).
+  nets::Widths widths;  // the model's default widths (ModelSpec::seed) unless changed; nc is 1 (MNIST)
+  // Optimizer: negative means the objective's default (gan: Adam 2e-4, β₁ 0.5,
+  // β₂ 0.999; wgan-gp: Adam 1e-4, β₁ 0.5, β₂ 0.999, where Gulrajani et al. 2017
+  // use β₁ 0, β₂ 0.9; wgan-clip: RMSProp 5e-5).
   float lr = -1, beta1 = -1, beta2 = -1;
   int n_critic = 5;      // wgan-gp, wgan-clip
   float lambda = 10;     // wgan-gp penalty weight
@@ -66,7 +72,7 @@ class Trainer {
   // copies the dataset into the arena. Weights start from init_weights() or load().
   static Result<std::unique_ptr<Trainer>> create(const TrainConfig& config, const Dataset& data);
 
-  Status init_weights();                    // the seed's initialization, from config.seed
+  Status init_weights();                    // DCGAN's initialization (nets::Init), from config.seed
   // One generator iteration. A NaN or Inf in any metric is an error naming
   // the step and the metric; the caller keeps its last checkpoint.
   Status step();
@@ -108,12 +114,9 @@ class Trainer {
   std::vector<std::pair<std::string, Value>> metric_values_;
   std::vector<Metric> metrics_;
 
-  // Sampling: the generator alone, eval mode, batch sample_n_.
-  Graph sample_graph_;
-  std::unique_ptr<Program> sampler_;
-  nets::Network sample_g_;
-  Value sample_z_, sample_labels_, sample_out_;
-  int64_t sample_n_ = 64;
+  // Sampling: the generator alone, eval mode, kSampleBatch rows at a time.
+  static constexpr int64_t kSampleBatch = 64;
+  std::unique_ptr<Sampler> sampler_;
 };
 
 }  // namespace gantry
