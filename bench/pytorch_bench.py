@@ -7,12 +7,13 @@ train/trainer.cpp steps them, with `gantry bench`'s data (random images in
 [-1, 1], one channel, max(5·batch, 256) rows resident on the GPU, labels
 i % 10):
   dcgan28   the edge-sized DCGAN of nets.cpp (7→14→28), BN in G and D; as dcgan64 otherwise
-  dcgan64   §12.4.1 G (ConvT 100→16ngf k4, then k4 s2 p1 halving, BN+ReLU, Tanh)
+  dcgan64   DCGAN G (Radford et al. 2016; ConvT 100→16ngf k4, then k4 s2 p1 halving, BN+ReLU, Tanh)
             and D (Conv 2ndf→…→16ndf k4 s2 p1, BN+LeakyReLU(0.2), Conv→1 k4, logits);
             BCE-with-logits, Adam(2e-4, β=(0.5, 0.999)); one D step, then one G
             step through the updated D.
-  cgan32    Table 12.1 conditional G/D (ngf = ndf = 128), one-hot labels; same loss.
-  wgangp64  the dcgan64 G and Table 12.3's critic (ndf 64, InstanceNorm2d(affine),
+  cgan32    conditional DCGAN G/D (Mirza & Osindero 2014 conditioning, ngf = ndf = 128:
+            G 256+256→512→256→128→1), one-hot labels; same loss.
+  wgangp64  the dcgan64 G and the 64×64 WGAN-GP critic (ndf 64, InstanceNorm2d(affine),
             LeakyReLU(0.2), no sigmoid); 5 critic steps with λ·(‖∇x̂ D(x̂)‖₂ − 1)²,
             λ = 10, via autograd.grad(create_graph=True), then 1 G step;
             Adam(1e-4, β=(0.5, 0.999)).
@@ -41,7 +42,7 @@ LEAKY = 0.2
 
 
 def build(torch, model):
-    """Returns (G, D, kind) for a model name, with gantry's seed widths and nc = 1."""
+    """Returns (G, D, kind) for a model name, with gantry's default widths and nc = 1."""
     nn = torch.nn
 
     def weights_init(m):
@@ -58,7 +59,7 @@ def build(torch, model):
             nn.init.zeros_(m.bias)
 
     def dcgan64_generator(ngf=64, nc=1):
-        c = 16 * ngf  # the seed's code starts at 16·ngf: → 4, 8, 16, 32, 64
+        c = 16 * ngf  # 16·ngf first, as nets.cpp (pytorch/examples uses 8·ngf): → 4, 8, 16, 32, 64
         return nn.Sequential(
             nn.ConvTranspose2d(NZ, c, 4, 1, 0, bias=True), nn.BatchNorm2d(c), nn.ReLU(True),
             nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=True), nn.BatchNorm2d(c // 2), nn.ReLU(True),
@@ -67,7 +68,7 @@ def build(torch, model):
             nn.ConvTranspose2d(c // 8, nc, 4, 2, 1, bias=True), nn.Tanh())
 
     def critic64(ndf=64, nc=1, instance_norm=False):
-        # §12.4.1 D: 2ndf → 16ndf, no norm on the first conv; Table 12.3 critic:
+        # DCGAN D: 2ndf → 16ndf, no norm on the first conv; WGAN-GP critic:
         # ndf → 8ndf, instance norm after every conv but the last. The critic's
         # activations are not in place: the gradient penalty differentiates it twice.
         first = ndf if instance_norm else 2 * ndf
@@ -118,7 +119,7 @@ def build(torch, model):
             return self.main(z)
 
     class CganGenerator(nn.Module):
-        """Table 12.1 G, ngf = 128: z and one-hot label branches, concatenated (z first)."""
+        """Conditional DCGAN G, ngf = 128: z and one-hot label branches, concatenated (z first)."""
 
         def __init__(self, ngf=128, nc=1):
             super().__init__()
@@ -143,7 +144,7 @@ def build(torch, model):
             return torch.tanh(self.deconv4(x))
 
     class CganDiscriminator(nn.Module):
-        """Table 12.1 D, ndf = 128: image and 10×32×32 label-map branches (image first)."""
+        """Conditional DCGAN D, ndf = 128: image and 10×32×32 label-map branches (image first)."""
 
         def __init__(self, ndf=128, nc=1):
             super().__init__()

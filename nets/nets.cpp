@@ -1,8 +1,8 @@
 // The network builders of nets.h. Each network is a list of layers built once
 // (leaves named as PyTorch names them) and a forward function that replays
 // the list on the graph, so D can be applied to several batches with the same
-// leaves. Layer lists follow the seed chapter (§12.4.1 code, Tables 12.1 and
-// 12.3); tests/test_nets.cpp checks shapes, counts, names and gradients.
+// leaves. docs/DESIGN.md, "Models", describes every layer list;
+// tests/test_nets.cpp checks shapes, counts, names and gradients.
 #include "nets/nets.h"
 
 #include <cmath>
@@ -15,10 +15,10 @@
 namespace gantry::nets {
 namespace {
 
-// LeakyReLU(0.2) as in the seed's discriminators; Table 12.3 names no slope, so
-// the critics use the same.
+// LeakyReLU(0.2) in the discriminators, DCGAN's slope (Radford et al. 2016);
+// the WGAN critics use the same.
 constexpr float kLeakySlope = 0.2f;
-constexpr int kMnistClasses = 10;  // Table 12.1: labels 0..9
+constexpr int kMnistClasses = 10;  // MNIST digits: labels 0..9
 
 enum class LayerKind { conv, conv_transpose, batch_norm, instance_norm, relu, leaky_relu, tanh };
 
@@ -32,10 +32,10 @@ using Layers = std::vector<Layer>;
 
 // Appends layers to a list and their leaves to `net` under PyTorch names. A
 // module is called `name` when one is given (an attribute of a custom
-// nn.Module, as in the seed's conditional nets), else "<prefix>.<index>" with
+// nn.Module, as in cgan32's networks), else "<prefix>.<index>" with
 // every layer, activations included, counted as nn.Sequential counts them.
-// Every conv has a bias: the seed's code sets bias=True (§12.4.1) or keeps
-// PyTorch's default (§12.4.2), and a state_dict import needs the same keys.
+// Every conv has a bias (bias=True in the nn.Sequential nets, PyTorch's default
+// in cgan32's), and a state_dict import needs the same keys.
 class LayerBuilder {
  public:
   LayerBuilder(Graph& g, Network& net, std::string prefix) : g_(g), net_(net), prefix_(std::move(prefix)) {}
@@ -223,15 +223,15 @@ void set_critic_forward(Network& net, Layers main) {
   };
 }
 
-// D of §12.4.1 and its 28×28 mirror, or (instance_norm) the matching critic.
-// The seed ends D with nn.Sigmoid(); gantry leaves it out and returns logits,
+// The 64×64 DCGAN D, or (instance_norm) the matching WGAN critic. A DCGAN D
+// usually ends with nn.Sigmoid() (pytorch/examples' does); gantry leaves it out and returns logits,
 // because its loss is BCE-with-logits (stable where sigmoid saturates). The
 // Sigmoid has no parameters, so the state_dict keys are unchanged.
 Network critic64(Graph& g, const Widths& w, std::string kind, bool instance_norm) {
   Network net = start(std::move(kind), Shape{w.nc, 64, 64}, Shape{1});
   if (!check_widths(g, net.kind, w)) return net;
   LayerBuilder b(g, net, "main");
-  // §12.4.1 D: 2ndf → 4 → 8 → 16ndf, no norm on the first conv. Table 12.3's
+  // DCGAN D: 2ndf → 4 → 8 → 16ndf, no norm on the first conv. The WGAN
   // critic: ndf → 2 → 4 → 8ndf, a norm after every conv but the last.
   const int64_t first = instance_norm ? w.ndf : 2 * w.ndf;
   b.conv(w.nc, first, 4, 2, 1);  // → 32×32
@@ -268,16 +268,16 @@ Network critic28(Graph& g, const Widths& w, std::string kind, bool instance_norm
   return net;
 }
 
-// The seed widths: dcgan64 and the 28×28 nets nz 100, ngf = ndf = 64, nc 1
-// (MNIST); cgan32 ngf = ndf = 128 (which gives Table 12.1's channel counts);
-// wgan*64 d = 64, nc 3 (CelebA).
+// The default widths: dcgan64 and the 28×28 nets nz 100, ngf = ndf = 64, nc 1
+// (MNIST); cgan32 ngf = ndf = 128 (G channels 256/512/256/128); wgan*64
+// d = 64, nc 3 (RGB faces such as CelebA; gantry train and bench use nc 1).
 const ModelSpec kModels[] = {
     {"dcgan28", Objective::gan, 28, false, Widths{100, 64, 64, 1}, dcgan28_generator, dcgan28_discriminator},
-    {"dcgan64", Objective::gan, 64, false, Widths{100, 64, 64, 1}, dcgan64_generator, dcgan64_discriminator},  // §12.4.1: MNIST at 64×64
-    {"cgan32", Objective::gan, 32, true, Widths{100, 128, 128, 1}, cgan32_generator, cgan32_discriminator},    // §12.4.2
+    {"dcgan64", Objective::gan, 64, false, Widths{100, 64, 64, 1}, dcgan64_generator, dcgan64_discriminator},  // DCGAN: MNIST resized to 64×64
+    {"cgan32", Objective::gan, 32, true, Widths{100, 128, 128, 1}, cgan32_generator, cgan32_discriminator},    // conditional DCGAN
     {"wgangp28", Objective::wgan_gp, 28, false, Widths{100, 64, 64, 1}, dcgan28_generator, wgan28_critic},
     {"wgan-clip28", Objective::wgan_clip, 28, false, Widths{100, 64, 64, 1}, dcgan28_generator, wgan28_critic},
-    {"wgangp64", Objective::wgan_gp, 64, false, Widths{100, 64, 64, 3}, dcgan64_generator, wgan64_critic},  // Table 12.3: CelebA, d = 64
+    {"wgangp64", Objective::wgan_gp, 64, false, Widths{100, 64, 64, 3}, dcgan64_generator, wgan64_critic},  // WGAN-GP critic at 64×64, d = 64
     {"wgan-clip64", Objective::wgan_clip, 64, false, Widths{100, 64, 64, 3}, dcgan64_generator, wgan64_critic},
 };
 
@@ -304,7 +304,8 @@ Network sequential_generator(Graph& g, const std::string& kind, const std::vecto
 
 Network dcgan64_generator(Graph& g, const Widths& w) {
   if (!check_widths(g, "dcgan64.G", w)) return start("dcgan64.G", Shape{w.nz}, Shape{w.nc, 64, 64});
-  // The seed's code (§12.4.1) starts at 16·ngf (1024 for ngf = 64), not 8·ngf: → 4, 8, 16, 32, 64.
+  // Starts at 16·ngf (1024 for ngf = 64, as in Radford et al.'s generator figure), not
+  // pytorch/examples' 8·ngf: → 4, 8, 16, 32, 64.
   const int64_t c = 16 * w.ngf;
   return sequential_generator(g, "dcgan64.G",
                               {{w.nz, c, 4, 1, 0, true},
@@ -327,15 +328,15 @@ Network dcgan28_generator(Graph& g, const Widths& w) {
 
 Network dcgan28_discriminator(Graph& g, const Widths& w) { return critic28(g, w, "dcgan28.D", false); }
 
-// Table 12.1, with the module names of the seed's code (§12.4.2), whose state_dict
-// keys are "deconv1_1.weight", "deconv1_1_bn.running_mean", ...:
+// Conditional DCGAN G (label conditioning as in Mirza & Osindero 2014), with
+// named modules, whose state_dict keys are "deconv1_1.weight", "deconv1_1_bn.running_mean", ...:
 //   z [nz,1,1]   → deconv1_1 T.conv(2ngf, f4 s1 p0), deconv1_1_bn, ReLU   [2ngf,4,4]
 //   c [10,1,1]   → deconv1_2 T.conv(2ngf, f4 s1 p0), deconv1_2_bn, ReLU   [2ngf,4,4]
 //   concatenated (z first)                                                [4ngf,4,4]
 //   → deconv2 (2ngf, f4 s2 p1) deconv2_bn ReLU → deconv3 (ngf) deconv3_bn ReLU
 //   → deconv4 (nc) Tanh                                                   [nc,32,32]
-// The table's 256/512/256/128 channels are the code's with ngf = 128 (the model table's seed widths).
-// Where the table is silent: conv biases are on (PyTorch's default in the code).
+// With ngf = 128 (the model table's default widths) the channels are 256/512/256/128.
+// Conv biases are on (PyTorch's default).
 Network cgan32_generator(Graph& g, const Widths& w) {
   Network net = start("cgan32.G", Shape{w.nz}, Shape{w.nc, 32, 32}, kMnistClasses);
   if (!check_widths(g, net.kind, w)) return net;
@@ -357,15 +358,14 @@ Network cgan32_generator(Graph& g, const Widths& w) {
   return net;
 }
 
-// Table 12.1's D, with the seed code's module names (§12.4.2):
+// The conditional DCGAN D, with named modules:
 //   x [nc,32,32]  → conv1_1 Conv(ndf/2, f4 s2 p1), LeakyReLU(0.2)  [ndf/2,16,16]
 //   c [10,32,32]  → conv1_2 Conv(ndf/2, f4 s2 p1), LeakyReLU(0.2)  [ndf/2,16,16]
 //   concatenated (image first)                                    [ndf,16,16]
 //   → conv2 (2ndf, f4 s2 p1) conv2_bn LReLU → conv3 (4ndf) conv3_bn LReLU
 //   → conv4 (1, f4 s1 p0)                                          logits [1]
-// Where the table is silent: the first convs list no activation, but the code
-// applies leaky_relu(0.2) to both branches, and so does gantry; the slope is
-// 0.2 throughout; conv biases are on. The Sigmoid is left out (logits; see critic64).
+// Both first convs are followed by leaky_relu(0.2); the slope is 0.2
+// throughout; conv biases are on. The Sigmoid is left out (logits; see critic64).
 Network cgan32_discriminator(Graph& g, const Widths& w) {
   Network net = start("cgan32.D", Shape{w.nc, 32, 32}, Shape{1}, kMnistClasses);
   if (!check_widths(g, net.kind, w, true)) return net;

@@ -1,11 +1,14 @@
-// Network builders: the seed chapter's DCGAN (§12.4.1, 64×64), an edge-sized
-// 28×28 DCGAN, the conditional DCGAN of Table 12.1 (32×32) and the WGAN
-// critics (Table 12.3 and the 28×28 D, instance norm, no sigmoid). Every leaf
-// carries the name PyTorch gives it in the seed's modules, so a state_dict
+// Network builders: DCGAN (Radford et al. 2016) at 64×64, an edge-sized
+// 28×28 DCGAN, a conditional DCGAN (Mirza & Osindero 2014) at 32×32 and the
+// WGAN critics (the 64×64 and 28×28 D layouts with instance norm, no sigmoid);
+// docs/DESIGN.md, "Models", lists every layer. Every leaf carries the name
+// PyTorch gives it in the equivalent nn.Module (nn.Sequential "main.N" as in
+// pytorch/examples' dcgan/main.py; named attributes for cgan32), so a state_dict
 // maps 1:1 onto params + buffers. Checked by tests/test_nets.cpp: shapes,
 // parameter counts worked out by hand from the layer lists, names, gradients.
 //
-// Dimension letters: B batch, C channels, H/W spatial; nz, ngf, ndf, nc as in the seed.
+// Dimension letters: B batch, C channels, H/W spatial; nz (latent size), ngf/ndf
+// (G/D base widths), nc (image channels) as in pytorch/examples' DCGAN.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +22,8 @@
 
 namespace gantry::nets {
 
-// Initial values, as the seed's weights_init (DCGAN): conv weights N(0, 0.02);
+// Initial values, as DCGAN's initialization (Radford et al. 2016; weights_init in
+// pytorch/examples' dcgan/main.py): conv weights N(0, 0.02);
 // batch-norm scale N(1, 0.02), shift 0. Conv biases are 0 and instance-norm
 // scales 1 (weights_init leaves those at PyTorch's defaults; 0 replaces the
 // default uniform bias so that runs are reproducible from the seed alone).
@@ -55,10 +59,10 @@ struct Widths {
 };
 
 
-// §12.4.1: ConvT(nz→16ngf, k4 s1 p0) → 4×4, then four ConvT k4 s2 p1 halving the
+// DCGAN, 64×64: ConvT(nz→16ngf, k4 s1 p0) → 4×4, then four ConvT k4 s2 p1 halving the
 // channels (…→2ngf→nc) up to 64×64; BN+ReLU between, Tanh at the end. [B,nz] → [B,nc,64,64].
 Network dcgan64_generator(Graph& g, const Widths& w);
-// §12.4.1: Conv(nc→2ndf, k4 s2 p1) LReLU, three Conv k4 s2 p1 (→4ndf→8ndf→16ndf)
+// DCGAN D, 64×64: Conv(nc→2ndf, k4 s2 p1) LReLU, three Conv k4 s2 p1 (→4ndf→8ndf→16ndf)
 // with BN+LReLU, Conv(16ndf→1, k4 s1 p0). [B,nc,64,64] → [B,1] logits.
 Network dcgan64_discriminator(Graph& g, const Widths& w);
 // Edge-sized, for 28×28 MNIST: ConvT(nz→2ngf, k7) → 7×7, ConvT k4 s2 p1 → 14 (ngf),
@@ -66,21 +70,22 @@ Network dcgan64_discriminator(Graph& g, const Widths& w);
 Network dcgan28_generator(Graph& g, const Widths& w);
 // Mirrored: Conv(nc→ndf, k4 s2 p1) LReLU → 14, Conv(→2ndf) BN LReLU → 7, Conv(→1, k7). [B,1] logits.
 Network dcgan28_discriminator(Graph& g, const Widths& w);
-// Table 12.1 / §12.4.2 (32×32, 10 classes): z and the one-hot label go through
+// Conditional DCGAN (32×32, 10 classes; 256/512/256/128 channels at ngf 128):
+// z and the one-hot label go through
 // separate first layers that are concatenated. [B,nz] + labels [B] → [B,nc,32,32].
 Network cgan32_generator(Graph& g, const Widths& w);
-// Table 12.1: image and 10×32×32 one-hot label maps through separate first
+// Its D: image and 10×32×32 one-hot label maps through separate first
 // convs, concatenated. [B,nc,32,32] + labels [B] → [B,1] logits. ndf must be even.
 Network cgan32_discriminator(Graph& g, const Widths& w);
-// Table 12.3's critic with InstanceNorm2d(affine) for BN: Conv(nc→ndf) IN LReLU, …
+// The 64×64 WGAN critic, InstanceNorm2d(affine) where a DCGAN D has BN: Conv(nc→ndf) IN LReLU, …
 // (→2ndf→4ndf→8ndf, k4 s2 p1 each), Conv(8ndf→1, k4 s1 p0). [B,nc,64,64] → [B,1].
 Network wgan64_critic(Graph& g, const Widths& w);
 // dcgan28_discriminator with InstanceNorm2d(affine) for BN. [B,nc,28,28] → [B,1].
 Network wgan28_critic(Graph& g, const Widths& w);
 // WGAN generators are dcgan64_generator / dcgan28_generator.
 
-// An nn.Sequential("main") DCGAN generator of any depth, as pytorch/examples and
-// the seed write it: ConvTranspose2d layers with BatchNorm2d + ReLU between
+// An nn.Sequential("main") DCGAN generator of any depth, as pytorch/examples'
+// dcgan/main.py writes it: ConvTranspose2d layers with BatchNorm2d + ReLU between
 // them and Tanh at the end (main.0 ConvT, main.1 BN, main.2 ReLU, main.3 ConvT, ...).
 struct GeneratorLayer {
   int64_t in, out;  // channels
@@ -103,7 +108,7 @@ struct ModelSpec {
   Objective objective;
   int image_size;    // square images, this many pixels a side
   bool conditional;  // takes a class label (kMnistClasses classes)
-  Widths seed;       // the widths the seed recipe trains it with
+  Widths seed;       // its default widths (docs/DESIGN.md, "Models")
   Network (*generator)(Graph&, const Widths&);
   Network (*discriminator)(Graph&, const Widths&);
 };

