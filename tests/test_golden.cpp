@@ -149,6 +149,13 @@ TEST(GoldenCli, ExitStatusSaysWhatWentWrong) {
   EXPECT_EQ(r.status, 2) << r.output;
   r = gantry_golden("--no-such-flag '" + good + "'");
   EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown flag --no-such-flag"), std::string::npos) << r.output;
+  r = gantry_golden("'" + good + "' --backend");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--backend needs a value"), std::string::npos) << r.output;
+  r = gantry_golden("--help");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("usage: gantry golden"), std::string::npos) << r.output;
   r = gantry_golden("'" + corrupt + "'");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find(corrupt), std::string::npos) << r.output;

@@ -15,8 +15,11 @@
 namespace gantry::cli {
 namespace {
 
-int usage() {
-  std::fprintf(stderr, "usage: gantry golden [--backend cpu|vulkan|cuda|all] [--json] PATH...\n");
+constexpr const char* kUsage = "usage: gantry golden [--backend cpu|vulkan|cuda|all] [--json] PATH...\n";
+
+// Bad usage: what is wrong, then the usage line; exit status 2.
+int usage(const std::string& problem) {
+  std::fprintf(stderr, "gantry golden: %s\n%s", problem.c_str(), kUsage);
   return 2;
 }
 
@@ -64,13 +67,16 @@ int golden(const Args& args) {
   std::string backend_arg = "cpu";
   bool json = false;
   std::vector<std::string> paths;
+  for (const std::string& a : args)
+    if (a == "--help" || a == "-h") return std::printf("%s", kUsage), 0;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--json") json = true;
     else if (args[i] == "--backend" && i + 1 < args.size()) backend_arg = args[++i];
-    else if (args[i].rfind("--", 0) == 0) return usage();
+    else if (args[i] == "--backend") return usage("--backend needs a value");
+    else if (args[i].rfind("-", 0) == 0 && args[i].size() > 1) return usage("unknown flag " + args[i]);
     else paths.push_back(args[i]);
   }
-  if (paths.empty()) return usage();
+  if (paths.empty()) return usage("no case files or directories given");
 
   std::vector<BackendKind> backends;
   if (backend_arg == "all") {
