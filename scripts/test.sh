@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine or an existing checkout:
 # installs missing system packages (idempotent), configures the `ci` preset
-# (every backend found is built, warnings are errors), builds, and runs ctest.
+# (every backend found is built, warnings are errors), builds, and runs ctest;
+# then the aarch64 cross build, the CPU tests under ASan + UBSan
+# (scripts/sanitize.sh) and a few minutes of fuzzing (scripts/fuzz.sh).
 # .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,3 +18,17 @@ echo "== stage: aarch64 cross build + qemu tests =="
 # Jetson (aarch64): the jetson-cross preset, its CPU tests and golden suite under
 # qemu-aarch64, `file` on the static binary (about 2 minutes on two cores).
 scripts/cross-test.sh
+
+echo "== stage: sanitizers =="
+# The CPU tests and tests/cli_train.sh again, built by clang with ASan + UBSan
+# (build/asan); any finding fails the stage.
+start=$SECONDS
+scripts/sanitize.sh
+echo "sanitizers stage: $((SECONDS - start)) s"
+
+echo "== stage: fuzz =="
+# Each libFuzzer harness (tests/fuzz) for a fixed time from its seed corpus,
+# then every saved regression input (build/fuzz).
+start=$SECONDS
+scripts/fuzz.sh
+echo "fuzz stage: $((SECONDS - start)) s"
