@@ -1,6 +1,6 @@
 // Shared by every gantry compute shader: the arena and step-uniform bindings,
 // the grid-stride loop and Philox4x32-10 (word for word the arithmetic of
-// engine/philox.h: counter {element/4, stream, step lo, step hi}, key {seed lo, seed hi}).
+// platform/philox.h: counter {element/4, stream, step lo, step hi}, key {seed lo, seed hi}).
 // Include after `#version 450` and `#extension GL_GOOGLE_include_directive : require`.
 
 layout(std430, set = 0, binding = 0) buffer Arena { float arena[]; };

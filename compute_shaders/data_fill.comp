@@ -4,7 +4,7 @@
 #include "elementwise_math.glsl"
 
 // Sources of engine/ops_data.cpp: constant fill, and Philox normal/uniform
-// fills keyed by (seed, step, stream) that reproduce engine/philox.h element
+// fills keyed by (seed, step, stream) that reproduce platform/philox.h element
 // for element (checked by SourceParity in tests/test_backend_parity.cpp).
 // Specialization constant 0 picks the kind. One invocation per Philox block
 // of 4 elements, so each block is generated once.

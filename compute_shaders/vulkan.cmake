@@ -58,7 +58,8 @@ constexpr EmbeddedShader kEmbeddedShaders[] = {
 ${table_entries}};
 " @ONLY)
 add_custom_target(gantry_shaders DEPENDS ${spv_headers})
-target_sources(gantry_engine PRIVATE ${GANTRY_VK_SOURCES})
-add_dependencies(gantry_engine gantry_shaders)
-target_include_directories(gantry_engine PRIVATE ${spv_dir})
-target_link_libraries(gantry_engine PUBLIC Vulkan::Headers ${CMAKE_DL_LIBS})
+add_library(gantry_vulkan STATIC ${GANTRY_VK_SOURCES})
+gantry_layer(gantry_vulkan compute_shaders)
+add_dependencies(gantry_vulkan gantry_shaders)
+target_include_directories(gantry_vulkan PRIVATE ${spv_dir})
+target_link_libraries(gantry_vulkan PUBLIC gantry_engine Vulkan::Headers ${CMAKE_DL_LIBS})

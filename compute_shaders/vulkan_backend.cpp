@@ -739,4 +739,8 @@ Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOpt
   return std::unique_ptr<Program>(std::move(p));
 }
 
+// Linked whole (CMake's WHOLE_ARCHIVE), so this runs before main() in every
+// program that links the backend, and the engine finds it in its registry.
+[[maybe_unused]] const bool kRegistered = register_backend({BackendKind::vulkan, vulkan_probe, compile_vulkan});
+
 }  // namespace gantry

@@ -13,7 +13,7 @@
 
 #include <cublas_v2.h>
 
-#include "engine/status.h"
+#include "platform/status.h"
 
 namespace gantry::cuda {
 

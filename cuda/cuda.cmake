@@ -1,5 +1,5 @@
 # The CUDA backend, included by the top-level CMakeLists.txt when nvcc is found
-# (GANTRY_HAVE_CUDA). Adds cuda/*.cu and cuda/*.cpp to gantry_engine and links
+# (GANTRY_HAVE_CUDA). Adds cuda/*.cu and cuda/*.cpp to gantry_cuda and links
 # the static CUDA runtime (no cuDNN).
 #
 # No CUDA library is a link dependency of gantry (`ldd gantry` names none), so
@@ -31,13 +31,7 @@ if(CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 12.0)
 else()
   set(GANTRY_CUDA_STANDARD 17)
 endif()
-set_target_properties(gantry_engine PROPERTIES
-  CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}"
-  CUDA_STANDARD ${GANTRY_CUDA_STANDARD}
-  CUDA_STANDARD_REQUIRED ON
-  CUDA_EXTENSIONS OFF)
-
-target_sources(gantry_engine PRIVATE
+add_library(gantry_cuda STATIC
   cuda/conv.cu
   cuda/cublas_loader.cpp
   cuda/cuda_backend.cu
@@ -49,12 +43,20 @@ target_sources(gantry_engine PRIVATE
   cuda/optim.cu
   cuda/reduce.cu
   cuda/softmax.cu)
+gantry_layer(gantry_cuda cuda)
+target_link_libraries(gantry_cuda PUBLIC gantry_engine)
+set_target_properties(gantry_cuda PROPERTIES
+  CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}"
+  CUDA_STANDARD ${GANTRY_CUDA_STANDARD}
+  CUDA_STANDARD_REQUIRED ON
+  CUDA_EXTENSIONS OFF)
+
 # cuBLAS's include folder (the toolkit's own, except in split installs), not
 # the library: cublas_loader.cpp opens libcublas.so.<CUBLAS_VER_MAJOR>, the
 # major version of the cublas_api.h it is compiled against (13 for CUDA 13).
 # dlopen/dlsym come from libdl (part of libc since glibc 2.34).
-target_include_directories(gantry_engine PRIVATE $<TARGET_PROPERTY:CUDA::cublas,INTERFACE_INCLUDE_DIRECTORIES>)
-target_link_libraries(gantry_engine PRIVATE CUDA::cudart_static ${CMAKE_DL_LIBS})
+target_include_directories(gantry_cuda PRIVATE $<TARGET_PROPERTY:CUDA::cublas,INTERFACE_INCLUDE_DIRECTORIES>)
+target_link_libraries(gantry_cuda PRIVATE CUDA::cudart_static ${CMAKE_DL_LIBS})
 
 # The probe names the architectures in its message when the device needs others.
 string(REPLACE ";" "," GANTRY_CUDA_ARCH_LIST "${CMAKE_CUDA_ARCHITECTURES}")
@@ -63,14 +65,14 @@ set_source_files_properties(cuda/cuda_backend.cu PROPERTIES
 
 # nvcc's own warnings and the host compiler's (-Wall -Wextra) on the host side
 # of .cu files; the top-level flags cover only C and C++.
-target_compile_options(gantry_engine PRIVATE
+target_compile_options(gantry_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
   # The same GCC 12 false -Wrestrict as in the top-level file (GCC bug 105651).
-  target_compile_options(gantry_engine PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wno-restrict>)
+  target_compile_options(gantry_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wno-restrict>)
 endif()
 if(GANTRY_WERROR)
-  target_compile_options(gantry_engine PRIVATE
+  target_compile_options(gantry_cuda PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings>
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Werror>)
 endif()

@@ -26,7 +26,7 @@
 // convolutions are im2col / col2im around cuBLAS SGEMMs (conv.cu); matmul is
 // one SGEMM; reductions and normalizations use one block per output group
 // with a warp-shuffle + shared-memory tree in double, no atomics, so results
-// are the same on every run; Philox fills compile engine/philox.h for the
+// are the same on every run; Philox fills compile platform/philox.h for the
 // device. fp32 throughout; GANTRY_CUDA_TF32=1 lets cuBLAS use TF32 tensor
 // cores (faster, ~1e-3 relative error: outside the parity tolerances).
 //
@@ -416,5 +416,9 @@ Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptio
   if (Status st = program->init(); !st.ok()) return st;
   return std::unique_ptr<Program>(std::move(program));
 }
+
+// Linked whole (CMake's WHOLE_ARCHIVE), so this runs before main() in every
+// program that links the backend, and the engine finds it in its registry.
+[[maybe_unused]] const bool kRegistered = register_backend({BackendKind::cuda, cuda_probe, compile_cuda});
 
 }  // namespace gantry

@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #include "cuda/cuda_ops.h"
-#include "engine/shape.h"
+#include "platform/shape.h"
 
 namespace gantry::cuda {
 

@@ -1,11 +1,11 @@
 // Sources and data movement on CUDA: constant fill, Philox normal/uniform
-// fills (engine/philox.h itself, compiled for the device, so every element
+// fills (platform/philox.h itself, compiled for the device, so every element
 // matches the CPU's stream word for word; only the final log/sin/cos may
 // differ by an ulp), gather of dataset rows by index, its scatter-add adjoint
 // and one-hot labels. Same functions as engine/ops_data.cpp. The seed and
 // step are read from device memory, so a captured graph replays with new ones.
 #include "cuda/cuda_util.cuh"
-#include "engine/philox.h"
+#include "platform/philox.h"
 
 namespace gantry {
 namespace {

@@ -1,19 +1,37 @@
-// Backend selection: the CPU reference always; Vulkan and CUDA when they were
-// built in and a device answers. Asking for one that is not usable is an
-// error that says why and lists what is available.
+// Backend selection: the CPU reference always; Vulkan and CUDA when their
+// targets registered themselves (they were built in) and a device answers.
+// Asking for one that is not usable is an error that says why and lists what
+// is available.
 #include "engine/backend.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "engine/cpu_backend.h"
-#if GANTRY_HAVE_VULKAN
-#include "compute_shaders/vulkan_backend.h"
-#endif
-#if GANTRY_HAVE_CUDA
-#include "cuda/cuda_backend.h"
-#endif
 
 namespace gantry {
+namespace {
+
+// Filled before main() by the backends' registrations; read-only afterwards.
+std::vector<BackendEntry>& registry() {
+  static std::vector<BackendEntry> entries;  // plain data: safe to destroy at exit
+  return entries;
+}
+
+const BackendEntry* registered(BackendKind kind) {
+  for (const BackendEntry& e : registry())
+    if (e.kind == kind) return &e;
+  return nullptr;
+}
+
+}  // namespace
+
+bool register_backend(const BackendEntry& entry) {
+  static std::mutex m;
+  std::lock_guard<std::mutex> lock(m);
+  if (!registered(entry.kind)) registry().push_back(entry);
+  return true;
+}
 
 const char* backend_name(BackendKind kind) {
   switch (kind) {
@@ -25,22 +43,10 @@ const char* backend_name(BackendKind kind) {
 }
 
 Status backend_status(BackendKind kind) {
-  switch (kind) {
-    case BackendKind::cpu: return {};
-    case BackendKind::vulkan:
-#if GANTRY_HAVE_VULKAN
-      return vulkan_probe();
-#else
-      return Status::error("not built into this binary (configure with -DGANTRY_VULKAN=ON)");
-#endif
-    case BackendKind::cuda:
-#if GANTRY_HAVE_CUDA
-      return cuda_probe();
-#else
-      return Status::error("not built into this binary (configure with -DGANTRY_CUDA=ON)");
-#endif
-  }
-  return Status::error("unknown backend");
+  if (kind == BackendKind::cpu) return {};
+  if (const BackendEntry* e = registered(kind)) return e->probe();
+  return Status::error(std::string("not built into this binary (configure with -DGANTRY_") +
+                       (kind == BackendKind::vulkan ? "VULKAN" : "CUDA") + "=ON)");
 }
 
 std::vector<BackendKind> available_backends() {
@@ -98,13 +104,7 @@ Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& o
   if (Status s = backend_status(options.backend); !s.ok())
     return Status::error(std::string("backend ") + backend_name(options.backend) + " is not available: " + s.message() +
                          " (available: " + available_backend_list() + ")");
-#if GANTRY_HAVE_VULKAN
-  if (options.backend == BackendKind::vulkan) return compile_vulkan(g, options);
-#endif
-#if GANTRY_HAVE_CUDA
-  if (options.backend == BackendKind::cuda) return compile_cuda(g, options);
-#endif
-  return Status::error(std::string("backend ") + backend_name(options.backend) + " is not available");
+  return registered(options.backend)->compile(g, options);  // backend_status() found it
 }
 
 }  // namespace gantry

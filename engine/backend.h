@@ -82,4 +82,15 @@ struct CompileOptions {
 
 Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& options);
 
+// The GPU backends register themselves (compute_shaders/, cuda/): the engine
+// knows no backend header. A backend built in but without a device here is
+// registered too; its probe says why it cannot run.
+struct BackendEntry {
+  BackendKind kind;
+  Status (*probe)();  // ok when a usable device is present
+  Result<std::unique_ptr<Program>> (*compile)(const Graph& g, const CompileOptions& options);
+};
+// Returns true so that a backend can register from a namespace-scope initializer.
+bool register_backend(const BackendEntry& entry);
+
 }  // namespace gantry

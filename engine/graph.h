@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/shape.h"
-#include "engine/status.h"
+#include "platform/shape.h"
+#include "platform/status.h"
 
 namespace gantry {
 

@@ -6,7 +6,7 @@
 
 #include "engine/kernel_util.h"
 #include "engine/ops.h"
-#include "engine/philox.h"
+#include "platform/philox.h"
 
 namespace gantry {
 namespace {

@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "engine/ops.h"
-#include "engine/philox.h"
+#include "platform/philox.h"
 
 namespace gantry::nets {
 namespace {

@@ -2,7 +2,7 @@
 // from a fixed Philox stream: training tests need no files.
 #pragma once
 
-#include "engine/philox.h"
+#include "platform/philox.h"
 #include "train/dataset.h"
 
 namespace gantry::testing {

@@ -15,7 +15,7 @@
 
 #include <cmath>
 
-#include "engine/philox.h"
+#include "platform/philox.h"
 #include "tests/backends.h"
 #include "tests/synthetic_data.h"
 #include "train/trainer.h"

@@ -13,9 +13,9 @@
 
 #include "engine/backend.h"
 #include "engine/ops.h"
-#include "engine/safetensors.h"
-#include "train/classifier.h"
-#include "train/sample_metrics.h"
+#include "io/safetensors.h"
+#include "eval/classifier.h"
+#include "eval/sample_metrics.h"
 
 using namespace gantry;
 

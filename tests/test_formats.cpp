@@ -22,9 +22,9 @@
 #include <limits>
 #include <ostream>
 
-#include "engine/idx.h"
-#include "engine/npy.h"
-#include "engine/safetensors.h"
+#include "io/idx.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
 #include "platform/atomic_file.h"
 
 using namespace gantry;

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/golden.h"
-#include "engine/safetensors.h"
+#include "io/golden.h"
+#include "io/safetensors.h"
 
 using namespace gantry;
 

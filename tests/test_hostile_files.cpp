@@ -10,9 +10,9 @@
 #include <limits>
 
 #include "engine/planner.h"
-#include "engine/safetensors.h"
+#include "io/safetensors.h"
 #include "synthetic_data.h"
-#include "train/classifier.h"
+#include "eval/classifier.h"
 #include "train/generator.h"
 #include "train/trainer.h"
 

@@ -1,4 +1,4 @@
-// PNG output (platform/image.h): every file written here is decoded back with
+// PNG output (io/image.h): every file written here is decoded back with
 // stb_image and checked pixel by pixel: tile values and borders of a sample
 // grid, grid sizes for columns / upscale / padding, NaN drawn magenta, a line
 // plot's size, series colours, gaps and title; bad arguments give errors that
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <limits>
 
-#include "platform/image.h"
+#include "io/image.h"
 
 // STATIC: the decoder is private to this test; only PNG is needed.
 #define STB_IMAGE_STATIC

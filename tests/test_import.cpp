@@ -7,9 +7,9 @@
 
 #include <cmath>
 
-#include "engine/npy.h"
-#include "engine/philox.h"
-#include "engine/safetensors.h"
+#include "io/npy.h"
+#include "platform/philox.h"
+#include "io/safetensors.h"
 #include "train/generator.h"
 #include "train/trainer.h"
 

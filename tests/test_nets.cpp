@@ -15,7 +15,7 @@
 #include "engine/autodiff.h"
 #include "engine/cpu_backend.h"
 #include "engine/ops.h"
-#include "engine/philox.h"
+#include "platform/philox.h"
 #include "nets/nets.h"
 
 using namespace gantry;

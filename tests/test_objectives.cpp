@@ -18,7 +18,7 @@
 #include <map>
 #include <string>
 
-#include "engine/safetensors.h"
+#include "io/safetensors.h"
 #include "tests/synthetic_data.h"
 #include "train/trainer.h"
 

@@ -8,7 +8,7 @@
 
 #include "engine/cpu_backend.h"
 #include "engine/ops.h"
-#include "engine/philox.h"
+#include "platform/philox.h"
 
 using namespace gantry;
 

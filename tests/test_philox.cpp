@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "engine/philox.h"
+#include "platform/philox.h"
 
 using namespace gantry;
 

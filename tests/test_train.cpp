@@ -11,8 +11,8 @@
 #include "engine/autodiff.h"
 #include "engine/cpu_backend.h"
 #include "engine/ops.h"
-#include "engine/philox.h"
-#include "engine/safetensors.h"
+#include "platform/philox.h"
+#include "io/safetensors.h"
 #include "tests/synthetic_data.h"
 #include "train/trainer.h"
 

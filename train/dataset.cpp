@@ -5,8 +5,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "engine/idx.h"
-#include "engine/philox.h"
+#include "io/idx.h"
+#include "platform/philox.h"
 
 namespace gantry {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/shape.h"
-#include "engine/status.h"
+#include "platform/shape.h"
+#include "platform/status.h"
 
 namespace gantry {
 

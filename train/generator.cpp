@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "engine/safetensors.h"
+#include "io/safetensors.h"
 #include "train/trainer.h"
 
 namespace gantry {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/backend.h"
-#include "engine/safetensors.h"
+#include "io/safetensors.h"
 #include "nets/nets.h"
 #include "train/sampler.h"
 

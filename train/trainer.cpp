@@ -8,7 +8,7 @@
 
 #include "engine/autodiff.h"
 #include "engine/ops.h"
-#include "engine/safetensors.h"
+#include "io/safetensors.h"
 
 namespace gantry {
 namespace {

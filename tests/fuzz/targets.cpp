@@ -11,10 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "engine/golden.h"
-#include "engine/idx.h"
-#include "engine/npy.h"
-#include "engine/safetensors.h"
+#include "io/golden.h"
+#include "io/idx.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
 #include "train/generator.h"
 
 namespace gantry::fuzz {

@@ -4,13 +4,13 @@
 // checks it: known dtype, byte size = numel × dtype size, and tensors that
 // tile the data buffer with no overlap and no hole. Every message starts with
 // the file name. Checked by tests/test_formats.cpp.
-#include "engine/safetensors.h"
+#include "io/safetensors.h"
 
 #include <algorithm>
 #include <iterator>
 #include <unordered_set>
 
-#include "engine/format_bytes.h"
+#include "io/format_bytes.h"
 #include "platform/atomic_file.h"
 
 namespace gantry {

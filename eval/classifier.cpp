@@ -2,7 +2,7 @@
 // the training step graph (minibatch from the resident digits, shifted by a
 // grouped conv with one-hot kernels) and once in the eval graph (an input
 // leaf). Philox streams: weight initialization uses kInitStream + tensor index.
-#include "train/classifier.h"
+#include "eval/classifier.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +10,8 @@
 
 #include "engine/autodiff.h"
 #include "engine/ops.h"
-#include "engine/philox.h"
-#include "engine/safetensors.h"
+#include "platform/philox.h"
+#include "io/safetensors.h"
 #include "nets/nets.h"
 
 namespace gantry {

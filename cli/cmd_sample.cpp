@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <sstream>
 
-#include "engine/npy.h"
-#include "engine/philox.h"
-#include "platform/image.h"
-#include "train/cli.h"
+#include "io/npy.h"
+#include "platform/philox.h"
+#include "io/image.h"
+#include "cli/cli.h"
 #include "train/generator.h"
 #include "train/trainer.h"
 

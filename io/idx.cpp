@@ -1,12 +1,12 @@
 // IDX (MNIST) reader and the MNIST directory lookup; see idx.h. Every size in
 // the header is checked against the file before any byte is read, empty
 // dimensions are refused, and every message names the file. Checked by tests/test_formats.cpp.
-#include "engine/idx.h"
+#include "io/idx.h"
 
 #include <cstdio>
 #include <filesystem>
 
-#include "engine/format_bytes.h"
+#include "io/format_bytes.h"
 #include "platform/atomic_file.h"
 
 namespace gantry {

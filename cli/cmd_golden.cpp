@@ -9,8 +9,8 @@
 // the exit status is 2 whatever they gave.
 #include <cstdio>
 
-#include "engine/golden.h"
-#include "train/cli.h"
+#include "io/golden.h"
+#include "cli/cli.h"
 
 namespace gantry::cli {
 namespace {

@@ -3,12 +3,12 @@
 // quoted keys, a quoted dtype, True/False and a tuple of integers (the 1-tuple
 // spelled "(5,)", the 0-d shape "()", Python 2's "5L" accepted). Errors name
 // the file. Checked by tests/test_formats.cpp.
-#include "engine/npy.h"
+#include "io/npy.h"
 
 #include <algorithm>
 #include <string_view>
 
-#include "engine/format_bytes.h"
+#include "io/format_bytes.h"
 #include "platform/atomic_file.h"
 
 namespace gantry {

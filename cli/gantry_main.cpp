@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "engine/backend.h"
-#include "train/cli.h"
+#include "cli/cli.h"
 
 namespace {
 

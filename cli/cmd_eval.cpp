@@ -9,12 +9,12 @@
 #include <cstdio>
 #include <optional>
 
-#include "engine/npy.h"
-#include "engine/philox.h"
-#include "train/cli.h"
+#include "io/npy.h"
+#include "platform/philox.h"
+#include "cli/cli.h"
 #include "train/generator.h"
 #include "train/dataset.h"
-#include "train/sample_metrics.h"
+#include "eval/sample_metrics.h"
 #include "train/trainer.h"
 
 namespace gantry::cli {

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstdio>
 
-#include "train/classifier.h"
-#include "train/cli.h"
+#include "eval/classifier.h"
+#include "cli/cli.h"
 #include "train/trainer.h"
 
 namespace gantry::cli {

@@ -1,14 +1,14 @@
 // Golden case loading, running and comparison; see golden.h. The shipped cases
 // (tests/golden/conv_transpose2d) come from an independent float64 reference.
-#include "engine/golden.h"
+#include "io/golden.h"
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 
 #include "engine/autodiff.h"
-#include "engine/format_bytes.h"
-#include "engine/safetensors.h"
+#include "io/format_bytes.h"
+#include "io/safetensors.h"
 
 namespace gantry {
 namespace {

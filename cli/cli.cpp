@@ -1,5 +1,5 @@
 // The flag parser shared by the subcommands and the output-path guard; see cli.h.
-#include "train/cli.h"
+#include "cli/cli.h"
 
 #include <charconv>
 #include <cmath>

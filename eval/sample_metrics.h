@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/shape.h"
-#include "engine/status.h"
-#include "train/classifier.h"
+#include "platform/shape.h"
+#include "platform/status.h"
+#include "eval/classifier.h"
 
 namespace gantry {
 

@@ -19,11 +19,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/philox.h"
-#include "engine/safetensors.h"
+#include "platform/philox.h"
+#include "io/safetensors.h"
 #include "platform/atomic_file.h"
-#include "platform/image.h"
-#include "train/cli.h"
+#include "io/image.h"
+#include "cli/cli.h"
 #include "train/trainer.h"
 
 namespace gantry::cli {

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/shape.h"
-#include "engine/status.h"
+#include "platform/shape.h"
+#include "platform/status.h"
 
 namespace gantry {
 

@@ -3,7 +3,7 @@
 // viewer or a crash never sees half an image. The plot is drawn on an RGB
 // canvas with integer pixel operations and a 5x7 bitmap font designed for
 // this file. Checked by tests/test_image.cpp.
-#include "platform/image.h"
+#include "io/image.h"
 
 #include <algorithm>
 #include <cmath>

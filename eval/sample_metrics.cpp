@@ -1,7 +1,7 @@
 // See sample_metrics.h. Everything here runs on the host in double: the
 // matrices are F×F with F ≈ 128, a few milliseconds of work, and the Fréchet
 // distance subtracts traces of similar size, so float32 would lose digits.
-#include "train/sample_metrics.h"
+#include "eval/sample_metrics.h"
 
 #include <algorithm>
 #include <cmath>

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/shape.h"
-#include "engine/status.h"
+#include "platform/shape.h"
+#include "platform/status.h"
 #include "platform/atomic_file.h"
 
 namespace gantry::format_bytes {

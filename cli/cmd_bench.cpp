@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "engine/ops.h"
-#include "engine/philox.h"
-#include "train/cli.h"
+#include "platform/philox.h"
+#include "cli/cli.h"
 #include "train/sampler.h"
 #include "train/trainer.h"
 
