@@ -1,11 +1,10 @@
 // The C API (include/gantry/gantry.h) over gantry::Generator. Errors are
 // kept per thread, so concurrent callers on different generators do not see
 // each other's messages; no C++ exception crosses the C boundary.
-#include "gantry/gantry.h"
-
 #include <new>
 #include <string>
 
+#include "gantry/gantry.h"
 #include "gantry/gantry.hpp"
 
 struct gantry_generator {
@@ -23,10 +22,14 @@ gantry_status fail(gantry_status status, std::string message) {
 
 gantry_status code(const gantry::Error& e) {
   switch (e.kind) {
-    case gantry::Error::Kind::none: return GANTRY_OK;
-    case gantry::Error::Kind::argument: return GANTRY_ERROR_ARGUMENT;
-    case gantry::Error::Kind::load: return GANTRY_ERROR_LOAD;
-    case gantry::Error::Kind::backend: return GANTRY_ERROR_BACKEND;
+    case gantry::Error::Kind::none:
+      return GANTRY_OK;
+    case gantry::Error::Kind::argument:
+      return GANTRY_ERROR_ARGUMENT;
+    case gantry::Error::Kind::load:
+      return GANTRY_ERROR_LOAD;
+    case gantry::Error::Kind::backend:
+      return GANTRY_ERROR_BACKEND;
   }
   return GANTRY_ERROR_BACKEND;
 }

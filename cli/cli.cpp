@@ -43,7 +43,8 @@ Status parse_number(const std::string& flag, const std::string& text, T lo, T hi
       return Status::error(flag + " " + text + " is out of range [" + show(lo) + ", " + show(hi) + "]");
   }
   if (!whole) return Status::error(flag + " takes a number, not '" + text + "'");
-  if (!(v >= lo && v <= hi)) return Status::error(flag + " " + text + " is out of range [" + show(lo) + ", " + show(hi) + "]");
+  if (!(v >= lo && v <= hi))
+    return Status::error(flag + " " + text + " is out of range [" + show(lo) + ", " + show(hi) + "]");
   out = v;
   return {};
 }
@@ -98,15 +99,17 @@ Status Flags::parse(const Args& args) {
     Flag* f = nullptr;
     for (Flag& candidate : flags_)
       if (candidate.name == args[i]) f = &candidate;
-    if (!f) return Status::error(args[i].rfind("-", 0) == 0 ? "unknown flag " + args[i] : "unexpected argument '" + args[i] + "'");
+    if (!f)
+      return Status::error(args[i].rfind("-", 0) == 0 ? "unknown flag " + args[i]
+                                                      : "unexpected argument '" + args[i] + "'");
     if (f->given) return Status::error(f->name + " is given twice");
     f->given = true;
     if (!f->takes_value) {
-      if (Status s = f->set(""); !s.ok()) return s;
+      GANTRY_TRY(f->set(""));
       continue;
     }
     if (i + 1 >= args.size()) return Status::error(f->name + " needs a value");
-    if (Status s = f->set(args[++i]); !s.ok()) return s;
+    GANTRY_TRY(f->set(args[++i]));
   }
   return {};
 }

@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "cli/cli.h"
 #include "engine/ops.h"
 #include "platform/philox.h"
-#include "cli/cli.h"
 #include "train/sampler.h"
 #include "train/trainer.h"
 
@@ -58,14 +58,14 @@ Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps) {
   for (const auto* list : {&s.network().params, &s.network().buffers})
     for (const nets::NamedTensor& t : *list) {
       const std::vector<float> v = nets::initial_values(t, s.graph().shape(t.value), c.seed, uint32_t(k));
-      if (Status st = s.set_weight(k++, v.data(), int64_t(v.size())); !st.ok()) return st;
+      GANTRY_TRY(s.set_weight(k++, v.data(), int64_t(v.size())));
     }
   const std::vector<float> z(size_t(n * c.widths.nz), 0.5f), labels(size_t(n), 1.0f);
   std::vector<float> images(size_t(n * s.image().numel()));
   std::vector<double> ms;
   for (int i = 0; i < reps + 2; ++i) {
     const auto t0 = clock::now();
-    if (Status st = s.run(z.data(), labels.data(), n, images.data()); !st.ok()) return st;
+    GANTRY_TRY(s.run(z.data(), labels.data(), n, images.data()));
     if (i >= 2) ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
   }
   return median(ms);
@@ -74,15 +74,21 @@ Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps) {
 }  // namespace
 
 int bench(const Args& args) {
-  constexpr const char* kUsage = "usage: gantry bench [--model M,M] [--backend B,B] [--batch N,N] [--steps 20] [--warmup 3]\n"
-                                  "                    [--threads T] [--profile] [--max-memory SIZE]\n";
+  constexpr const char* kUsage =
+      "usage: gantry bench [--model M,M] [--backend B,B] [--batch N,N] [--steps 20] [--warmup 3]\n"
+      "                    [--threads T] [--profile] [--max-memory SIZE]\n";
   std::string models = "dcgan28", backends = "cpu", batches = "64";
   int steps = 20, warmup = 3, threads = 0;
   bool profile = false;
   Flags flags;
-  flags.text("--model", models).text("--backend", backends).text("--batch", batches)
-      .number("--steps", steps, 1, 100000).number("--warmup", warmup, 0, 100000)
-      .number("--threads", threads, 0, kMaxThreads).toggle("--profile", profile).max_memory();
+  flags.text("--model", models)
+      .text("--backend", backends)
+      .text("--batch", batches)
+      .number("--steps", steps, 1, 100000)
+      .number("--warmup", warmup, 0, 100000)
+      .number("--threads", threads, 0, kMaxThreads)
+      .toggle("--profile", profile)
+      .max_memory();
   Status st = flags.parse(args);
   if (flags.help()) return std::printf("%s", kUsage), 0;
   // Every batch in the list is checked before the first model is built.
@@ -147,15 +153,16 @@ int bench(const Args& args) {
         auto s1 = sampling_ms(c, 1, steps), s64 = sampling_ms(c, 64, std::max(3, steps / 4));
         const ArenaBytes& a = (*t)->arena();
         const double med = median(ms);
-        std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"device\":\"%s\",\"batch\":%lld,\"steps\":%d,\"median_ms_per_step\":%.3f,"
-                    "\"images_per_s\":%.1f,\"arena_bytes\":{\"params\":%lld,\"state\":%lld,\"data\":%lld,"
-                    "\"inputs\":%lld,\"transient\":%lld,\"total\":%lld},\"sample_ms_batch1\":%.3f,"
-                    "\"sample_ms_batch64\":%.3f",
-                    model.c_str(), bname.c_str(), (*t)->program().device().c_str(), static_cast<long long>(c.batch), steps, med,
-                    1000.0 * double(c.batch) / med, static_cast<long long>(a.params), static_cast<long long>(a.state),
-                    static_cast<long long>(a.data), static_cast<long long>(a.inputs),
-                    static_cast<long long>(a.transient), static_cast<long long>(a.total()), s1.ok() ? *s1 : -1.0,
-                    s64.ok() ? *s64 : -1.0);
+        std::printf(
+            "{\"model\":\"%s\",\"backend\":\"%s\",\"device\":\"%s\",\"batch\":%lld,\"steps\":%d,\"median_ms_per_step\":"
+            "%.3f,"
+            "\"images_per_s\":%.1f,\"arena_bytes\":{\"params\":%lld,\"state\":%lld,\"data\":%lld,"
+            "\"inputs\":%lld,\"transient\":%lld,\"total\":%lld},\"sample_ms_batch1\":%.3f,"
+            "\"sample_ms_batch64\":%.3f",
+            model.c_str(), bname.c_str(), (*t)->program().device().c_str(), static_cast<long long>(c.batch), steps, med,
+            1000.0 * double(c.batch) / med, static_cast<long long>(a.params), static_cast<long long>(a.state),
+            static_cast<long long>(a.data), static_cast<long long>(a.inputs), static_cast<long long>(a.transient),
+            static_cast<long long>(a.total()), s1.ok() ? *s1 : -1.0, s64.ok() ? *s64 : -1.0);
         if (profile) std::printf(",\"op_seconds\":%s", profile_json((*t)->program()).c_str());
         std::printf("}\n");
         std::fflush(stdout);

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstdio>
 
-#include "eval/classifier.h"
 #include "cli/cli.h"
+#include "eval/classifier.h"
 #include "train/trainer.h"
 
 namespace gantry::cli {
@@ -27,15 +27,21 @@ Result<Options> parse(const Args& args, bool& help) {
   Options o;
   ClassifierConfig& c = o.config;
   Flags flags;
-  flags.text("--data", o.data).text("--out", o.out).number("--steps", o.steps, int64_t(1), kMaxSteps)
-      .number("--batch", c.batch, int64_t(1), kMaxBatch).number("--seed", c.seed, uint64_t(0), ~uint64_t(0))
-      .number("--holdout", c.holdout, int64_t(0), kMaxElements).number("--lr", c.lr, 1e-12f, 10.0f)
-      .number("--shift", c.max_shift, 0, 8).number("--ema", c.ema, 0.0f, 0.999999f)
-      .number("--threads", c.threads, 0, kMaxThreads).number("--log-every", o.log_every, int64_t(1), kMaxSteps)
+  flags.text("--data", o.data)
+      .text("--out", o.out)
+      .number("--steps", o.steps, int64_t(1), kMaxSteps)
+      .number("--batch", c.batch, int64_t(1), kMaxBatch)
+      .number("--seed", c.seed, uint64_t(0), ~uint64_t(0))
+      .number("--holdout", c.holdout, int64_t(0), kMaxElements)
+      .number("--lr", c.lr, 1e-12f, 10.0f)
+      .number("--shift", c.max_shift, 0, 8)
+      .number("--ema", c.ema, 0.0f, 0.999999f)
+      .number("--threads", c.threads, 0, kMaxThreads)
+      .number("--log-every", o.log_every, int64_t(1), kMaxSteps)
       .max_memory();
-  if (Status s = flags.parse(args); !s.ok()) return s;
+  GANTRY_TRY(flags.parse(args));
   help = flags.help();
-  if (Status s = check_output_path("--out", o.out, {}); !s.ok()) return s;
+  GANTRY_TRY(check_output_path("--out", o.out, {}));
   return o;
 }
 
@@ -44,7 +50,7 @@ Result<Options> parse(const Args& args, bool& help) {
 int classifier(const Args& args) {
   bool help = !args.empty() && (args[0] == "--help" || args[0] == "-h");
   auto parsed = !args.empty() && args[0] == "train" ? parse(Args(args.begin() + 1, args.end()), help)
-                                                     : Result<Options>(Status::error("the action must be 'train'"));
+                                                    : Result<Options>(Status::error("the action must be 'train'"));
   if (help) return std::printf("%s", kUsage), 0;
   if (!parsed.ok()) return std::fprintf(stderr, "gantry classifier: %s\n%s", parsed.message().c_str(), kUsage), 2;
   const Options& o = *parsed;
@@ -61,7 +67,8 @@ int classifier(const Args& args) {
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   double loss_sum = 0;
   for (int64_t i = 1; i <= o.steps; ++i) {
-    if (Status s = (*trainer)->step(); !s.ok()) return std::fprintf(stderr, "gantry classifier: %s\n", s.message().c_str()), 1;
+    if (Status s = (*trainer)->step(); !s.ok())
+      return std::fprintf(stderr, "gantry classifier: %s\n", s.message().c_str()), 1;
     loss_sum += (*trainer)->loss();
     if (i % o.log_every == 0 || i == o.steps) {
       const int64_t span = i % o.log_every ? i % o.log_every : o.log_every;
@@ -75,7 +82,8 @@ int classifier(const Args& args) {
   if (c.holdout > 0)
     std::printf("held-out accuracy %.2f%% on the last %lld digits (%.1f s)\n", 100.0 * (*model)->holdout_accuracy,
                 static_cast<long long>(c.holdout), seconds());
-  if (Status s = (*model)->save(o.out); !s.ok()) return std::fprintf(stderr, "gantry classifier: %s\n", s.message().c_str()), 1;
+  if (Status s = (*model)->save(o.out); !s.ok())
+    return std::fprintf(stderr, "gantry classifier: %s\n", s.message().c_str()), 1;
   std::printf("wrote %s\n", o.out.c_str());
   return 0;
 }

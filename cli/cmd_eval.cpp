@@ -9,12 +9,12 @@
 #include <cstdio>
 #include <optional>
 
+#include "cli/cli.h"
+#include "eval/sample_metrics.h"
 #include "io/npy.h"
 #include "platform/philox.h"
-#include "cli/cli.h"
-#include "train/generator.h"
 #include "train/dataset.h"
-#include "eval/sample_metrics.h"
+#include "train/generator.h"
 #include "train/trainer.h"
 
 namespace gantry::cli {
@@ -38,19 +38,27 @@ constexpr const char* kUsage =
 Result<Options> parse(const Args& args, bool& help) {
   Options o;
   Flags flags;
-  flags.text("--classifier", o.classifier).text("--samples", o.samples).text("--labels", o.labels)
-      .text("--checkpoint", o.checkpoint).text("--data", o.data).toggle("--json", o.json)
-      .number("--n", o.n, int64_t(2), int64_t(1) << 24).number("--seed", o.seed, uint64_t(0), ~uint64_t(0))
-      .number("--n-real", o.n_real, int64_t(2), int64_t(1) << 24).number("--threads", o.threads, 0, kMaxThreads)
+  flags.text("--classifier", o.classifier)
+      .text("--samples", o.samples)
+      .text("--labels", o.labels)
+      .text("--checkpoint", o.checkpoint)
+      .text("--data", o.data)
+      .toggle("--json", o.json)
+      .number("--n", o.n, int64_t(2), int64_t(1) << 24)
+      .number("--seed", o.seed, uint64_t(0), ~uint64_t(0))
+      .number("--n-real", o.n_real, int64_t(2), int64_t(1) << 24)
+      .number("--threads", o.threads, 0, kMaxThreads)
       .max_memory();
-  if (Status s = flags.parse(args); !s.ok()) return s;
+  GANTRY_TRY(flags.parse(args));
   if ((help = flags.help())) return o;
-  if (o.classifier.empty()) return Status::error("--classifier C.safetensors is required (make one with gantry classifier train)");
-  if (o.samples.empty() == o.checkpoint.empty()) return Status::error("give exactly one of --samples S.npy and --checkpoint G");
-  if (!o.samples.empty() && flags.given("--n")) return Status::error("--n sets how many samples to draw from --checkpoint; drop it");
+  if (o.classifier.empty())
+    return Status::error("--classifier C.safetensors is required (make one with gantry classifier train)");
+  if (o.samples.empty() == o.checkpoint.empty())
+    return Status::error("give exactly one of --samples S.npy and --checkpoint G");
+  if (!o.samples.empty() && flags.given("--n"))
+    return Status::error("--n sets how many samples to draw from --checkpoint; drop it");
   return o;
 }
-
 
 // n eval-mode samples of a generator from Philox latents; a conditional
 // generator is asked for class i mod 10 in sample i.
@@ -118,7 +126,8 @@ int eval(const Args& args) {
     std::printf("%s\n", to_json(*report).c_str());
   } else {
     std::printf("classifier %s (held-out accuracy %.2f%%), samples %s\n", o.classifier.c_str(),
-                100.0 * (*classifier)->holdout_accuracy, o.checkpoint.empty() ? o.samples.c_str() : o.checkpoint.c_str());
+                100.0 * (*classifier)->holdout_accuracy,
+                o.checkpoint.empty() ? o.samples.c_str() : o.checkpoint.c_str());
     std::printf("%s", format_table(*report).c_str());
   }
   return 0;

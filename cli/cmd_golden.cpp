@@ -9,8 +9,8 @@
 // the exit status is 2 whatever they gave.
 #include <cstdio>
 
-#include "io/golden.h"
 #include "cli/cli.h"
+#include "io/golden.h"
 
 namespace gantry::cli {
 namespace {
@@ -53,10 +53,11 @@ void print_json(const GoldenResult& r) {
   std::printf(",\"checks\":[");
   for (size_t i = 0; i < r.checks.size(); ++i) {
     const GoldenCheck& c = r.checks[i];
-    std::printf("%s{\"tensor\":\"%s\",\"accumulation\":%lld,\"max_abs_err\":%.3e,\"max_rel_err\":%.3e,\"atol\":%.3e,"
-                "\"rtol\":%.1e,\"pass\":%s}",
-                i ? "," : "", c.tensor.c_str(), static_cast<long long>(c.accumulation), c.max_abs, c.max_rel, c.atol,
-                c.rtol, c.pass ? "true" : "false");
+    std::printf(
+        "%s{\"tensor\":\"%s\",\"accumulation\":%lld,\"max_abs_err\":%.3e,\"max_rel_err\":%.3e,\"atol\":%.3e,"
+        "\"rtol\":%.1e,\"pass\":%s}",
+        i ? "," : "", c.tensor.c_str(), static_cast<long long>(c.accumulation), c.max_abs, c.max_rel, c.atol, c.rtol,
+        c.pass ? "true" : "false");
   }
   std::printf("]}\n");
 }
@@ -70,11 +71,16 @@ int golden(const Args& args) {
   for (const std::string& a : args)
     if (a == "--help" || a == "-h") return std::printf("%s", kUsage), 0;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--json") json = true;
-    else if (args[i] == "--backend" && i + 1 < args.size()) backend_arg = args[++i];
-    else if (args[i] == "--backend") return usage("--backend needs a value");
-    else if (args[i].rfind("-", 0) == 0 && args[i].size() > 1) return usage("unknown flag " + args[i]);
-    else paths.push_back(args[i]);
+    if (args[i] == "--json")
+      json = true;
+    else if (args[i] == "--backend" && i + 1 < args.size())
+      backend_arg = args[++i];
+    else if (args[i] == "--backend")
+      return usage("--backend needs a value");
+    else if (args[i].rfind("-", 0) == 0 && args[i].size() > 1)
+      return usage("unknown flag " + args[i]);
+    else
+      paths.push_back(args[i]);
   }
   if (paths.empty()) return usage("no case files or directories given");
 
@@ -116,7 +122,8 @@ int golden(const Args& args) {
         print_json(r);
         continue;
       }
-      if (!r.error.empty()) std::printf("%-40s %-7s %s\n", case_name(file).c_str(), backend_name(backend), ("ERROR " + r.error).c_str());
+      if (!r.error.empty())
+        std::printf("%-40s %-7s %s\n", case_name(file).c_str(), backend_name(backend), ("ERROR " + r.error).c_str());
       for (const GoldenCheck& k : r.checks) {
         ++checks;
         checks_failed += !k.pass;
@@ -128,8 +135,9 @@ int golden(const Args& args) {
   }
   const size_t runs = files->size() * backends.size();
   if (!json)
-    std::printf("golden: %zu case runs (%zu files x %zu backends), %d checks: %d passed, %d failed; %d case runs failed\n",
-                runs, files->size(), backends.size(), checks, checks - checks_failed, checks_failed, cases_failed);
+    std::printf(
+        "golden: %zu case runs (%zu files x %zu backends), %d checks: %d passed, %d failed; %d case runs failed\n",
+        runs, files->size(), backends.size(), checks, checks - checks_failed, checks_failed, cases_failed);
   if (!bad_files.empty()) {
     std::fprintf(stderr, "gantry golden: %zu of %zu case files could not be read (exit status 2):", bad_files.size(),
                  files->size());

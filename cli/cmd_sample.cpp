@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <sstream>
 
+#include "cli/cli.h"
+#include "io/image.h"
 #include "io/npy.h"
 #include "platform/philox.h"
-#include "io/image.h"
-#include "cli/cli.h"
 #include "train/generator.h"
 #include "train/trainer.h"
 
@@ -65,13 +65,23 @@ int sample(const Args& args) {
   int columns = 0, upscale = 1, frames = 8, threads = 0;
   float truncation = 0;
   Flags flags;
-  flags.text("--checkpoint", checkpoint).text("--weights", weights).text("--grid", grid).text("--raw-out", raw_out)
-      .text("--z", z_file).text("--classes", classes_arg).text("--interpolate", interpolate)
-      .text("--backend", backend_name).number("--n", n, int64_t(1), kMaxElements)
-      .number("--class", class_id, int64_t(0), int64_t(1) << 20).number("--seed", seed, uint64_t(0), ~uint64_t(0))
-      .number("--columns", columns, 0, 1 << 15).number("--upscale", upscale, 1, 64)
-      .number("--frames", frames, 1, 1 << 20).number("--threads", threads, 0, kMaxThreads)
-      .number("--truncation", truncation, 0.0f, 100.0f).max_memory();
+  flags.text("--checkpoint", checkpoint)
+      .text("--weights", weights)
+      .text("--grid", grid)
+      .text("--raw-out", raw_out)
+      .text("--z", z_file)
+      .text("--classes", classes_arg)
+      .text("--interpolate", interpolate)
+      .text("--backend", backend_name)
+      .number("--n", n, int64_t(1), kMaxElements)
+      .number("--class", class_id, int64_t(0), int64_t(1) << 20)
+      .number("--seed", seed, uint64_t(0), ~uint64_t(0))
+      .number("--columns", columns, 0, 1 << 15)
+      .number("--upscale", upscale, 1, 64)
+      .number("--frames", frames, 1, 1 << 20)
+      .number("--threads", threads, 0, kMaxThreads)
+      .number("--truncation", truncation, 0.0f, 100.0f)
+      .max_memory();
   if (Status st = flags.parse(args); !st.ok()) return usage(st.message());
   if (flags.help()) return usage(""), 0;
   auto backend = parse_backend(backend_name);
@@ -101,12 +111,14 @@ int sample(const Args& args) {
     const bool ok = (s.rank == 2 && s[1] == nz) || (s.rank == 4 && s[1] == nz && s[2] == 1 && s[3] == 1);
     if (!ok)
       return std::fprintf(stderr, "gantry sample: %s has shape %s; the generator needs [N, %lld] or [N, %lld, 1, 1]\n",
-                          z_file.c_str(), s.str().c_str(), static_cast<long long>(nz), static_cast<long long>(nz)), 2;
+                          z_file.c_str(), s.str().c_str(), static_cast<long long>(nz), static_cast<long long>(nz)),
+             2;
     z = arr->data;
     n = s[0];
   } else {
     // The latents themselves must fit before they are drawn.
-    if (Status s = check_output_bytes(n, Shape{nz}); !s.ok()) return std::fprintf(stderr, "gantry sample: --n: %s\n", s.message().c_str()), 2;
+    if (Status s = check_output_bytes(n, Shape{nz}); !s.ok())
+      return std::fprintf(stderr, "gantry sample: --n: %s\n", s.message().c_str()), 2;
     z = draw_latents(seed, n, nz, truncation);
   }
   if (!interpolate.empty()) {
@@ -144,7 +156,8 @@ int sample(const Args& args) {
     return usage("--class/--classes need a conditional generator; " + gen->description + " is not");
   }
 
-  if (Status s = check_output_bytes(n, gen->image); !s.ok()) return std::fprintf(stderr, "gantry sample: %s\n", s.message().c_str()), 2;
+  if (Status s = check_output_bytes(n, gen->image); !s.ok())
+    return std::fprintf(stderr, "gantry sample: %s\n", s.message().c_str()), 2;
   auto images = generate(*gen, z, labels, *backend, threads);
   if (!images.ok()) return std::fprintf(stderr, "gantry sample: %s\n", images.message().c_str()), 1;
   const Shape& im = gen->image;
@@ -155,7 +168,8 @@ int sample(const Args& args) {
   }
   if (!grid.empty()) {
     if (!columns) columns = int(std::ceil(std::sqrt(double(n))));
-    if (Status s = write_image_grid(grid, *images, int(n), int(im[0]), int(im[1]), int(im[2]), columns, upscale); !s.ok())
+    if (Status s = write_image_grid(grid, *images, int(n), int(im[0]), int(im[1]), int(im[2]), columns, upscale);
+        !s.ok())
       return std::fprintf(stderr, "gantry sample: %s\n", s.message().c_str()), 1;
     std::printf("wrote a %lld-sample grid to %s\n", static_cast<long long>(n), grid.c_str());
   }
@@ -174,8 +188,10 @@ int export_weights(const Args& args) {
   if (!st.ok()) return std::fprintf(stderr, "gantry export: %s\n%s", st.message().c_str(), kUsage), 2;
   auto gen = load_generator(checkpoint);
   if (!gen.ok()) return std::fprintf(stderr, "gantry export: %s\n", gen.message().c_str()), 2;
-  if (Status s = export_generator(*gen, out); !s.ok()) return std::fprintf(stderr, "gantry export: %s\n", s.message().c_str()), 1;
-  std::printf("wrote %s (%zu tensors, PyTorch names) from %s\n", out.c_str(), gen->tensors.size(), gen->description.c_str());
+  if (Status s = export_generator(*gen, out); !s.ok())
+    return std::fprintf(stderr, "gantry export: %s\n", s.message().c_str()), 1;
+  std::printf("wrote %s (%zu tensors, PyTorch names) from %s\n", out.c_str(), gen->tensors.size(),
+              gen->description.c_str());
   return 0;
 }
 

@@ -19,11 +19,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "platform/philox.h"
+#include "cli/cli.h"
+#include "io/image.h"
 #include "io/safetensors.h"
 #include "platform/atomic_file.h"
-#include "io/image.h"
-#include "cli/cli.h"
+#include "platform/philox.h"
 #include "train/trainer.h"
 
 namespace gantry::cli {
@@ -69,24 +69,37 @@ int usage(const char* why) {
 Status parse(const Args& args, Options& o) {
   std::string backend = "cpu";
   TrainConfig& c = o.config;
-  o.flags.text("--model", c.model).text("--data", o.data).text("--out", o.out).text("--resume", o.resume)
-      .text("--backend", backend).toggle("--overwrite", o.overwrite)
-      .number("--steps", o.steps, int64_t(1), kMaxSteps).number("--batch", c.batch, int64_t(1), kMaxBatch)
-      .number("--seed", c.seed, uint64_t(0), ~uint64_t(0)).number("--threads", c.threads, 0, kMaxThreads)
+  o.flags.text("--model", c.model)
+      .text("--data", o.data)
+      .text("--out", o.out)
+      .text("--resume", o.resume)
+      .text("--backend", backend)
+      .toggle("--overwrite", o.overwrite)
+      .number("--steps", o.steps, int64_t(1), kMaxSteps)
+      .number("--batch", c.batch, int64_t(1), kMaxBatch)
+      .number("--seed", c.seed, uint64_t(0), ~uint64_t(0))
+      .number("--threads", c.threads, 0, kMaxThreads)
       .number("--limit", o.limit, int64_t(0), kMaxElements)
       .number("--sample-every", o.sample_every, int64_t(1), kMaxSteps)
       .number("--checkpoint-every", o.checkpoint_every, int64_t(1), kMaxSteps)
-      .number("--log-every", o.log_every, int64_t(1), kMaxSteps).number("--lr", c.lr, 1e-12f, 10.0f)
-      .number("--beta1", c.beta1, 0.0f, 0.9999f).number("--beta2", c.beta2, 0.0f, 0.9999f)
-      .number("--n-critic", c.n_critic, 1, kMaxCritic).number("--lambda", c.lambda, 0.0f, 1e6f)
-      .number("--clip", c.clip, 1e-9f, 1e3f).number("--nz", c.widths.nz, 1, kMaxWidth)
-      .number("--ngf", c.widths.ngf, 1, kMaxWidth).number("--ndf", c.widths.ndf, 1, kMaxWidth).max_memory();
+      .number("--log-every", o.log_every, int64_t(1), kMaxSteps)
+      .number("--lr", c.lr, 1e-12f, 10.0f)
+      .number("--beta1", c.beta1, 0.0f, 0.9999f)
+      .number("--beta2", c.beta2, 0.0f, 0.9999f)
+      .number("--n-critic", c.n_critic, 1, kMaxCritic)
+      .number("--lambda", c.lambda, 0.0f, 1e6f)
+      .number("--clip", c.clip, 1e-9f, 1e3f)
+      .number("--nz", c.widths.nz, 1, kMaxWidth)
+      .number("--ngf", c.widths.ngf, 1, kMaxWidth)
+      .number("--ndf", c.widths.ndf, 1, kMaxWidth)
+      .max_memory();
   if (Status s = o.flags.parse(args); !s.ok() || o.flags.help()) return s;
   auto b = parse_backend(backend);
   if (!b.ok()) return b.status();
   c.backend = *b;
   if (!o.resume.empty()) {
-    if (o.flags.given("--out") && o.out != o.resume) return Status::error("--resume continues in RUN_DIR itself; drop --out");
+    if (o.flags.given("--out") && o.out != o.resume)
+      return Status::error("--resume continues in RUN_DIR itself; drop --out");
     if (o.overwrite) return Status::error("--overwrite starts a new run; it cannot go with --resume");
     o.out = o.resume;
     return {};
@@ -115,10 +128,11 @@ Status merge_resumed(const TrainConfig& saved, Options& o) {
     std::snprintf(buf, sizeof buf, "%g", v);
     return std::string(buf);
   };
-  const std::pair<const char*, std::pair<float*, float>> changeable[] = {
-      {"--lr", {&merged.lr, asked.lr}}, {"--beta1", {&merged.beta1, asked.beta1}},
-      {"--beta2", {&merged.beta2, asked.beta2}}, {"--lambda", {&merged.lambda, asked.lambda}},
-      {"--clip", {&merged.clip, asked.clip}}};
+  const std::pair<const char*, std::pair<float*, float>> changeable[] = {{"--lr", {&merged.lr, asked.lr}},
+                                                                         {"--beta1", {&merged.beta1, asked.beta1}},
+                                                                         {"--beta2", {&merged.beta2, asked.beta2}},
+                                                                         {"--lambda", {&merged.lambda, asked.lambda}},
+                                                                         {"--clip", {&merged.clip, asked.clip}}};
   for (const auto& [flag, field] : changeable)
     if (o.flags.given(flag) && *field.first != field.second) {
       std::printf("resume: %s %s replaces the checkpoint's %s from the next step\n", flag, show(field.second).c_str(),
@@ -137,7 +151,7 @@ Status merge_resumed(const TrainConfig& saved, Options& o) {
     if (o.flags.given(flag) && values.first != values.second)
       return Status::error(std::string(flag) + " " + values.second + " differs from the checkpoint's " + values.first +
                            "; a resumed run keeps it (start a new run with --out to change it)");
-  if (Status s = merged.check(); !s.ok()) return s;
+  GANTRY_TRY(merged.check());
   o.config = merged;
   return {};
 }
@@ -186,8 +200,10 @@ int remove_stale_temporaries(const std::string& dir) {
 std::string hms(double seconds) {
   const long s = long(seconds + 0.5);
   char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
   return buf;
 }
 
@@ -269,7 +285,9 @@ int train(const Args& args) {
   if (Status s = parse(args, o); !s.ok()) return usage(s.message().c_str());
   if (o.flags.help()) return usage(nullptr);
   namespace fs = std::filesystem;
-  auto fail = [](int code, const std::string& why) { return std::fprintf(stderr, "gantry train: %s\n", why.c_str()), code; };
+  auto fail = [](int code, const std::string& why) {
+    return std::fprintf(stderr, "gantry train: %s\n", why.c_str()), code;
+  };
   const std::string ckpt = o.out + "/checkpoint.safetensors";
 
   if (!o.resume.empty()) {
@@ -304,8 +322,8 @@ int train(const Args& args) {
       for (fs::directory_iterator it(d, ec), end; !ec && it != end; it.increment(ec))
         if (is_run_output(it->path())) previous.push_back(it->path());
     if (!previous.empty() && !o.overwrite)
-      return fail(2, o.out + " already holds a run (" + previous.front().string() +
-                         "); continue it with --resume " + o.out + ", or start over with --overwrite");
+      return fail(2, o.out + " already holds a run (" + previous.front().string() + "); continue it with --resume " +
+                         o.out + ", or start over with --overwrite");
     for (const fs::path& p : previous) fs::remove(p, ec);
   }
 
@@ -336,19 +354,17 @@ int train(const Args& args) {
   const bool tty = isatty(fileno(stdout));
   const std::string title = o.config.model + " (" + backend_name(o.config.backend) + ")";
   auto save_all = [&]() -> Status {
-    if (Status s = t.save(ckpt); !s.ok()) return s;
-    if (Status s = log.write(); !s.ok()) return s;
+    GANTRY_TRY(t.save(ckpt));
+    GANTRY_TRY(log.write());
     return log.plot(o.out + "/loss.png", title);
   };
   auto write_samples = [&]() -> Status {
     std::vector<float> images;
-    if (Status s = t.sample(grid.z, grid.labels, images); !s.ok()) return s;
+    GANTRY_TRY(t.sample(grid.z, grid.labels, images));
     char name[64];
     std::snprintf(name, sizeof name, "/samples/step_%06lld.png", static_cast<long long>(t.steps_done()));
     const int n = int(grid.z.size() / size_t(t.config().widths.nz));
-    if (Status s = write_image_grid(o.out + name, images, n, 1, size, size, grid.columns, size < 64 ? 2 : 1);
-        !s.ok())
-      return s;
+    GANTRY_TRY(write_image_grid(o.out + name, images, n, 1, size, size, grid.columns, size < 64 ? 2 : 1));
     return write_image_grid(o.out + "/samples/latest.png", images, n, 1, size, size, grid.columns, size < 64 ? 2 : 1);
   };
 
@@ -381,7 +397,8 @@ int train(const Args& args) {
       std::fflush(stdout);
     }
     if (step % o.sample_every == 0 || step == o.steps)
-      if (Status s = write_samples(); !s.ok()) return std::fprintf(stderr, "\ngantry train: %s\n", s.message().c_str()), 1;
+      if (Status s = write_samples(); !s.ok())
+        return std::fprintf(stderr, "\ngantry train: %s\n", s.message().c_str()), 1;
     const int sig = g_signal;
     if (step % o.checkpoint_every == 0 || step == o.steps || sig) {
       if (Status s = save_all(); !s.ok()) return std::fprintf(stderr, "\ngantry train: %s\n", s.message().c_str()), 1;

@@ -7,24 +7,26 @@
 #include <string>
 #include <thread>
 
-#include "engine/backend.h"
 #include "cli/cli.h"
+#include "engine/backend.h"
 
 namespace {
 
 int usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: gantry <command> [options]\n"
-               "commands:\n"
-               "  golden      run golden-output kernel cases: gantry golden [--backend B|all] [--json] PATH...\n"
-               "  train       train a GAN on MNIST: gantry train --model dcgan28 --out runs/x (see gantry train --help)\n"
-               "  sample      images from a checkpoint or PyTorch weights: gantry sample --checkpoint RUN/checkpoint.safetensors\n"
-               "  export      a checkpoint's generator with PyTorch names: gantry export --checkpoint C --out G.safetensors\n"
-               "  classifier  train the MNIST classifier behind gantry eval: gantry classifier train --data DIR\n"
-               "  eval        sample-quality metrics: gantry eval --classifier C.safetensors --samples S.npy [--json]\n"
-               "  bench       training-step and sampling speed as JSON lines: gantry bench --model dcgan28 --batch 64\n"
-               "  info        backends available on this machine, threads, version\n"
-               "  help        this text\n");
+  std::fprintf(
+      out,
+      "usage: gantry <command> [options]\n"
+      "commands:\n"
+      "  golden      run golden-output kernel cases: gantry golden [--backend B|all] [--json] PATH...\n"
+      "  train       train a GAN on MNIST: gantry train --model dcgan28 --out runs/x (see gantry train --help)\n"
+      "  sample      images from a checkpoint or PyTorch weights: gantry sample --checkpoint "
+      "RUN/checkpoint.safetensors\n"
+      "  export      a checkpoint's generator with PyTorch names: gantry export --checkpoint C --out G.safetensors\n"
+      "  classifier  train the MNIST classifier behind gantry eval: gantry classifier train --data DIR\n"
+      "  eval        sample-quality metrics: gantry eval --classifier C.safetensors --samples S.npy [--json]\n"
+      "  bench       training-step and sampling speed as JSON lines: gantry bench --model dcgan28 --batch 64\n"
+      "  info        backends available on this machine, threads, version\n"
+      "  help        this text\n");
   return out == stdout ? 0 : 2;
 }
 

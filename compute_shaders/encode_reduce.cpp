@@ -269,7 +269,6 @@ void encode_slice_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
 
 }  // namespace
 
-
 GANTRY_VK_OP(reduce_sum, encode_reduce_sum, reduction_scratch);
 GANTRY_VK_OP(normalize, encode_normalize, reduction_scratch);
 GANTRY_VK_OP(rstd, encode_rstd, reduction_scratch);

@@ -24,13 +24,13 @@
 
 namespace gantry::vk {
 
-constexpr int kPushWords = 32;    // 128 bytes: the smallest maxPushConstantsSize Vulkan allows
+constexpr int kPushWords = 32;          // 128 bytes: the smallest maxPushConstantsSize Vulkan allows
 constexpr uint32_t kMaxGroups = 65535;  // the smallest maxComputeWorkGroupCount Vulkan allows
 
 struct Dispatch {
-  const char* shader = nullptr;              // compute_shaders/<shader>.comp
-  std::vector<uint32_t> spec;                // specialization constants 0, 1, ...
-  std::array<uint32_t, kPushWords> push{};   // push constant words
+  const char* shader = nullptr;             // compute_shaders/<shader>.comp
+  std::vector<uint32_t> spec;               // specialization constants 0, 1, ...
+  std::array<uint32_t, kPushWords> push{};  // push constant words
   uint32_t groups[3] = {1, 1, 1};
 };
 
@@ -88,5 +88,5 @@ inline Dispatch dispatch_1d(const char* shader, int64_t n, std::initializer_list
 // Defines vk_op_<name> in an encoder file (inside namespace gantry::vk) from
 // its encoder and scratch size function (or nullptr).
 #define GANTRY_VK_OP(name, encoder, scratch) \
-  extern const VkOpDef vk_op_##name;        \
+  extern const VkOpDef vk_op_##name;         \
   const VkOpDef vk_op_##name { encoder, scratch }

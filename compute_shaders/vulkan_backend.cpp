@@ -26,9 +26,8 @@
 #include "compute_shaders/vulkan_backend.h"
 
 #define VK_NO_PROTOTYPES
-#include <vulkan/vulkan.h>
-
 #include <dlfcn.h>
+#include <vulkan/vulkan.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -46,24 +45,27 @@ namespace {
 
 // ---- the loader, opened at run time
 
-#define GANTRY_VK_INSTANCE_FNS(X)                                                        \
-  X(vkDestroyInstance) X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties)    \
-  X(vkGetPhysicalDeviceProperties2)                                                      \
-  X(vkGetPhysicalDeviceQueueFamilyProperties) X(vkGetPhysicalDeviceMemoryProperties)     \
-  X(vkCreateDevice) X(vkGetDeviceProcAddr)
-#define GANTRY_VK_DEVICE_FNS(X)                                                                              \
-  X(vkDestroyDevice) X(vkGetDeviceQueue) X(vkCreateBuffer) X(vkDestroyBuffer)                                \
-  X(vkGetBufferMemoryRequirements) X(vkAllocateMemory) X(vkFreeMemory) X(vkBindBufferMemory) X(vkMapMemory)  \
-  X(vkCreateShaderModule) X(vkDestroyShaderModule) X(vkCreatePipelineCache) X(vkGetPipelineCacheData)        \
-  X(vkDestroyPipelineCache) X(vkCreateComputePipelines) X(vkDestroyPipeline) X(vkCreateDescriptorSetLayout)  \
-  X(vkDestroyDescriptorSetLayout) X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout)                       \
-  X(vkCreateDescriptorPool) X(vkDestroyDescriptorPool) X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets) \
-  X(vkCreateCommandPool) X(vkDestroyCommandPool) X(vkAllocateCommandBuffers) X(vkBeginCommandBuffer)         \
-  X(vkEndCommandBuffer) X(vkResetCommandBuffer) X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets)              \
-  X(vkCmdPushConstants) X(vkCmdDispatch) X(vkCmdPipelineBarrier) X(vkCmdCopyBuffer) X(vkCmdFillBuffer)       \
-  X(vkCmdWriteTimestamp) X(vkCmdResetQueryPool) X(vkCreateQueryPool) X(vkDestroyQueryPool)                   \
-  X(vkGetQueryPoolResults) X(vkQueueSubmit) X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences)            \
-  X(vkResetFences) X(vkDeviceWaitIdle)
+#define GANTRY_VK_INSTANCE_FNS(X)                                                                          \
+  X(vkDestroyInstance)                                                                                     \
+  X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties) X(vkGetPhysicalDeviceProperties2)         \
+      X(vkGetPhysicalDeviceQueueFamilyProperties) X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice) \
+          X(vkGetDeviceProcAddr)
+#define GANTRY_VK_DEVICE_FNS(X)                                                                                      \
+  X(vkDestroyDevice)                                                                                                 \
+  X(vkGetDeviceQueue) X(vkCreateBuffer) X(vkDestroyBuffer) X(vkGetBufferMemoryRequirements) X(vkAllocateMemory)      \
+      X(vkFreeMemory) X(vkBindBufferMemory) X(vkMapMemory) X(vkCreateShaderModule) X(vkDestroyShaderModule)          \
+          X(vkCreatePipelineCache) X(vkGetPipelineCacheData) X(vkDestroyPipelineCache) X(vkCreateComputePipelines)   \
+              X(vkDestroyPipeline) X(vkCreateDescriptorSetLayout) X(vkDestroyDescriptorSetLayout)                    \
+                  X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout) X(vkCreateDescriptorPool)                     \
+                      X(vkDestroyDescriptorPool) X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets)               \
+                          X(vkCreateCommandPool) X(vkDestroyCommandPool) X(vkAllocateCommandBuffers)                 \
+                              X(vkBeginCommandBuffer) X(vkEndCommandBuffer) X(vkResetCommandBuffer)                  \
+                                  X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets) X(vkCmdPushConstants)              \
+                                      X(vkCmdDispatch) X(vkCmdPipelineBarrier) X(vkCmdCopyBuffer) X(vkCmdFillBuffer) \
+                                          X(vkCmdWriteTimestamp) X(vkCmdResetQueryPool) X(vkCreateQueryPool)         \
+                                              X(vkDestroyQueryPool) X(vkGetQueryPoolResults) X(vkQueueSubmit)        \
+                                                  X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences)              \
+                                                      X(vkResetFences) X(vkDeviceWaitIdle)
 
 struct Fns {
   PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr = nullptr;
@@ -82,17 +84,13 @@ T info(VkStructureType type) {
   return v;
 }
 
-std::string vk_error(const char* call, VkResult r) { return std::string(call) + " failed (VkResult " + std::to_string(int(r)) + ")"; }
+std::string vk_error(const char* call, VkResult r) {
+  return std::string(call) + " failed (VkResult " + std::to_string(int(r)) + ")";
+}
 
-#define GANTRY_TRY(expr)                              \
-  do {                                                \
-    if (Status s_ = (expr); !s_.ok()) return s_;      \
-  } while (0)
-
-#define GANTRY_VK_TRY(call)                                                 \
-  do {                                                                      \
-    if (const VkResult r_ = (call); r_ != VK_SUCCESS)                       \
-      return Status::error("vulkan: " + vk_error(#call, r_));               \
+#define GANTRY_VK_TRY(call)                                                                                   \
+  do {                                                                                                        \
+    if (const VkResult r_ = (call); r_ != VK_SUCCESS) return Status::error("vulkan: " + vk_error(#call, r_)); \
   } while (0)
 
 // ---- the device, shared by all programs of the process
@@ -142,8 +140,10 @@ Result<std::shared_ptr<Device>> Device::get() {
   std::lock_guard<std::mutex> lock(m);
   if (!device && failure.ok()) {
     auto d = std::make_shared<Device>();
-    if (Status s = d->open(); !s.ok()) failure = s;
-    else device = d;
+    if (Status s = d->open(); !s.ok())
+      failure = s;
+    else
+      device = d;
   }
   if (!device) return failure;
   return device;
@@ -152,7 +152,10 @@ Result<std::shared_ptr<Device>> Device::get() {
 Status Device::open() {
   for (const char* lib : {"libvulkan.so.1", "libvulkan.so"})
     if ((library_ = dlopen(lib, RTLD_NOW | RTLD_LOCAL))) break;
-  if (!library_) return Status::error("the Vulkan loader (libvulkan.so.1) is not installed; on Debian: apt-get install libvulkan1 mesa-vulkan-drivers");
+  if (!library_)
+    return Status::error(
+        "the Vulkan loader (libvulkan.so.1) is not installed; on Debian: apt-get install libvulkan1 "
+        "mesa-vulkan-drivers");
   fn.vkGetInstanceProcAddr = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(library_, "vkGetInstanceProcAddr"));
   if (!fn.vkGetInstanceProcAddr) return Status::error("the Vulkan loader exports no vkGetInstanceProcAddr");
   fn.vkCreateInstance = reinterpret_cast<PFN_vkCreateInstance>(fn.vkGetInstanceProcAddr(nullptr, "vkCreateInstance"));
@@ -163,10 +166,10 @@ Status Device::open() {
   auto ici = info<VkInstanceCreateInfo>(VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
   ici.pApplicationInfo = &app;
   if (VkResult r = fn.vkCreateInstance(&ici, nullptr, &instance); r != VK_SUCCESS)
-    return Status::error(r == VK_ERROR_INCOMPATIBLE_DRIVER ? "no Vulkan 1.1 driver is installed (VK_ERROR_INCOMPATIBLE_DRIVER)"
-                                                           : vk_error("vkCreateInstance", r));
-#define GANTRY_VK_FN(name) \
-  fn.name = reinterpret_cast<PFN_##name>(fn.vkGetInstanceProcAddr(instance, #name));
+    return Status::error(r == VK_ERROR_INCOMPATIBLE_DRIVER
+                             ? "no Vulkan 1.1 driver is installed (VK_ERROR_INCOMPATIBLE_DRIVER)"
+                             : vk_error("vkCreateInstance", r));
+#define GANTRY_VK_FN(name) fn.name = reinterpret_cast<PFN_##name>(fn.vkGetInstanceProcAddr(instance, #name));
   GANTRY_VK_INSTANCE_FNS(GANTRY_VK_FN)
 #undef GANTRY_VK_FN
 
@@ -202,7 +205,8 @@ Status Device::open() {
   if (usable.empty())
     return Status::error("no Vulkan 1.1 device with a compute queue (" + std::to_string(count) +
                          " devices found; for a CPU driver on Debian: apt-get install mesa-vulkan-drivers)");
-  std::stable_sort(usable.begin(), usable.end(), [](const Candidate& a, const Candidate& b) { return a.rank < b.rank; });
+  std::stable_sort(usable.begin(), usable.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.rank < b.rank; });
   size_t pick = 0;
   if (const char* e = std::getenv("GANTRY_VULKAN_DEVICE")) {
     pick = size_t(std::strtoul(e, nullptr, 10));
@@ -301,10 +305,14 @@ Device::~Device() {
 
 std::string Device::cache_path() const {
   std::string dir;
-  if (const char* e = std::getenv("GANTRY_CACHE_DIR")) dir = e;
-  else if (const char* x = std::getenv("XDG_CACHE_HOME")) dir = std::string(x) + "/gantry";
-  else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/gantry";
-  else return "";
+  if (const char* e = std::getenv("GANTRY_CACHE_DIR"))
+    dir = e;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME"))
+    dir = std::string(x) + "/gantry";
+  else if (const char* h = std::getenv("HOME"))
+    dir = std::string(h) + "/.cache/gantry";
+  else
+    return "";
   char file[96];
   std::snprintf(file, sizeof file, "/vulkan-pipelines-%04x-%04x.bin", props.vendorID, props.deviceID);
   return dir + file;
@@ -407,8 +415,8 @@ class VulkanProgram final : public PlannedProgram {
   template <class F>
   Status run_transfer(F record) const;
   Status submit_and_wait(VkCommandBuffer cb) const;
-  void memory_barrier(VkCommandBuffer cb, VkPipelineStageFlags src_stage, VkAccessFlags src, VkPipelineStageFlags dst_stage,
-                      VkAccessFlags dst) const;
+  void memory_barrier(VkCommandBuffer cb, VkPipelineStageFlags src_stage, VkAccessFlags src,
+                      VkPipelineStageFlags dst_stage, VkAccessFlags dst) const;
   Status check_accessible(Value v, int64_t count) const;
 
   std::shared_ptr<Device> dev_;
@@ -417,15 +425,15 @@ class VulkanProgram final : public PlannedProgram {
   VkDeviceMemory arena_mem_ = VK_NULL_HANDLE, staging_mem_ = VK_NULL_HANDLE;
   std::byte* mapped_ = nullptr;
   VkDeviceSize inputs_begin_ = 0, inputs_bytes_ = 0;  // the arena's inputs region
-  VkDeviceSize chunk_at_ = 0, staging_chunk_ = 0;      // where write()/read() copies pass in staging
+  VkDeviceSize chunk_at_ = 0, staging_chunk_ = 0;     // where write()/read() copies pass in staging
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
   VkDescriptorSet set_ = VK_NULL_HANDLE;
   VkCommandPool commands_ = VK_NULL_HANDLE;
   VkCommandBuffer step_cb_ = VK_NULL_HANDLE, transfer_cb_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   VkQueryPool queries_ = VK_NULL_HANDLE;
-  std::vector<Op> timed_ops_;            // profile: the op of each timestamp interval
-  std::vector<double> seconds_per_op_;   // profile: indexed by Op
+  std::vector<Op> timed_ops_;           // profile: the op of each timestamp interval
+  std::vector<double> seconds_per_op_;  // profile: indexed by Op
 };
 
 constexpr VkDeviceSize kStepBytes = 256;  // step uniforms at the start of staging; the inputs mirror follows
@@ -474,12 +482,12 @@ Status VulkanProgram::build() {
   const VkDeviceSize total = VkDeviceSize(std::max<int64_t>(plan_.bytes.total(), kArenaAlign));
   if (total > dev_->props.limits.maxStorageBufferRange || total / 4 > UINT32_MAX) {
     const ArenaBytes& b = plan_.bytes;
-    return Status::error("vulkan: the arena needs " + std::to_string(total) + " bytes (params " + std::to_string(b.params) +
-                         ", state " + std::to_string(b.state) + ", data " + std::to_string(b.data) + ", inputs " +
-                         std::to_string(b.inputs) + ", transient " + std::to_string(b.transient) + "), more than " +
-                         dev_->name() + " can bind as one storage buffer (" +
-                         std::to_string(dev_->props.limits.maxStorageBufferRange) +
-                         " bytes); use a smaller batch or dataset, or another device or backend");
+    return Status::error(
+        "vulkan: the arena needs " + std::to_string(total) + " bytes (params " + std::to_string(b.params) + ", state " +
+        std::to_string(b.state) + ", data " + std::to_string(b.data) + ", inputs " + std::to_string(b.inputs) +
+        ", transient " + std::to_string(b.transient) + "), more than " + dev_->name() +
+        " can bind as one storage buffer (" + std::to_string(dev_->props.limits.maxStorageBufferRange) +
+        " bytes); use a smaller batch or dataset, or another device or backend");
   }
 
   // Encode every scheduled node before touching the device, so a missing kernel is reported first.
@@ -496,18 +504,18 @@ Status VulkanProgram::build() {
     def.encode(a, dispatches[s]);
   }
 
-  GANTRY_TRY(create_buffer(total, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                      VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                           0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, arena_, arena_mem_));
+  GANTRY_TRY(create_buffer(
+      total, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+      0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, arena_, arena_mem_));
   inputs_begin_ = VkDeviceSize(plan_.bytes.params + plan_.bytes.state + plan_.bytes.data);
   inputs_bytes_ = VkDeviceSize(plan_.bytes.inputs);
   chunk_at_ = kStepBytes + (inputs_bytes_ + kStepBytes - 1) / kStepBytes * kStepBytes;
   staging_chunk_ = std::min<VkDeviceSize>(total, kMaxStagingChunk);
-  GANTRY_TRY(create_buffer(chunk_at_ + staging_chunk_,
-                           VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                               VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                           VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                           VK_MEMORY_PROPERTY_HOST_CACHED_BIT, staging_, staging_mem_));
+  GANTRY_TRY(create_buffer(
+      chunk_at_ + staging_chunk_,
+      VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+      staging_, staging_mem_));
   void* mapped = nullptr;
   GANTRY_VK_TRY(f.vkMapMemory(d, staging_mem_, 0, VK_WHOLE_SIZE, 0, &mapped));
   mapped_ = static_cast<std::byte*>(mapped);
@@ -668,13 +676,15 @@ Status VulkanProgram::run_transfer(F record) const {
 Status VulkanProgram::step(const StepUniforms& u) {
   const uint32_t words[4] = {uint32_t(u.seed), uint32_t(u.seed >> 32), uint32_t(u.step), uint32_t(u.step >> 32)};
   std::memcpy(mapped_, words, sizeof words);
-  if (Status s = submit_and_wait(step_cb_); !s.ok()) return Status::error("vulkan step on " + dev_->name() + ": " + s.message());
+  if (Status s = submit_and_wait(step_cb_); !s.ok())
+    return Status::error("vulkan step on " + dev_->name() + ": " + s.message());
   if (queries_) {
     std::vector<uint64_t> t(timed_ops_.size() + 1);
-    GANTRY_VK_TRY(dev_->fn.vkGetQueryPoolResults(dev_->device, queries_, 0, uint32_t(t.size()), t.size() * 8, t.data(), 8,
-                                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    GANTRY_VK_TRY(dev_->fn.vkGetQueryPoolResults(dev_->device, queries_, 0, uint32_t(t.size()), t.size() * 8, t.data(),
+                                                 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
     const double tick = double(dev_->props.limits.timestampPeriod) * 1e-9;
-    for (size_t i = 0; i < timed_ops_.size(); ++i) seconds_per_op_[size_t(timed_ops_[i])] += double(t[i + 1] - t[i]) * tick;
+    for (size_t i = 0; i < timed_ops_.size(); ++i)
+      seconds_per_op_[size_t(timed_ops_[i])] += double(t[i + 1] - t[i]) * tick;
   }
   return {};
 }
@@ -735,7 +745,7 @@ Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOpt
   auto plan = plan_arena(g, options.outputs, 4, vulkan_scratch_elems);
   if (!plan.ok()) return plan.status();
   auto p = std::make_unique<VulkanProgram>(g, std::move(*plan), options.outputs, *dev, options.profile);
-  if (Status s = p->build(); !s.ok()) return s;
+  GANTRY_TRY(p->build());
   return std::unique_ptr<Program>(std::move(p));
 }
 

@@ -85,7 +85,8 @@ class CudaProgram final : public PlannedProgram {
   std::vector<std::pair<std::string, double>> op_seconds() const override { return by_op(seconds_per_op_); }
   std::string device() const override {
     cudaDeviceProp prop;
-    return cudaGetDeviceProperties(&prop, device_) == cudaSuccess ? prop.name : "CUDA device " + std::to_string(device_);
+    return cudaGetDeviceProperties(&prop, device_) == cudaSuccess ? prop.name
+                                                                  : "CUDA device " + std::to_string(device_);
   }
 
  private:
@@ -181,12 +182,10 @@ Status CudaProgram::init() {
 
   // compile() asked cuda_probe(), which loads cuBLAS; asked again here for direct callers of compile_cuda().
   if (Status st = cuda::cublas_load(); !st.ok()) return Status::error("CUDA backend: " + st.message());
-  if (Status st = cuda_status(cudaGetDevice(&device_), "cudaGetDevice"); !st.ok()) return st;
+  GANTRY_TRY(cuda_status(cudaGetDevice(&device_), "cudaGetDevice"));
   int major = 0;
-  if (Status st = cuda_status(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_),
-                              "cudaDeviceGetAttribute");
-      !st.ok())
-    return st;
+  GANTRY_TRY(cuda_status(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_),
+                         "cudaDeviceGetAttribute"));
   // cuBLAS's own recommendation: 32 MiB on Hopper and later, 4 MiB before.
   cublas_workspace_bytes_ = major >= 9 ? int64_t(32) << 20 : int64_t(4) << 20;
 
@@ -195,9 +194,7 @@ Status CudaProgram::init() {
   const int64_t uniforms_at = cublas_at + cublas_workspace_bytes_;
   total_bytes_ = uniforms_at + align_up(int64_t(sizeof(StepUniforms)));
 
-  if (Status st = cuda_status(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-      !st.ok())
-    return st;
+  GANTRY_TRY(cuda_status(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags"));
   if (cudaError_t e = cudaMalloc(reinterpret_cast<void**>(&memory_), size_t(total_bytes_)); e != cudaSuccess) {
     memory_ = nullptr;
     cudaGetLastError();
@@ -212,10 +209,8 @@ Status CudaProgram::init() {
                          mib(int64_t(free_bytes)) + " free: " + cuda_error(e));
   }
   // Zeroed, like the CPU arena: fresh optimizer moments are zero.
-  if (Status st = cuda_status(cudaMemsetAsync(memory_, 0, size_t(total_bytes_), stream_), "zeroing the arena");
-      !st.ok())
-    return st;
-  if (Status st = cuda_status(cudaStreamSynchronize(stream_), "zeroing the arena"); !st.ok()) return st;
+  GANTRY_TRY(cuda_status(cudaMemsetAsync(memory_, 0, size_t(total_bytes_), stream_), "zeroing the arena"));
+  GANTRY_TRY(cuda_status(cudaStreamSynchronize(stream_), "zeroing the arena"));
   d_uniforms_ = reinterpret_cast<StepUniforms*>(memory_ + uniforms_at);
   if (cudaError_t e = cudaMallocHost(reinterpret_cast<void**>(&h_uniforms_), sizeof(StepUniforms)); e != cudaSuccess) {
     h_uniforms_ = nullptr;
@@ -224,8 +219,9 @@ Status CudaProgram::init() {
 
   const cuda::CublasApi& blas = cuda::cublas();
   auto cublas_status = [&](cublasStatus_t s, const char* call) {
-    return s == CUBLAS_STATUS_SUCCESS ? Status{}
-                                      : Status::error(std::string("CUDA backend: ") + call + ": " + blas.status_string(s));
+    return s == CUBLAS_STATUS_SUCCESS
+               ? Status{}
+               : Status::error(std::string("CUDA backend: ") + call + ": " + blas.status_string(s));
   };
   if (cublasStatus_t s = blas.create(&cublas_); s != CUBLAS_STATUS_SUCCESS) {
     cublas_ = nullptr;
@@ -257,7 +253,7 @@ Status CudaProgram::init() {
     events_.reserve(2 * plan_.schedule.size());
     for (size_t i = 0; i < 2 * plan_.schedule.size(); ++i) {
       cudaEvent_t e = nullptr;
-      if (Status st = cuda_status(cudaEventCreate(&e), "cudaEventCreate"); !st.ok()) return st;
+      GANTRY_TRY(cuda_status(cudaEventCreate(&e), "cudaEventCreate"));
       events_.push_back(e);
     }
   }
@@ -326,7 +322,7 @@ Status CudaProgram::run_eager() {
 }
 
 Status CudaProgram::step(const StepUniforms& u) {
-  if (Status st = cuda_status(cudaSetDevice(device_), "cudaSetDevice"); !st.ok()) return st;
+  GANTRY_TRY(cuda_status(cudaSetDevice(device_), "cudaSetDevice"));
   *h_uniforms_ = u;  // the previous step synchronized, so the last copy from here is done
   if (Status st =
           cuda_status(cudaMemcpyAsync(d_uniforms_, h_uniforms_, sizeof(StepUniforms), cudaMemcpyHostToDevice, stream_),
@@ -334,15 +330,15 @@ Status CudaProgram::step(const StepUniforms& u) {
       !st.ok())
     return st;
   if (profile_) {
-    if (Status st = run_profiled(); !st.ok()) return st;
+    GANTRY_TRY(run_profiled());
   } else if (!graph_exec_) {
     // The first step runs node by node, which also loads every kernel module
     // and lets cuBLAS pick its kernels outside a capture; then the schedule is
     // captured once, and later steps relaunch the graph.
-    if (Status st = run_eager(); !st.ok()) return st;
-    if (Status st = capture(); !st.ok()) return st;
+    GANTRY_TRY(run_eager());
+    GANTRY_TRY(capture());
   } else {
-    if (Status st = cuda_status(cudaGraphLaunch(graph_exec_, stream_), "cudaGraphLaunch"); !st.ok()) return st;
+    GANTRY_TRY(cuda_status(cudaGraphLaunch(graph_exec_, stream_), "cudaGraphLaunch"));
     if (cudaError_t e = cudaStreamSynchronize(stream_); e != cudaSuccess)
       return Status::error("CUDA backend: step " + std::to_string(steps_done_ + 1) + " failed in the CUDA graph (" +
                            std::to_string(args_.size()) + " nodes): " + cuda_error(e) +
@@ -353,26 +349,22 @@ Status CudaProgram::step(const StepUniforms& u) {
 }
 
 Status CudaProgram::write(Value v, const float* src, int64_t count) {
-  if (Status st = check_access(v, count); !st.ok()) return st;
+  GANTRY_TRY(check_access(v, count));
   if (count == 0) return {};
-  if (Status st = copy_status(cudaSetDevice(device_), "writing", v); !st.ok()) return st;
-  if (Status st = copy_status(cudaMemcpyAsync(memory_ + plan_.offset[v.id], src, size_t(count) * sizeof(float),
-                                              cudaMemcpyHostToDevice, stream_),
-                              "writing", v);
-      !st.ok())
-    return st;
+  GANTRY_TRY(copy_status(cudaSetDevice(device_), "writing", v));
+  GANTRY_TRY(copy_status(cudaMemcpyAsync(memory_ + plan_.offset[v.id], src, size_t(count) * sizeof(float),
+                                         cudaMemcpyHostToDevice, stream_),
+                         "writing", v));
   return copy_status(cudaStreamSynchronize(stream_), "writing", v);
 }
 
 Status CudaProgram::read(Value v, float* dst, int64_t count) const {
-  if (Status st = check_access(v, count); !st.ok()) return st;
+  GANTRY_TRY(check_access(v, count));
   if (count == 0) return {};
-  if (Status st = copy_status(cudaSetDevice(device_), "reading", v); !st.ok()) return st;
-  if (Status st = copy_status(cudaMemcpyAsync(dst, memory_ + plan_.offset[v.id], size_t(count) * sizeof(float),
-                                              cudaMemcpyDeviceToHost, stream_),
-                              "reading", v);
-      !st.ok())
-    return st;
+  GANTRY_TRY(copy_status(cudaSetDevice(device_), "reading", v));
+  GANTRY_TRY(copy_status(cudaMemcpyAsync(dst, memory_ + plan_.offset[v.id], size_t(count) * sizeof(float),
+                                         cudaMemcpyDeviceToHost, stream_),
+                         "reading", v));
   return copy_status(cudaStreamSynchronize(stream_), "reading", v);
 }
 
@@ -410,10 +402,11 @@ Status cuda_probe() {
 
 Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptions& options) {
   // The kernels share one workspace outside the arena, so nodes need no planned scratch.
-  auto plan = plan_arena(g, options.outputs, int64_t(sizeof(float)), [](const Graph&, const Node&) { return int64_t(0); });
+  auto plan =
+      plan_arena(g, options.outputs, int64_t(sizeof(float)), [](const Graph&, const Node&) { return int64_t(0); });
   if (!plan.ok()) return plan.status();
   auto program = std::make_unique<CudaProgram>(g, std::move(*plan), options);
-  if (Status st = program->init(); !st.ok()) return st;
+  GANTRY_TRY(program->init());
   return std::unique_ptr<Program>(std::move(program));
 }
 

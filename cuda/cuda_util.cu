@@ -34,10 +34,10 @@ CudaResult gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int64_t 
     return cublas_check(
         cuda::cublas().sgemm(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)),
         "cublasSgemm");
-  return cublas_check(cuda::cublas().sgemm_strided_batched(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb),
-                                                         stride_b, A, int(lda), stride_a, &beta, C, int(ldc), stride_c,
-                                                         int(batch)),
-                      "cublasSgemmStridedBatched");
+  return cublas_check(
+      cuda::cublas().sgemm_strided_batched(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb), stride_b, A,
+                                           int(lda), stride_a, &beta, C, int(ldc), stride_c, int(batch)),
+      "cublasSgemmStridedBatched");
 }
 
 namespace cuda {

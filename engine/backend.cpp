@@ -35,9 +35,12 @@ bool register_backend(const BackendEntry& entry) {
 
 const char* backend_name(BackendKind kind) {
   switch (kind) {
-    case BackendKind::cpu: return "cpu";
-    case BackendKind::vulkan: return "vulkan";
-    case BackendKind::cuda: return "cuda";
+    case BackendKind::cpu:
+      return "cpu";
+    case BackendKind::vulkan:
+      return "vulkan";
+    case BackendKind::cuda:
+      return "cuda";
   }
   return "?";
 }
@@ -78,7 +81,9 @@ PlannedProgram::PlannedProgram(const Graph& g, Plan plan, const std::vector<Valu
 Status PlannedProgram::check_access(Value v, int64_t count) const {
   if (!v.valid() || v.id >= graph_.size()) return Status::error("tensor access: not a node of this program");
   const Node& n = graph_.node(v);
-  auto what = [&] { return n.name.empty() ? std::string(op_name(n.op)) + " node " + std::to_string(v.id) : "'" + n.name + "'"; };
+  auto what = [&] {
+    return n.name.empty() ? std::string(op_name(n.op)) + " node " + std::to_string(v.id) : "'" + n.name + "'";
+  };
   if (!readable_[v.id] || plan_.offset[v.id] < 0)
     return Status::error("tensor " + what() + " is neither a leaf nor an output of this program");
   if (count != n.shape.numel())

@@ -12,8 +12,11 @@ namespace gantry {
 template <class T>
 CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vector<Value>& outputs,
                           const CpuOptions& options)
-    : PlannedProgram(g, std::move(plan), outputs), arena_(std::move(arena)), pool_(options.threads),
-      poison_dead_(options.poison_dead), profile_(options.profile) {
+    : PlannedProgram(g, std::move(plan), outputs),
+      arena_(std::move(arena)),
+      pool_(options.threads),
+      poison_dead_(options.poison_dead),
+      profile_(options.profile) {
   if (profile_) seconds_per_op_.assign(size_t(kOpCount), 0.0);
 
   auto at = [&](int64_t byte_offset) { return arena_.get() + byte_offset / int64_t(sizeof(T)); };
@@ -50,10 +53,13 @@ Status CpuProgram<T>::step(const StepUniforms& u) {
   for (size_t s = 0; s < args_.size(); ++s) {
     const CpuArgs<T>& a = args_[s];
     const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    if constexpr (std::is_same_v<T, float>) op_def(a.node->op).cpu_f32(a, u, pool_);
-    else op_def(a.node->op).cpu_f64(a, u, pool_);
+    if constexpr (std::is_same_v<T, float>)
+      op_def(a.node->op).cpu_f32(a, u, pool_);
+    else
+      op_def(a.node->op).cpu_f64(a, u, pool_);
     if (profile_)
-      seconds_per_op_[size_t(a.node->op)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      seconds_per_op_[size_t(a.node->op)] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (poison_dead_) {
       const T nan = std::numeric_limits<T>::quiet_NaN();
       if (a.scratch) std::fill(a.scratch, a.scratch + plan_.scratch_elems[plan_.schedule[s]], nan);
@@ -74,13 +80,13 @@ std::vector<std::pair<std::string, double>> CpuProgram<T>::op_seconds() const {
 template <class T>
 Result<std::span<T>> CpuProgram<T>::view(Value v) {
   const int64_t count = v.valid() && v.id < graph_.size() ? graph_.node(v).shape.numel() : 0;
-  if (Status s = check_access(v, count); !s.ok()) return s;
+  GANTRY_TRY(check_access(v, count));
   return std::span<T>(arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T)), size_t(count));
 }
 
 template <class T>
 Status CpuProgram<T>::write(Value v, const float* src, int64_t count) {
-  if (Status s = check_access(v, count); !s.ok()) return s;
+  GANTRY_TRY(check_access(v, count));
   T* dst = arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T));
   for (int64_t i = 0; i < count; ++i) dst[i] = T(src[i]);
   return {};
@@ -88,7 +94,7 @@ Status CpuProgram<T>::write(Value v, const float* src, int64_t count) {
 
 template <class T>
 Status CpuProgram<T>::read(Value v, float* dst, int64_t count) const {
-  if (Status s = check_access(v, count); !s.ok()) return s;
+  GANTRY_TRY(check_access(v, count));
   const T* src = arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T));
   for (int64_t i = 0; i < count; ++i) dst[i] = float(src[i]);
   return {};

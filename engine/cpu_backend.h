@@ -42,7 +42,7 @@ class CpuProgram final : public PlannedProgram {
   using Arena = std::unique_ptr<T[], FreeAligned>;
   CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vector<Value>& outputs, const CpuOptions& options);
   Arena arena_;
-  std::vector<CpuArgs<T>> args_;  // per scheduled node
+  std::vector<CpuArgs<T>> args_;                  // per scheduled node
   std::vector<std::vector<int32_t>> dies_after_;  // per schedule index, for poison_dead
   ThreadPool pool_;
   bool poison_dead_, profile_;

@@ -16,7 +16,8 @@ constexpr int64_t MR = 4, NR = 16;  // register tile: 4 rows × 16 columns, two 
 constexpr int64_t MC = 64, NC = 256, KC = 128;
 
 template <class T>
-__attribute__((always_inline)) inline void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* Ap) {
+__attribute__((always_inline)) inline void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc,
+                                                  int64_t k0, int64_t kc, T* Ap) {
   // Ap[panel][k][r] = op(A)[i0 + panel·MR + r][k0 + k], zero beyond mc.
   for (int64_t p = 0; p < mc; p += MR)
     for (int64_t k = 0; k < kc; ++k)
@@ -27,7 +28,8 @@ __attribute__((always_inline)) inline void pack_a(bool trans, const T* A, int64_
 }
 
 template <class T>
-__attribute__((always_inline)) inline void pack_b(bool trans, const T* B, int64_t ldb, int64_t j0, int64_t nc, int64_t k0, int64_t kc, T* Bp) {
+__attribute__((always_inline)) inline void pack_b(bool trans, const T* B, int64_t ldb, int64_t j0, int64_t nc,
+                                                  int64_t k0, int64_t kc, T* Bp) {
   // Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c], zero beyond nc.
   for (int64_t p = 0; p < nc; p += NR)
     for (int64_t k = 0; k < kc; ++k)

@@ -61,7 +61,9 @@ std::string check_rank(const Graph& g, const Node& n, int input, int rank_lo, in
 }
 
 // Leaves are storage only: no shape rule beyond the one in Graph::leaf, no kernel.
-static std::string leaf_shape(const Graph&, const Node&, Shape&) { return "leaves are made by Graph::parameter/state/data/input"; }
+static std::string leaf_shape(const Graph&, const Node&, Shape&) {
+  return "leaves are made by Graph::parameter/state/data/input";
+}
 template <class T>
 static void leaf_cpu(const CpuArgs<T>&, const StepUniforms&, ThreadPool&) {}
 GANTRY_DEFINE_OP(leaf, nullptr, nullptr);

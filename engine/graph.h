@@ -55,8 +55,8 @@ struct ConvOptions {
 
 // Attributes; each op reads the fields its builder documents.
 struct Attrs {
-  ConvOptions conv;        // conv2d, conv_transpose2d, conv2d_grad_weight
-  int kernel[2] = {0, 0};  // conv2d_grad_weight: kH, kW of the weight it returns
+  ConvOptions conv;                       // conv2d, conv_transpose2d, conv2d_grad_weight
+  int kernel[2] = {0, 0};                 // conv2d_grad_weight: kH, kW of the weight it returns
   bool trans_a = false, trans_b = false;  // matmul
   uint32_t axes = 0;                      // bit i set: axis i (reduce_sum, normalize, rstd)
   bool keepdim = false;                   // reduce_sum

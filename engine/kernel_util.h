@@ -110,8 +110,8 @@ void map_unary(ThreadPool& pool, int64_t n, const T* x, T* y, F f) {
 
 // Binary map with broadcasting of a and b to `out`.
 template <class T, class F>
-void map_binary(ThreadPool& pool, const Shape& sa, const T* a, const Shape& sb, const T* b,
-                const Shape& out, T* y, F f) {
+void map_binary(ThreadPool& pool, const Shape& sa, const T* a, const Shape& sb, const T* b, const Shape& out, T* y,
+                F f) {
   const int64_t n = out.numel();
   if (sa == out && sb == out) {
     pool.parallel_for(n, 16384, [&](int64_t lo, int64_t hi) {

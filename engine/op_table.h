@@ -42,8 +42,8 @@ struct OpDef {
   std::string (*shape)(const Graph& g, const Node& n, Shape& out);
   // Appends nodes computing the gradient of each input that needs one
   // (need[i]) from dy, the gradient of n's output. null: not differentiable.
-  void (*backward)(Graph& g, const Node& n, Value self, Value dy,
-                   const std::vector<bool>& need, std::vector<Value>& dx);
+  void (*backward)(Graph& g, const Node& n, Value self, Value dy, const std::vector<bool>& need,
+                   std::vector<Value>& dx);
   int64_t (*scratch_elems)(const Graph& g, const Node& n);  // null: none
   CpuKernel<float> cpu_f32;
   CpuKernel<double> cpu_f64;
@@ -62,8 +62,6 @@ std::string check_rank(const Graph& g, const Node& n, int input, int rank_lo, in
 // Defines op_def_<name> in a family file from <name>_shape, <name>_cpu<T>
 // and the given backward rule ("vjp", vector-Jacobian product) and scratch
 // size functions (either may be nullptr).
-#define GANTRY_DEFINE_OP(name, vjp, scratch)       \
-  extern const ::gantry::OpDef op_def_##name;      \
-  const ::gantry::OpDef op_def_##name {            \
-    name##_shape, vjp, scratch, name##_cpu<float>, name##_cpu<double> \
-  }
+#define GANTRY_DEFINE_OP(name, vjp, scratch)  \
+  extern const ::gantry::OpDef op_def_##name; \
+  const ::gantry::OpDef op_def_##name { name##_shape, vjp, scratch, name##_cpu<float>, name##_cpu<double> }

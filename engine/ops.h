@@ -76,8 +76,8 @@ Value normalize_backward(Graph& g, Value dy, Value xhat, Value rstd, uint32_t ax
 // x: [N, C, ...]; gamma, beta: [C]; running_mean, running_var: [C] state.
 // training: batch statistics, and the running statistics are updated in
 // place with `momentum` (unbiased variance, as PyTorch); eval: running ones.
-Value batch_norm(Graph& g, Value x, Value gamma, Value beta, Value running_mean, Value running_var,
-                 bool training, float momentum = 0.1f, float eps = 1e-5f);
+Value batch_norm(Graph& g, Value x, Value gamma, Value beta, Value running_mean, Value running_var, bool training,
+                 float momentum = 0.1f, float eps = 1e-5f);
 // x: [N, C, H, W]; gamma, beta: [C] (affine).
 Value instance_norm(Graph& g, Value x, Value gamma, Value beta, float eps = 1e-5f);
 // Normalizes over the last `normalized_rank` axes; gamma, beta have their shape.

@@ -17,7 +17,9 @@ bool has_bias(const Node& n) { return n.inputs.size() > 2; }
 
 // Output size of a convolution along one axis (may be ≤ 0 for a bad setting).
 int64_t conv_out(int64_t in, int k, int s, int p, int d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
-int64_t conv_t_out(int64_t in, int k, int s, int p, int d, int op) { return (in - 1) * s - 2 * p + d * (k - 1) + op + 1; }
+int64_t conv_t_out(int64_t in, int k, int s, int p, int d, int op) {
+  return (in - 1) * s - 2 * p + d * (k - 1) + op + 1;
+}
 
 std::string check_conv_attrs(const Attrs& a) {
   for (int i = 0; i < 2; ++i) {
@@ -41,7 +43,9 @@ Attrs conv_attrs(const ConvOptions& o) {
 
 // conv_transpose2d without PyTorch's output_padding < max(stride, dilation)
 // rule: gradients need larger output paddings when dy is cropped.
-Value conv_transpose2d_any(Graph& g, Value x, Value w, const Attrs& at) { return g.add(Op::conv_transpose2d, {x, w}, at); }
+Value conv_transpose2d_any(Graph& g, Value x, Value w, const Attrs& at) {
+  return g.add(Op::conv_transpose2d, {x, w}, at);
+}
 
 // Crops the spatial axes of v to h×w (gradients of convolutions whose output
 // rows beyond h were never used).
@@ -57,14 +61,15 @@ Attrs back_to(const Attrs& at, const Shape& x, const Shape& dy, int kh, int kw) 
   Attrs b = at;
   const int k[2] = {kh, kw};
   for (int i = 0; i < 2; ++i)
-    b.conv.output_padding[i] = int(x[2 + i] - conv_t_out(dy[2 + i], k[i], at.conv.stride[i], at.conv.padding[i], at.conv.dilation[i], 0));
+    b.conv.output_padding[i] =
+        int(x[2 + i] - conv_t_out(dy[2 + i], k[i], at.conv.stride[i], at.conv.padding[i], at.conv.dilation[i], 0));
   return b;
 }
 
 // col[(c·kH + i)·kW + j][oh·Wo + ow] = x[c][oh·s − p + i·d][ow·s − p + j·d] (0 outside)
 template <class T>
-void im2col(ThreadPool& pool, const T* x, int64_t C, int64_t H, int64_t W, int kh, int kw, const Attrs& a,
-            int64_t Ho, int64_t Wo, T* col) {
+void im2col(ThreadPool& pool, const T* x, int64_t C, int64_t H, int64_t W, int kh, int kw, const Attrs& a, int64_t Ho,
+            int64_t Wo, T* col) {
   pool.parallel_for(C * kh * kw, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t c = r / (kh * kw), i = r / kw % kh, j = r % kw;
@@ -95,9 +100,11 @@ std::string conv2d_shape(const Graph& g, const Node& n, Shape& out) {
   if (auto e = check_conv_attrs(n.attrs); !e.empty()) return e;
   const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
   const Attrs& a = n.attrs;
-  if (x[1] % a.conv.groups || w[0] % a.conv.groups) return "channels not divisible by groups=" + std::to_string(a.conv.groups);
+  if (x[1] % a.conv.groups || w[0] % a.conv.groups)
+    return "channels not divisible by groups=" + std::to_string(a.conv.groups);
   if (w[1] * a.conv.groups != x[1])
-    return "weight expects " + std::to_string(w[1] * a.conv.groups) + " input channels, input has " + std::to_string(x[1]);
+    return "weight expects " + std::to_string(w[1] * a.conv.groups) + " input channels, input has " +
+           std::to_string(x[1]);
   out = Shape{x[0], w[0], conv_out(x[2], int(w[2]), a.conv.stride[0], a.conv.padding[0], a.conv.dilation[0]),
               conv_out(x[3], int(w[3]), a.conv.stride[1], a.conv.padding[1], a.conv.dilation[1])};
   if (out[2] < 1 || out[3] < 1) return "output size " + out.str() + " is empty: kernel larger than padded input";
@@ -105,7 +112,8 @@ std::string conv2d_shape(const Graph& g, const Node& n, Shape& out) {
 }
 void conv2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& need, std::vector<Value>& dx) {
   const Shape x = input_shape(g, n, 0), w = input_shape(g, n, 1);
-  if (need[0]) dx[0] = conv_transpose2d_any(g, dy, input_of(n, 1), back_to(n.attrs, x, g.shape(dy), int(w[2]), int(w[3])));
+  if (need[0])
+    dx[0] = conv_transpose2d_any(g, dy, input_of(n, 1), back_to(n.attrs, x, g.shape(dy), int(w[2]), int(w[3])));
   if (need[1]) dx[1] = conv2d_grad_weight(g, input_of(n, 0), dy, int(w[2]), int(w[3]), n.attrs.conv);
   if (has_bias(n) && need[2]) dx[2] = reduce_sum(g, dy, axes({0, 2, 3}));
 }
@@ -135,11 +143,13 @@ std::string conv_transpose2d_shape(const Graph& g, const Node& n, Shape& out) {
   if (auto e = check_conv_attrs(n.attrs); !e.empty()) return e;
   const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
   const Attrs& a = n.attrs;
-  if (w[0] != x[1]) return "weight expects " + std::to_string(w[0]) + " input channels, input has " + std::to_string(x[1]);
+  if (w[0] != x[1])
+    return "weight expects " + std::to_string(w[0]) + " input channels, input has " + std::to_string(x[1]);
   if (x[1] % a.conv.groups) return "input channels not divisible by groups=" + std::to_string(a.conv.groups);
-  out = Shape{x[0], w[1] * a.conv.groups,
-              conv_t_out(x[2], int(w[2]), a.conv.stride[0], a.conv.padding[0], a.conv.dilation[0], a.conv.output_padding[0]),
-              conv_t_out(x[3], int(w[3]), a.conv.stride[1], a.conv.padding[1], a.conv.dilation[1], a.conv.output_padding[1])};
+  out = Shape{
+      x[0], w[1] * a.conv.groups,
+      conv_t_out(x[2], int(w[2]), a.conv.stride[0], a.conv.padding[0], a.conv.dilation[0], a.conv.output_padding[0]),
+      conv_t_out(x[3], int(w[3]), a.conv.stride[1], a.conv.padding[1], a.conv.dilation[1], a.conv.output_padding[1])};
   if (out[2] < 1 || out[3] < 1) return "output size " + out.str() + " is empty: padding too large";
   return check_bias(g, n, out[1]);
 }
@@ -199,10 +209,12 @@ std::string conv2d_grad_weight_shape(const Graph& g, const Node& n, Shape& out) 
   const Shape &x = input_shape(g, n, 0), &dy = input_shape(g, n, 1);
   const Attrs& a = n.attrs;
   if (x[0] != dy[0]) return "batch sizes differ";
-  if (x[1] % a.conv.groups || dy[1] % a.conv.groups) return "channels not divisible by groups=" + std::to_string(a.conv.groups);
+  if (x[1] % a.conv.groups || dy[1] % a.conv.groups)
+    return "channels not divisible by groups=" + std::to_string(a.conv.groups);
   if (a.kernel[0] < 1 || a.kernel[1] < 1) return "kernel size must be ≥ 1";
   for (int i = 0; i < 2; ++i)
-    if (dy[2 + i] > conv_out(x[2 + i], a.kernel[i], a.conv.stride[i], a.conv.padding[i], a.conv.dilation[i]) || dy[2 + i] < 1)
+    if (dy[2 + i] > conv_out(x[2 + i], a.kernel[i], a.conv.stride[i], a.conv.padding[i], a.conv.dilation[i]) ||
+        dy[2 + i] < 1)
       return "dy is larger than the convolution's output";
   out = Shape{dy[1], x[1] / a.conv.groups, a.kernel[0], a.kernel[1]};
   return "";
@@ -213,7 +225,8 @@ void conv2d_grad_weight_vjp(Graph& g, const Node& n, Value, Value G, const std::
   Attrs at = n.attrs;
   at.kernel[0] = at.kernel[1] = 0;
   // dw is bilinear in (x, dy): ∂/∂x = conv_transpose2d(dy, G), ∂/∂dy = conv2d(x, G) on dy's rows.
-  if (need[0]) dx[0] = conv_transpose2d_any(g, input_of(n, 1), G, back_to(at, x, dy, n.attrs.kernel[0], n.attrs.kernel[1]));
+  if (need[0])
+    dx[0] = conv_transpose2d_any(g, input_of(n, 1), G, back_to(at, x, dy, n.attrs.kernel[0], n.attrs.kernel[1]));
   if (need[1]) dx[1] = crop(g, conv2d(g, input_of(n, 0), G, Value{}, at.conv), dy[2], dy[3]);
 }
 int64_t conv2d_grad_weight_scratch(const Graph& g, const Node& n) {

@@ -11,12 +11,12 @@
 namespace gantry {
 namespace {
 
-
 std::string source_shape(const Graph&, const Node& n, Shape& out) {
   out = n.attrs.shape;
   for (int i = 0; i < out.rank; ++i)
     if (out[i] <= 0) return "non-positive dimension in " + out.str();
-  if (out.numel() > int64_t(std::numeric_limits<uint32_t>::max())) return "more elements than the Philox counter covers";
+  if (out.numel() > int64_t(std::numeric_limits<uint32_t>::max()))
+    return "more elements than the Philox counter covers";
   return "";
 }
 
@@ -87,7 +87,8 @@ std::string gather_backward_shape(const Graph& g, const Node& n, Shape& out) {
   out[0] = n.attrs.count;
   return "";
 }
-void gather_backward_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& need, std::vector<Value>& dx) {
+void gather_backward_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& need,
+                         std::vector<Value>& dx) {
   if (need[0]) dx[0] = gather(g, dy, input_of(n, 1));
 }
 template <class T>

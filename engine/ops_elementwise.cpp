@@ -45,7 +45,8 @@ void add_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& 
 }
 template <class T>
 void add_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
-  map_binary(pool, *a.in_shape[0], a.in[0], *a.in_shape[1], a.in[1], a.node->shape, a.out, [](T x, T y) { return x + y; });
+  map_binary(pool, *a.in_shape[0], a.in[0], *a.in_shape[1], a.in[1], a.node->shape, a.out,
+             [](T x, T y) { return x + y; });
 }
 
 auto sub_shape = binary_shape;
@@ -55,7 +56,8 @@ void sub_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& 
 }
 template <class T>
 void sub_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
-  map_binary(pool, *a.in_shape[0], a.in[0], *a.in_shape[1], a.in[1], a.node->shape, a.out, [](T x, T y) { return x - y; });
+  map_binary(pool, *a.in_shape[0], a.in[0], *a.in_shape[1], a.in[1], a.node->shape, a.out,
+             [](T x, T y) { return x - y; });
 }
 
 auto mul_shape = binary_shape;
@@ -65,7 +67,8 @@ void mul_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& 
 }
 template <class T>
 void mul_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
-  map_binary(pool, *a.in_shape[0], a.in[0], *a.in_shape[1], a.in[1], a.node->shape, a.out, [](T x, T y) { return x * y; });
+  map_binary(pool, *a.in_shape[0], a.in[0], *a.in_shape[1], a.in[1], a.node->shape, a.out,
+             [](T x, T y) { return x * y; });
 }
 
 auto div_shape = binary_shape;
@@ -76,7 +79,8 @@ void div_vjp(Graph& g, const Node& n, Value self, Value dy, const std::vector<bo
 }
 template <class T>
 void div_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
-  map_binary(pool, *a.in_shape[0], a.in[0], *a.in_shape[1], a.in[1], a.node->shape, a.out, [](T x, T y) { return x / y; });
+  map_binary(pool, *a.in_shape[0], a.in[0], *a.in_shape[1], a.in[1], a.node->shape, a.out,
+             [](T x, T y) { return x / y; });
 }
 
 // ---- unary
@@ -158,7 +162,7 @@ void leaky_relu_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) 
 auto leaky_relu_backward_shape = grad_pair_shape;
 // Linear in dy; piecewise constant in x (its x-gradient is zero almost everywhere).
 void leaky_relu_backward_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& need,
-                                  std::vector<Value>& dx) {
+                             std::vector<Value>& dx) {
   if (need[0]) dx[0] = leaky_relu_backward(g, dy, input_of(n, 1), n.attrs.alpha);
 }
 template <class T>
@@ -169,7 +173,8 @@ void leaky_relu_backward_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPoo
 }
 
 std::string clamp_shape(const Graph& g, const Node& n, Shape& out) {
-  if (!(n.attrs.alpha <= n.attrs.beta)) return "lo " + std::to_string(n.attrs.alpha) + " > hi " + std::to_string(n.attrs.beta);
+  if (!(n.attrs.alpha <= n.attrs.beta))
+    return "lo " + std::to_string(n.attrs.alpha) + " > hi " + std::to_string(n.attrs.beta);
   return unary_shape(g, n, out);
 }
 void clamp_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>&, std::vector<Value>& dx) {
@@ -182,7 +187,8 @@ void clamp_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
 }
 
 auto clamp_backward_shape = grad_pair_shape;
-void clamp_backward_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& need, std::vector<Value>& dx) {
+void clamp_backward_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& need,
+                        std::vector<Value>& dx) {
   if (need[0]) dx[0] = clamp_backward(g, dy, input_of(n, 1), n.attrs.alpha, n.attrs.beta);
 }
 template <class T>
@@ -199,15 +205,14 @@ std::string bce_with_logits_shape(const Graph& g, const Node& n, Shape& out) {
   return "";
 }
 void bce_with_logits_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool>& need,
-                              std::vector<Value>& dx) {
+                         std::vector<Value>& dx) {
   if (need[0]) dx[0] = mul(g, dy, sub(g, sigmoid(g, input_of(n, 0)), input_of(n, 1)));
   if (need[1]) dx[1] = mul(g, dy, scale(g, input_of(n, 0), -1));
 }
 template <class T>
 void bce_with_logits_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
-  map_binary(pool, a.node->shape, a.in[0], a.node->shape, a.in[1], a.node->shape, a.out, [](T x, T t) {
-    return (x > 0 ? x : T(0)) - x * t + std::log1p(std::exp(-std::abs(x)));
-  });
+  map_binary(pool, a.node->shape, a.in[0], a.node->shape, a.in[1], a.node->shape, a.out,
+             [](T x, T t) { return (x > 0 ? x : T(0)) - x * t + std::log1p(std::exp(-std::abs(x))); });
 }
 
 }  // namespace
@@ -266,8 +271,6 @@ Value clamp_backward(Graph& g, Value dy, Value x, float lo, float hi) {
   at.beta = hi;
   return g.add(Op::clamp_backward, {dy, x}, at);
 }
-Value bce_with_logits(Graph& g, Value logits, Value targets) {
-  return g.add(Op::bce_with_logits, {logits, targets});
-}
+Value bce_with_logits(Graph& g, Value logits, Value targets) { return g.add(Op::bce_with_logits, {logits, targets}); }
 
 }  // namespace gantry

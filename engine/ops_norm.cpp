@@ -18,7 +18,8 @@ int64_t group_size(const Shape& s, uint32_t mask) { return ReduceIndex(s, mask).
 
 std::string check_norm_axes(const Shape& x, uint32_t mask) {
   if (mask == 0) return "no axes to normalize over";
-  if (mask >> x.rank) return "axes mask " + std::to_string(mask) + " names an axis beyond rank " + std::to_string(x.rank);
+  if (mask >> x.rank)
+    return "axes mask " + std::to_string(mask) + " names an axis beyond rank " + std::to_string(x.rank);
   return "";
 }
 
@@ -163,13 +164,15 @@ Value normalize_backward(Graph& g, Value dy, Value xhat, Value r, uint32_t mask)
 
 Value batch_norm(Graph& g, Value x, Value gamma, Value beta, Value running_mean, Value running_var, bool training,
                  float momentum, float eps) {
-  if (!x.valid() || !running_mean.valid() || !running_var.valid()) return g.fail(g.ok() ? "batch_norm: missing input" : "");
+  if (!x.valid() || !running_mean.valid() || !running_var.valid())
+    return g.fail(g.ok() ? "batch_norm: missing input" : "");
   const Shape s = g.shape(x);
   if (s.rank < 2) return g.fail("batch_norm: input " + s.str() + " must be [N, C, ...]");
   const int64_t c = s[1];
   for (Value v : {gamma, beta, running_mean, running_var})
     if (!is_channel_vector(g, v, c))
-      return g.fail("batch_norm: parameter " + g.shape(v).str() + " does not match " + std::to_string(c) + " channels of " + s.str());
+      return g.fail("batch_norm: parameter " + g.shape(v).str() + " does not match " + std::to_string(c) +
+                    " channels of " + s.str());
   uint32_t mask = 0;
   for (int i = 0; i < s.rank; ++i)
     if (i != 1) mask |= 1u << i;
@@ -198,7 +201,8 @@ Value instance_norm(Graph& g, Value x, Value gamma, Value beta, float eps) {
   if (s.rank < 3) return g.fail("instance_norm: input " + s.str() + " must be [N, C, H, ...]");
   for (Value v : {gamma, beta})
     if (!is_channel_vector(g, v, s[1]))
-      return g.fail("instance_norm: parameter " + g.shape(v).str() + " does not match " + std::to_string(s[1]) + " channels of " + s.str());
+      return g.fail("instance_norm: parameter " + g.shape(v).str() + " does not match " + std::to_string(s[1]) +
+                    " channels of " + s.str());
   uint32_t mask = 0;
   for (int i = 2; i < s.rank; ++i) mask |= 1u << i;
   return affine(g, normalize(g, x, mask, eps), gamma, beta, s.rank);

@@ -14,8 +14,10 @@ uint32_t axes(std::initializer_list<int> list) {
 Shape reduced_shape(const Shape& x, uint32_t mask, bool keepdim) {
   Shape out;
   for (int i = 0; i < x.rank; ++i) {
-    if (!(mask >> i & 1u)) out[out.rank++] = x[i];
-    else if (keepdim) out[out.rank++] = 1;
+    if (!(mask >> i & 1u))
+      out[out.rank++] = x[i];
+    else if (keepdim)
+      out[out.rank++] = 1;
   }
   return out;
 }
@@ -34,9 +36,9 @@ Value sum_to(Graph& g, Value v, const Shape& target) {
 
 namespace {
 
-
 std::string check_axes(const Shape& s, uint32_t mask) {
-  if (mask >> s.rank) return "axes mask " + std::to_string(mask) + " names an axis beyond rank " + std::to_string(s.rank);
+  if (mask >> s.rank)
+    return "axes mask " + std::to_string(mask) + " names an axis beyond rank " + std::to_string(s.rank);
   return "";
 }
 
@@ -93,9 +95,12 @@ std::string reshape_shape(const Graph& g, const Node& n, Shape& out) {
   int infer = -1;
   int64_t known = 1;
   for (int i = 0; i < out.rank; ++i) {
-    if (out[i] == -1 && infer < 0) infer = i;
-    else if (out[i] <= 0) return "bad target shape " + out.str();
-    else known *= out[i];
+    if (out[i] == -1 && infer < 0)
+      infer = i;
+    else if (out[i] <= 0)
+      return "bad target shape " + out.str();
+    else
+      known *= out[i];
   }
   if (infer >= 0) {
     if (x.numel() % known) return "cannot infer -1 in " + out.str();
@@ -116,7 +121,8 @@ void reshape_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
 std::string concat_shape(const Graph& g, const Node& n, Shape& out) {
   out = input_shape(g, n, 0);
   const int ax = n.attrs.axis;
-  if (ax < 0 || ax >= out.rank) return "axis " + std::to_string(ax) + " out of range for rank " + std::to_string(out.rank);
+  if (ax < 0 || ax >= out.rank)
+    return "axis " + std::to_string(ax) + " out of range for rank " + std::to_string(out.rank);
   for (size_t k = 1; k < n.inputs.size(); ++k) {
     const Shape& s = input_shape(g, n, int(k));
     bool same = s.rank == out.rank;
@@ -157,7 +163,8 @@ void concat_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
 std::string slice_shape(const Graph& g, const Node& n, Shape& out) {
   out = input_shape(g, n, 0);
   const int ax = n.attrs.axis;
-  if (ax < 0 || ax >= out.rank) return "axis " + std::to_string(ax) + " out of range for rank " + std::to_string(out.rank);
+  if (ax < 0 || ax >= out.rank)
+    return "axis " + std::to_string(ax) + " out of range for rank " + std::to_string(out.rank);
   if (n.attrs.start < 0 || n.attrs.count <= 0 || n.attrs.start + n.attrs.count > out[ax])
     return "range [" + std::to_string(n.attrs.start) + ", " + std::to_string(n.attrs.start + n.attrs.count) +
            ") outside axis " + std::to_string(ax) + " of size " + std::to_string(out[ax]);
@@ -178,8 +185,10 @@ void copy_slice(const Shape& full, int ax, int64_t start, int64_t count, T* full
     for (int64_t o = b; o < e; ++o) {
       T* f = full_p + (o * full[ax] + start) * inner;
       T* s = slice_p + o * count * inner;
-      if (to_slice) std::copy(f, f + count * inner, s);
-      else std::copy(s, s + count * inner, f);
+      if (to_slice)
+        std::copy(f, f + count * inner, s);
+      else
+        std::copy(s, s + count * inner, f);
     }
   });
 }
@@ -195,7 +204,8 @@ std::string slice_backward_shape(const Graph& g, const Node& n, Shape& out) {
   if (dy.rank != out.rank) return "gradient rank differs from full shape " + out.str();
   const int ax = n.attrs.axis;
   if (ax < 0 || ax >= out.rank || n.attrs.start < 0 || n.attrs.start + dy[ax] > out[ax])
-    return "slice at " + std::to_string(n.attrs.start) + " on axis " + std::to_string(ax) + " does not fit " + out.str();
+    return "slice at " + std::to_string(n.attrs.start) + " on axis " + std::to_string(ax) + " does not fit " +
+           out.str();
   for (int i = 0; i < out.rank; ++i)
     if (i != ax && dy[i] != out[i]) return "gradient does not match full shape " + out.str() + " outside the axis";
   return "";

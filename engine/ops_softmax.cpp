@@ -19,8 +19,7 @@ std::string log_softmax_shape(const Graph& g, const Node& n, Shape& out) {
     return "axis " + std::to_string(n.attrs.axis) + " out of range for rank " + std::to_string(out.rank);
   return "";
 }
-void log_softmax_vjp(Graph& g, const Node& n, Value self, Value dy, const std::vector<bool>&,
-                     std::vector<Value>& dx) {
+void log_softmax_vjp(Graph& g, const Node& n, Value self, Value dy, const std::vector<bool>&, std::vector<Value>& dx) {
   // exp(y) is the softmax itself; Σ dy keeps its axis so mul broadcasts it back.
   const Value sum_dy = reduce_sum(g, dy, 1u << n.attrs.axis, true);
   dx[0] = sub(g, dy, mul(g, exp(g, self), sum_dy));

@@ -23,9 +23,8 @@ struct Item {
 // Greedy first fit, largest first: for each item, the lowest offset at which
 // it overlaps (in bytes) none of the placed items that are alive at the same time.
 int64_t place(std::vector<Item>& items) {
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    return a.bytes != b.bytes ? a.bytes > b.bytes : a.first < b.first;
-  });
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return a.bytes != b.bytes ? a.bytes > b.bytes : a.first < b.first; });
   std::vector<const Item*> placed;
   std::vector<std::pair<int64_t, int64_t>> busy;
   int64_t high = 0;
@@ -100,7 +99,7 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
       plan.offset[i] = cursor;
       cursor = align_up(cursor + node.shape.numel() * elem_size);
     }
-    int64_t& region = role == Role::param ? plan.bytes.params
+    int64_t& region = role == Role::param   ? plan.bytes.params
                       : role == Role::state ? plan.bytes.state
                       : role == Role::data  ? plan.bytes.data
                                             : plan.bytes.inputs;

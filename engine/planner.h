@@ -20,12 +20,12 @@ struct ArenaBytes {
 };
 
 struct Plan {
-  std::vector<int32_t> schedule;      // nodes to run, in order: live non-leaf nodes by id
-  std::vector<int64_t> offset;        // per node: byte offset of its output, −1 when pruned
-  std::vector<int64_t> scratch;       // per node: byte offset of its scratch, −1 when none
-  std::vector<int64_t> scratch_elems; // per node
-  std::vector<int32_t> last_use;      // per node: schedule index after which it is dead
-                                      // (schedule.size() for outputs and leaves)
+  std::vector<int32_t> schedule;       // nodes to run, in order: live non-leaf nodes by id
+  std::vector<int64_t> offset;         // per node: byte offset of its output, −1 when pruned
+  std::vector<int64_t> scratch;        // per node: byte offset of its scratch, −1 when none
+  std::vector<int64_t> scratch_elems;  // per node
+  std::vector<int32_t> last_use;       // per node: schedule index after which it is dead
+                                       // (schedule.size() for outputs and leaves)
   ArenaBytes bytes;
 };
 

@@ -10,9 +10,9 @@
 
 #include "engine/autodiff.h"
 #include "engine/ops.h"
-#include "platform/philox.h"
 #include "io/safetensors.h"
 #include "nets/nets.h"
+#include "platform/philox.h"
 
 namespace gantry {
 namespace {
@@ -102,7 +102,7 @@ std::string ClassifierWidths::str() const {
 // ---- Classifier
 
 Result<std::unique_ptr<Classifier>> Classifier::create(const ClassifierWidths& widths, int threads) {
-  if (Status s = check_widths(widths); !s.ok()) return s;
+  GANTRY_TRY(check_widths(widths));
   std::unique_ptr<Classifier> c(new Classifier());
   c->widths_ = widths;
   c->shapes_ = layer_shapes(widths);
@@ -120,7 +120,7 @@ Result<std::unique_ptr<Classifier>> Classifier::create(const ClassifierWidths& w
   auto program = compile(g, CompileOptions{BackendKind::cpu, {c->probs_, c->features_}, threads});
   if (!program.ok()) return program.status();
   c->program_ = std::move(*program);
-  if (Status s = c->set_weights(c->weights_); !s.ok()) return s;
+  GANTRY_TRY(c->set_weights(c->weights_));
   return c;
 }
 
@@ -133,7 +133,7 @@ Status Classifier::set_weights(const std::vector<std::vector<float>>& weights) {
       return Status::error("classifier: tensor \"" + shapes_[i].first + "\" needs " +
                            std::to_string(shapes_[i].second.numel()) + " values, got " +
                            std::to_string(weights[i].size()));
-    if (Status s = program_->write(params_[i], weights[i].data(), int64_t(weights[i].size())); !s.ok()) return s;
+    GANTRY_TRY(program_->write(params_[i], weights[i].data(), int64_t(weights[i].size())));
   }
   if (&weights != &weights_) weights_ = weights;
   return {};
@@ -143,7 +143,8 @@ Status Classifier::predict(std::span<const float> images, std::vector<float>* pr
                            std::vector<float>* features) const {
   constexpr int64_t per = int64_t(kClassifierImageSize) * kClassifierImageSize;
   if (images.size() % per)
-    return Status::error("classifier: " + std::to_string(images.size()) + " pixels is not a whole number of 28×28 images");
+    return Status::error("classifier: " + std::to_string(images.size()) +
+                         " pixels is not a whole number of 28×28 images");
   const int64_t n = int64_t(images.size()) / per, F = widths_.features, K = kClassifierClasses;
   if (probs) probs->assign(size_t(n * K), 0.0f);
   if (features) features->assign(size_t(n * F), 0.0f);
@@ -153,14 +154,14 @@ Status Classifier::predict(std::span<const float> images, std::vector<float>* pr
     const int64_t rows = std::min(batch_, n - at);
     std::fill(chunk.begin(), chunk.end(), -1.0f);
     std::copy(images.begin() + at * per, images.begin() + (at + rows) * per, chunk.begin());
-    if (Status s = program_->write(input_, chunk.data(), int64_t(chunk.size())); !s.ok()) return s;
-    if (Status s = program_->step(StepUniforms{}); !s.ok()) return s;
+    GANTRY_TRY(program_->write(input_, chunk.data(), int64_t(chunk.size())));
+    GANTRY_TRY(program_->step(StepUniforms{}));
     if (probs) {
-      if (Status s = program_->read(probs_, p.data(), int64_t(p.size())); !s.ok()) return s;
+      GANTRY_TRY(program_->read(probs_, p.data(), int64_t(p.size())));
       std::copy(p.begin(), p.begin() + rows * K, probs->begin() + at * K);
     }
     if (features) {
-      if (Status s = program_->read(features_, f.data(), int64_t(f.size())); !s.ok()) return s;
+      GANTRY_TRY(program_->read(features_, f.data(), int64_t(f.size())));
       std::copy(f.begin(), f.begin() + rows * F, features->begin() + at * F);
     }
   }
@@ -169,7 +170,8 @@ Status Classifier::predict(std::span<const float> images, std::vector<float>* pr
 
 Status Classifier::save(const std::string& path) const {
   SafeTensorsFile f;
-  for (size_t i = 0; i < shapes_.size(); ++i) f.tensors.push_back(SafeTensor{shapes_[i].first, shapes_[i].second, weights_[i]});
+  for (size_t i = 0; i < shapes_.size(); ++i)
+    f.tensors.push_back(SafeTensor{shapes_[i].first, shapes_[i].second, weights_[i]});
   char acc[32];
   std::snprintf(acc, sizeof acc, "%.4f", double(holdout_accuracy));
   f.metadata = {{"format", kFormat},
@@ -200,7 +202,8 @@ Result<std::unique_ptr<Classifier>> Classifier::load(const std::string& path, in
     if (!v.ok()) return v.status();
     ch.push_back(*v);
   }
-  if (ch.size() != 3) return Status::error(path + ": metadata \"conv_channels\" = \"" + *channels + "\" needs 3 widths");
+  if (ch.size() != 3)
+    return Status::error(path + ": metadata \"conv_channels\" = \"" + *channels + "\" needs 3 widths");
   auto fw = parse_int(path, "features", *features);
   if (!fw.ok()) return fw.status();
   w.conv1 = ch[0], w.conv2 = ch[1], w.conv3 = ch[2], w.features = *fw;
@@ -213,13 +216,14 @@ Result<std::unique_ptr<Classifier>> Classifier::load(const std::string& path, in
     if (t->shape != shape)
       return Status::error(path + ": tensor \"" + name + "\" has shape " + t->shape.str() + ", the classifier " +
                            w.str() + " needs " + shape.str());
-    if (Status s = nets::check_loaded_values(path, name, t->data); !s.ok()) return s;
+    GANTRY_TRY(nets::check_loaded_values(path, name, t->data));
     weights.push_back(t->data);
   }
   auto c = create(w, threads);
   if (!c.ok()) return Status::error(path + ": " + c.message());
   if (Status s = (*c)->set_weights(weights); !s.ok()) return Status::error(path + ": " + s.message());
-  if (const std::string* acc = file->meta("holdout_accuracy")) (*c)->holdout_accuracy = std::strtof(acc->c_str(), nullptr);
+  if (const std::string* acc = file->meta("holdout_accuracy"))
+    (*c)->holdout_accuracy = std::strtof(acc->c_str(), nullptr);
   for (const auto& kv : file->metadata)
     if (kv.first != "format" && kv.first != "conv_channels" && kv.first != "features" && kv.first != "image_size" &&
         kv.first != "classes" && kv.first != "holdout_accuracy")
@@ -229,11 +233,11 @@ Result<std::unique_ptr<Classifier>> Classifier::load(const std::string& path, in
 
 Result<float> classifier_accuracy(const Classifier& c, std::span<const float> images, std::span<const float> labels) {
   std::vector<float> probs;
-  if (Status s = c.predict(images, &probs, nullptr); !s.ok()) return s;
+  GANTRY_TRY(c.predict(images, &probs, nullptr));
   const size_t K = kClassifierClasses, n = probs.size() / K;
   if (labels.size() != n)
-    return Status::error("classifier accuracy: " + std::to_string(labels.size()) + " labels for " +
-                         std::to_string(n) + " images");
+    return Status::error("classifier accuracy: " + std::to_string(labels.size()) + " labels for " + std::to_string(n) +
+                         " images");
   if (n == 0) return Status::error("classifier accuracy: no images");
   size_t correct = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -250,10 +254,11 @@ Result<std::unique_ptr<ClassifierTrainer>> ClassifierTrainer::create(const Class
   std::unique_ptr<ClassifierTrainer> t(new ClassifierTrainer());
   t->config_ = config;
   const ClassifierConfig& c = t->config_;
-  if (Status s = check_widths(c.widths); !s.ok()) return s;
+  GANTRY_TRY(check_widths(c.widths));
   constexpr int S = kClassifierImageSize;
   if (data.images.rank != 4 || data.images[1] != 1 || data.images[2] != S || data.images[3] != S)
-    return Status::error("dataset " + data.source + " has images " + data.images.str() + ", the classifier needs [N,1,28,28]");
+    return Status::error("dataset " + data.source + " has images " + data.images.str() +
+                         ", the classifier needs [N,1,28,28]");
   const int64_t N = data.images[0];
   if (c.holdout < 0 || c.holdout >= N)
     return Status::error("holdout " + std::to_string(c.holdout) + " must leave training digits among the " +
@@ -262,7 +267,8 @@ Result<std::unique_ptr<ClassifierTrainer>> ClassifierTrainer::create(const Class
   if (c.batch < 1 || c.batch > t->train_rows_)
     return Status::error("batch " + std::to_string(c.batch) + " must be between 1 and the " +
                          std::to_string(t->train_rows_) + " training digits");
-  if (c.max_shift < 0 || c.max_shift > 4) return Status::error("max_shift " + std::to_string(c.max_shift) + " must be in 0..4");
+  if (c.max_shift < 0 || c.max_shift > 4)
+    return Status::error("max_shift " + std::to_string(c.max_shift) + " must be in 0..4");
   if (!(c.ema >= 0 && c.ema < 1)) return Status::error("ema decay must be in [0, 1)");
 
   // Training digits padded by max_shift with background (−1), so a shifted
@@ -295,7 +301,8 @@ Result<std::unique_ptr<ClassifierTrainer>> ClassifierTrainer::create(const Class
   }
   const Outputs out = forward(g, t->params_, x);
   // Cross-entropy: −mean_b log p(y_b | x_b).
-  const Value picked = mul(g, log_softmax(g, out.logits, 1), one_hot(g, gather(g, labels, t->index_), kClassifierClasses));
+  const Value picked =
+      mul(g, log_softmax(g, out.logits, 1), one_hot(g, gather(g, labels, t->index_), kClassifierClasses));
   t->loss_value_ = scale(g, reduce_sum(g, picked, axes({0, 1})), -1.0f / float(B));
   const std::vector<Value> grads = grad(g, t->loss_value_, t->params_);
   for (size_t i = 0; i < t->params_.size(); ++i) {
@@ -318,25 +325,24 @@ Result<std::unique_ptr<ClassifierTrainer>> ClassifierTrainer::create(const Class
   if (!program.ok()) return program.status();
   t->program_ = std::move(*program);
   Program& pr = *t->program_;
-  if (Status s = pr.write(images, padded.data(), int64_t(padded.size())); !s.ok()) return s;
-  if (Status s = pr.write(labels, data.labels.data(), t->train_rows_); !s.ok()) return s;
+  GANTRY_TRY(pr.write(images, padded.data(), int64_t(padded.size())));
+  GANTRY_TRY(pr.write(labels, data.labels.data(), t->train_rows_));
 
   // Initial weights; Adam moments at zero; the average starts at the weights.
   const auto shapes = layer_shapes(c.widths);
   for (int32_t id = 0; id < g.size(); ++id)
     if (g.node(id).op == Op::leaf && g.node(id).role == Role::state) {
       const std::vector<float> zeros(size_t(g.node(id).shape.numel()), 0.0f);
-      if (Status s = pr.write(Value{id}, zeros.data(), int64_t(zeros.size())); !s.ok()) return s;
+      GANTRY_TRY(pr.write(Value{id}, zeros.data(), int64_t(zeros.size())));
     }
   for (size_t i = 0; i < shapes.size(); ++i) {
     const bool head = shapes[i].first.rfind("head.", 0) == 0;
     const std::vector<float> w = initial_weights(shapes[i].second, head, c.seed, kInitStream + uint32_t(i));
-    if (Status s = pr.write(t->params_[i], w.data(), int64_t(w.size())); !s.ok()) return s;
-    if (c.ema > 0)
-      if (Status s = pr.write(t->averages_[i], w.data(), int64_t(w.size())); !s.ok()) return s;
+    GANTRY_TRY(pr.write(t->params_[i], w.data(), int64_t(w.size())));
+    if (c.ema > 0) GANTRY_TRY(pr.write(t->averages_[i], w.data(), int64_t(w.size())));
   }
   float rate = 0;
-  if (Status s = pr.write(ema_rate, &rate, 1); !s.ok()) return s;
+  GANTRY_TRY(pr.write(ema_rate, &rate, 1));
   t->ema_rate_ = ema_rate;
   t->index_host_.resize(size_t(B));
   t->shift_host_.assign(size_t(B), float(taps / 2));  // the centre tap: no shift
@@ -358,11 +364,11 @@ Status ClassifierTrainer::step() {
   const double t = double(step_);
   const float rate = float(1.0 - std::min(double(config_.ema), (1 + t) / (10 + t)));
   Program& p = *program_;
-  if (Status s = p.write(index_, index_host_.data(), B); !s.ok()) return s;
-  if (Status s = p.write(shift_, shift_host_.data(), B); !s.ok()) return s;
-  if (Status s = p.write(ema_rate_, &rate, 1); !s.ok()) return s;
-  if (Status s = p.step(StepUniforms{config_.seed, uint64_t(step_)}); !s.ok()) return s;
-  if (Status s = p.read(loss_value_, &loss_, 1); !s.ok()) return s;
+  GANTRY_TRY(p.write(index_, index_host_.data(), B));
+  GANTRY_TRY(p.write(shift_, shift_host_.data(), B));
+  GANTRY_TRY(p.write(ema_rate_, &rate, 1));
+  GANTRY_TRY(p.step(StepUniforms{config_.seed, uint64_t(step_)}));
+  GANTRY_TRY(p.read(loss_value_, &loss_, 1));
   if (!std::isfinite(loss_))
     return Status::error("classifier step " + std::to_string(step_ + 1) + ": the loss is " +
                          (std::isnan(loss_) ? "NaN" : "Inf") + "; lower the learning rate");
@@ -376,9 +382,9 @@ Result<std::unique_ptr<Classifier>> ClassifierTrainer::classifier() const {
   std::vector<std::vector<float>> weights;
   for (const Value v : averages_) {
     weights.emplace_back(size_t(graph_.shape(v).numel()));
-    if (Status s = program_->read(v, weights.back().data(), int64_t(weights.back().size())); !s.ok()) return s;
+    GANTRY_TRY(program_->read(v, weights.back().data(), int64_t(weights.back().size())));
   }
-  if (Status s = (*c)->set_weights(weights); !s.ok()) return s;
+  GANTRY_TRY((*c)->set_weights(weights));
   if (!holdout_labels_.empty()) {
     auto acc = classifier_accuracy(**c, holdout_images_, holdout_labels_);
     if (!acc.ok()) return acc.status();
@@ -392,13 +398,12 @@ Result<std::unique_ptr<Classifier>> ClassifierTrainer::classifier() const {
   return c;
 }
 
-Result<std::unique_ptr<Classifier>> train_classifier(const ClassifierConfig& config, const Dataset& data,
-                                                     int64_t steps,
+Result<std::unique_ptr<Classifier>> train_classifier(const ClassifierConfig& config, const Dataset& data, int64_t steps,
                                                      const std::function<void(const ClassifierTrainer&)>& progress) {
   auto t = ClassifierTrainer::create(config, data);
   if (!t.ok()) return t.status();
   for (int64_t i = 0; i < steps; ++i) {
-    if (Status s = (*t)->step(); !s.ok()) return s;
+    GANTRY_TRY((*t)->step());
     if (progress) progress(**t);
   }
   return (*t)->classifier();

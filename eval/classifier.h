@@ -41,12 +41,12 @@ struct ClassifierConfig {
   int64_t batch = 64;
   int64_t holdout = 1000;  // the last `holdout` digits are never trained on
   uint64_t seed = 1;
-  float lr = 1e-3f;        // Adam, β₁ 0.9, β₂ 0.999
+  float lr = 1e-3f;  // Adam, β₁ 0.9, β₂ 0.999
   // Weights evaluated and saved are an exponential moving average of the
   // trained ones with this decay (0: the raw weights); it stands in for a
   // learning-rate decay, which a replayed graph with a fixed Adam lr lacks.
   float ema = 0.999f;
-  int max_shift = 2;       // augmentation: random translation by up to ± pixels (0: none)
+  int max_shift = 2;  // augmentation: random translation by up to ± pixels (0: none)
   int threads = 0;
 };
 

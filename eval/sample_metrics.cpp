@@ -81,8 +81,8 @@ Result<SymmetricEigen> jacobi_eigen(std::span<const double> a_in, int n, double 
   // Cyclic-by-row Jacobi (GVL Algorithm 8.5.3): one sweep visits every (p, q), p < q.
   while (std::sqrt(off_diagonal_sq(a, n)) > target) {
     if (e.sweeps == max_sweeps)
-      return Status::error("jacobi_eigen: no convergence in " + std::to_string(max_sweeps) + " sweeps (n = " +
-                           std::to_string(n) + ")");
+      return Status::error("jacobi_eigen: no convergence in " + std::to_string(max_sweeps) +
+                           " sweeps (n = " + std::to_string(n) + ")");
     ++e.sweeps;
     for (int p = 0; p < n - 1; ++p)
       for (int q = p + 1; q < n; ++q) {
@@ -95,9 +95,9 @@ Result<SymmetricEigen> jacobi_eigen(std::span<const double> a_in, int n, double 
         const double c = 1 / std::sqrt(1 + t * t), s = t * c;
         // A ← Jᵀ A J with J = identity but J_pp = J_qq = c, J_pq = s, J_qp = −s; V ← V J.
         const size_t row = size_t(n), P = size_t(p), Q = size_t(q);
-        rotate_pairs(a, P, Q, row, n, c, s);          // columns p, q of A J
+        rotate_pairs(a, P, Q, row, n, c, s);            // columns p, q of A J
         rotate_pairs(a, P * row, Q * row, 1, n, c, s);  // rows p, q of Jᵀ (A J)
-        a[P * row + Q] = a[Q * row + P] = 0;  // zero by construction; drop the rounding residue
+        a[P * row + Q] = a[Q * row + P] = 0;            // zero by construction; drop the rounding residue
         rotate_pairs(v, P, Q, row, n, c, s);
       }
   }
@@ -148,10 +148,11 @@ Result<double> frechet_distance(const FeatureStats& a, const FeatureStats& b) {
   const int n = a.dim;
   if (n < 1 || b.dim != n || a.mean.size() != size_t(n) || b.mean.size() != size_t(n) ||
       a.cov.size() != size_t(n) * n || b.cov.size() != size_t(n) * n)
-    return Status::error("frechet_distance: statistics of " + std::to_string(a.dim) + " and " +
-                         std::to_string(b.dim) + " features do not match");
+    return Status::error("frechet_distance: statistics of " + std::to_string(a.dim) + " and " + std::to_string(b.dim) +
+                         " features do not match");
   double mean_sq = 0;
-  for (int i = 0; i < n; ++i) mean_sq += (a.mean[size_t(i)] - b.mean[size_t(i)]) * (a.mean[size_t(i)] - b.mean[size_t(i)]);
+  for (int i = 0; i < n; ++i)
+    mean_sq += (a.mean[size_t(i)] - b.mean[size_t(i)]) * (a.mean[size_t(i)] - b.mean[size_t(i)]);
   // Σ₁^{1/2} = V diag(√λ) Vᵀ; a covariance is positive semi-definite, so a
   // negative λ is rounding and is clamped.
   auto e1 = jacobi_eigen(a.cov, n);
@@ -226,8 +227,8 @@ Result<SampleReport> evaluate_samples(const Classifier& classifier, const ImageV
     return Status::error("evaluate_samples: " + std::to_string(labels->size()) + " labels for " + std::to_string(n) +
                          " samples");
   std::vector<float> probs, fs, fr;
-  if (Status s = classifier.predict(*xs, &probs, &fs); !s.ok()) return s;
-  if (Status s = classifier.predict(*xr, nullptr, &fr); !s.ok()) return s;
+  GANTRY_TRY(classifier.predict(*xs, &probs, &fs));
+  GANTRY_TRY(classifier.predict(*xr, nullptr, &fr));
 
   SampleReport r;
   r.samples = n;
@@ -259,13 +260,14 @@ Result<SampleReport> evaluate_samples(const Classifier& classifier, const ImageV
 
 std::string format_table(const SampleReport& r) {
   std::string s;
-  s += "samples            " + std::to_string(r.samples) + " (real digits for the Fréchet distance: " +
-       std::to_string(r.real) + ")\n";
+  s += "samples            " + std::to_string(r.samples) +
+       " (real digits for the Fréchet distance: " + std::to_string(r.real) + ")\n";
   s += "classes covered    " + std::to_string(r.classes_covered) + " of " + std::to_string(kClassifierClasses) +
        " (share ≥ " + fixed(100 * r.coverage_share, 1) + "%)\n";
   s += "class share        ";
   for (int k = 0; k < kClassifierClasses; ++k)
-    s += std::to_string(k) + ": " + fixed(100 * r.class_share[size_t(k)], 1) + "%" + (k + 1 < kClassifierClasses ? "  " : "\n");
+    s += std::to_string(k) + ": " + fixed(100 * r.class_share[size_t(k)], 1) + "%" +
+         (k + 1 < kClassifierClasses ? "  " : "\n");
   s += "mean confidence    " + fixed(r.mean_confidence, 4) + "\n";
   s += "inception score    " + fixed(r.inception_score, 3) + " (of " + std::to_string(kClassifierClasses) + ")\n";
   s += "Fréchet distance   " + fixed(r.frechet_distance, 3) + "\n";

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "eval/classifier.h"
 #include "platform/shape.h"
 #include "platform/status.h"
-#include "eval/classifier.h"
 
 namespace gantry {
 
@@ -62,7 +62,7 @@ Result<double> inception_score(std::span<const float> probs, int classes);
 
 // A non-owning view of a batch of single-channel images in [−1, 1].
 struct ImageView {
-  Shape shape;                   // [N, 1, H, W]
+  Shape shape;                    // [N, 1, H, W]
   std::span<const float> pixels;  // N·H·W values
 };
 // The images as the classifier's input [N, 1, 28, 28] (bilinear resize when
@@ -78,11 +78,11 @@ struct MetricOptions {
 struct SampleReport {
   int64_t samples = 0, real = 0;
   std::array<double, kClassifierClasses> class_share{};  // share of samples predicted as each class
-  int classes_covered = 0;     // classes with share ≥ coverage_share
-  double coverage_share = 0;   // the threshold used
-  double mean_confidence = 0;  // mean over samples of max_y p(y|x)
+  int classes_covered = 0;                               // classes with share ≥ coverage_share
+  double coverage_share = 0;                             // the threshold used
+  double mean_confidence = 0;                            // mean over samples of max_y p(y|x)
   double inception_score = 0;
-  double frechet_distance = 0;       // samples vs real digits, classifier features
+  double frechet_distance = 0;           // samples vs real digits, classifier features
   std::optional<double> label_accuracy;  // share whose arg-max is the requested class (labels given)
 };
 

@@ -14,9 +14,9 @@
 #include <string_view>
 #include <vector>
 
+#include "platform/atomic_file.h"
 #include "platform/shape.h"
 #include "platform/status.h"
-#include "platform/atomic_file.h"
 
 namespace gantry::format_bytes {
 

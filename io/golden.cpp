@@ -48,7 +48,8 @@ GoldenCheck compare(const std::string& name, const std::vector<float>& got, cons
   for (size_t i = 0; c.pass && i < got.size(); ++i) {
     const double err = std::abs(double(got[i]) - double(expect[i]));
     c.max_abs = std::max(c.max_abs, err);
-    if (std::abs(expect[i]) >= 1e-3 * big && expect[i] != 0) c.max_rel = std::max(c.max_rel, err / std::abs(double(expect[i])));
+    if (std::abs(expect[i]) >= 1e-3 * big && expect[i] != 0)
+      c.max_rel = std::max(c.max_rel, err / std::abs(double(expect[i])));
     if (!(err <= c.atol + c.rtol * std::abs(double(expect[i])))) c.pass = false;  // also catches NaN
   }
   return c;
@@ -79,8 +80,10 @@ Result<GoldenCase> parse_golden_case(std::span<const std::byte> bytes, const std
     const char* key;
     int* dst;
     int fallback;
-  } pairs[] = {{"stride", c.options.stride, 1}, {"padding", c.options.padding, 0},
-               {"output_padding", c.options.output_padding, 0}, {"dilation", c.options.dilation, 1}};
+  } pairs[] = {{"stride", c.options.stride, 1},
+               {"padding", c.options.padding, 0},
+               {"output_padding", c.options.output_padding, 0},
+               {"dilation", c.options.dilation, 1}};
   for (const PairField& f : pairs) {
     const auto v = file->meta(f.key);
     if (!v) return fail(std::string("__metadata__ has no \"") + f.key + "\" (\"h,w\")");
@@ -89,7 +92,8 @@ Result<GoldenCase> parse_golden_case(std::span<const std::byte> bytes, const std
   const auto groups = file->meta("groups");
   if (!groups) return fail("__metadata__ has no \"groups\"");
   int dummy[2];
-  if (!parse_pair(*groups + ",0", dummy) || dummy[0] < 1) return fail("groups \"" + *groups + "\" is not a positive integer");
+  if (!parse_pair(*groups + ",0", dummy) || dummy[0] < 1)
+    return fail("groups \"" + *groups + "\" is not a positive integer");
   c.options.groups = dummy[0];
 
   struct Slot {
@@ -97,10 +101,14 @@ Result<GoldenCase> parse_golden_case(std::span<const std::byte> bytes, const std
     GoldenCase::Tensor* dst;
     int rank;
     bool required;
-  } slots[] = {{"input", &c.input, 4, true},          {"weight", &c.weight, 4, true},
-               {"bias", &c.bias, 1, false},           {"output", &c.output, 4, true},
-               {"grad_output", &c.grad_output, 4, false}, {"grad_input", &c.grad_input, 4, false},
-               {"grad_weight", &c.grad_weight, 4, false}, {"grad_bias", &c.grad_bias, 1, false}};
+  } slots[] = {{"input", &c.input, 4, true},
+               {"weight", &c.weight, 4, true},
+               {"bias", &c.bias, 1, false},
+               {"output", &c.output, 4, true},
+               {"grad_output", &c.grad_output, 4, false},
+               {"grad_input", &c.grad_input, 4, false},
+               {"grad_weight", &c.grad_weight, 4, false},
+               {"grad_bias", &c.grad_bias, 1, false}};
   for (const Slot& s : slots) {
     const SafeTensor* t = file->find(s.name);
     if (!t) {
@@ -108,7 +116,8 @@ Result<GoldenCase> parse_golden_case(std::span<const std::byte> bytes, const std
       continue;
     }
     if (t->shape.rank != s.rank)
-      return fail(std::string("tensor \"") + s.name + "\" has shape " + t->shape.str() + ", expected rank " + std::to_string(s.rank));
+      return fail(std::string("tensor \"") + s.name + "\" has shape " + t->shape.str() + ", expected rank " +
+                  std::to_string(s.rank));
     // safetensors allows empty tensors, but an empty case compares nothing
     // (and its tolerances would scale with a zero accumulation length).
     if (t->data.empty())
@@ -128,8 +137,10 @@ Result<GoldenCase> parse_golden_case(std::span<const std::byte> bytes, const std
   if (c.grad_output.present && c.grad_output.shape != c.output.shape)
     return fail("grad_output " + c.grad_output.shape.str() + " differs from output " + c.output.shape.str());
   if (c.grad_input.present && c.grad_input.shape != c.input.shape) return fail("grad_input shape differs from input");
-  if (c.grad_weight.present && c.grad_weight.shape != c.weight.shape) return fail("grad_weight shape differs from weight");
-  if (c.grad_bias.present && (!c.bias.present || c.grad_bias.shape != c.bias.shape)) return fail("grad_bias without a matching bias");
+  if (c.grad_weight.present && c.grad_weight.shape != c.weight.shape)
+    return fail("grad_weight shape differs from weight");
+  if (c.grad_bias.present && (!c.bias.present || c.grad_bias.shape != c.bias.shape))
+    return fail("grad_bias without a matching bias");
 
   // The shapes must make a valid conv_transpose2d producing `output`.
   Graph g;
@@ -137,7 +148,8 @@ Result<GoldenCase> parse_golden_case(std::span<const std::byte> bytes, const std
                                    c.bias.present ? g.input(c.bias.shape, "bias") : Value{}, c.options);
   if (!g.ok()) return fail(g.status().message());
   if (g.shape(y) != c.output.shape)
-    return fail("output has shape " + c.output.shape.str() + " but conv_transpose2d of these inputs gives " + g.shape(y).str());
+    return fail("output has shape " + c.output.shape.str() + " but conv_transpose2d of these inputs gives " +
+                g.shape(y).str());
   return c;
 }
 
@@ -184,14 +196,17 @@ GoldenResult run_golden_case(const GoldenCase& c, BackendKind backend) {
   const Shape &xs = c.input.shape, &ws = c.weight.shape, &ys = c.output.shape;
   const int64_t kk = ws[2] * ws[3];
   const double mx = max_abs_of(c.input.data), mw = max_abs_of(c.weight.data);
-  r.checks.push_back(compare("output", fetch(y), c.output.data, xs[1] / c.options.groups * kk + (c.bias.present ? 1 : 0),
+  r.checks.push_back(compare("output", fetch(y), c.output.data,
+                             xs[1] / c.options.groups * kk + (c.bias.present ? 1 : 0),
                              std::max(mx * mw, max_abs_of(c.bias.data))));
   if (c.grad_output.present) {
     const double mg = max_abs_of(c.grad_output.data);
-    if (c.grad_input.present) r.checks.push_back(compare("grad_input", fetch(grads[0]), c.grad_input.data, ws[1] * kk, mg * mw));
+    if (c.grad_input.present)
+      r.checks.push_back(compare("grad_input", fetch(grads[0]), c.grad_input.data, ws[1] * kk, mg * mw));
     if (c.grad_weight.present)
       r.checks.push_back(compare("grad_weight", fetch(grads[1]), c.grad_weight.data, xs[0] * xs[2] * xs[3], mg * mx));
-    if (c.grad_bias.present) r.checks.push_back(compare("grad_bias", fetch(grads[2]), c.grad_bias.data, ys[0] * ys[2] * ys[3], mg));
+    if (c.grad_bias.present)
+      r.checks.push_back(compare("grad_bias", fetch(grads[2]), c.grad_bias.data, ys[0] * ys[2] * ys[3], mg));
   }
   return r;
 }
@@ -203,7 +218,8 @@ Result<std::vector<std::string>> collect_golden_files(const std::vector<std::str
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
       std::vector<std::string> found;
-      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec))
         if (it->is_regular_file() && it->path().extension() == ".safetensors") found.push_back(it->path().string());
       if (ec) return Status::error(p + ": " + ec.message());
       if (found.empty()) return Status::error(p + ": no .safetensors files in this directory");

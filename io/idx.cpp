@@ -97,9 +97,7 @@ Result<std::vector<uint8_t>> parse_idx_labels(std::span<const std::byte> bytes, 
   return std::move(p->data);
 }
 
-Result<IdxImages> read_idx_images(const std::string& path) {
-  return format_bytes::parse_file(path, parse_idx_images);
-}
+Result<IdxImages> read_idx_images(const std::string& path) { return format_bytes::parse_file(path, parse_idx_images); }
 
 Result<std::vector<uint8_t>> read_idx_labels(const std::string& path) {
   return format_bytes::parse_file(path, parse_idx_labels);

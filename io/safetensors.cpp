@@ -379,7 +379,8 @@ Result<Entry> read_entry(const std::string& name, const Json& v, uint64_t buffer
     return fail(who + ": dtype is " + kind_name(dtype->kind) + ", expected a string");
   e.dtype = find_dtype(dtype->text);
   if (!e.dtype)
-    return fail(who + " has dtype '" + dtype->text + "', which gantry does not read (it reads F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+    return fail(who + " has dtype '" + dtype->text +
+                "', which gantry does not read (it reads F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
 
   auto non_negative_ints = [](const Json& a) {
     return a.kind == Json::Kind::array && std::all_of(a.items.begin(), a.items.end(), [](const Json& x) {

@@ -273,11 +273,14 @@ Network critic28(Graph& g, const Widths& w, std::string kind, bool instance_norm
 // d = 64, nc 3 (RGB faces such as CelebA; gantry train and bench use nc 1).
 const ModelSpec kModels[] = {
     {"dcgan28", Objective::gan, 28, false, Widths{100, 64, 64, 1}, dcgan28_generator, dcgan28_discriminator},
-    {"dcgan64", Objective::gan, 64, false, Widths{100, 64, 64, 1}, dcgan64_generator, dcgan64_discriminator},  // DCGAN: MNIST resized to 64×64
-    {"cgan32", Objective::gan, 32, true, Widths{100, 128, 128, 1}, cgan32_generator, cgan32_discriminator},    // conditional DCGAN
+    {"dcgan64", Objective::gan, 64, false, Widths{100, 64, 64, 1}, dcgan64_generator,
+     dcgan64_discriminator},  // DCGAN: MNIST resized to 64×64
+    {"cgan32", Objective::gan, 32, true, Widths{100, 128, 128, 1}, cgan32_generator,
+     cgan32_discriminator},  // conditional DCGAN
     {"wgangp28", Objective::wgan_gp, 28, false, Widths{100, 64, 64, 1}, dcgan28_generator, wgan28_critic},
     {"wgan-clip28", Objective::wgan_clip, 28, false, Widths{100, 64, 64, 1}, dcgan28_generator, wgan28_critic},
-    {"wgangp64", Objective::wgan_gp, 64, false, Widths{100, 64, 64, 3}, dcgan64_generator, wgan64_critic},  // WGAN-GP critic at 64×64, d = 64
+    {"wgangp64", Objective::wgan_gp, 64, false, Widths{100, 64, 64, 3}, dcgan64_generator,
+     wgan64_critic},  // WGAN-GP critic at 64×64, d = 64
     {"wgan-clip64", Objective::wgan_clip, 64, false, Widths{100, 64, 64, 3}, dcgan64_generator, wgan64_critic},
 };
 
@@ -320,10 +323,9 @@ Network dcgan64_discriminator(Graph& g, const Widths& w) { return critic64(g, w,
 Network dcgan28_generator(Graph& g, const Widths& w) {
   if (!check_widths(g, "dcgan28.G", w)) return start("dcgan28.G", Shape{w.nz}, Shape{w.nc, 28, 28});
   // → 7×7 (k7 from 1×1), 14×14, 28×28
-  return sequential_generator(g, "dcgan28.G",
-                              {{w.nz, 2 * w.ngf, 7, 1, 0, true},
-                               {2 * w.ngf, w.ngf, 4, 2, 1, true},
-                               {w.ngf, w.nc, 4, 2, 1, true}});
+  return sequential_generator(
+      g, "dcgan28.G",
+      {{w.nz, 2 * w.ngf, 7, 1, 0, true}, {2 * w.ngf, w.ngf, 4, 2, 1, true}, {w.ngf, w.nc, 4, 2, 1, true}});
 }
 
 Network dcgan28_discriminator(Graph& g, const Widths& w) { return critic28(g, w, "dcgan28.D", false); }

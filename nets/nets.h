@@ -58,7 +58,6 @@ struct Widths {
   int nz = 100, ngf = 64, ndf = 64, nc = 1;
 };
 
-
 // DCGAN, 64×64: ConvT(nz→16ngf, k4 s1 p0) → 4×4, then four ConvT k4 s2 p1 halving the
 // channels (…→2ngf→nc) up to 64×64; BN+ReLU between, Tanh at the end. [B,nz] → [B,nc,64,64].
 Network dcgan64_generator(Graph& g, const Widths& w);

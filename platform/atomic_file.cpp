@@ -41,15 +41,18 @@ void sync_dir(const std::string& dir) {
 
 Status check_replaceable(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return errno == ENOENT ? Status() : Status::error("cannot inspect '" + path + "': " + errno_text(errno));
+  if (::stat(path.c_str(), &st) != 0)
+    return errno == ENOENT ? Status() : Status::error("cannot inspect '" + path + "': " + errno_text(errno));
   if (S_ISREG(st.st_mode)) return {};
-  const char* what = S_ISDIR(st.st_mode) ? "a directory" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
-                     : S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file";
+  const char* what = S_ISDIR(st.st_mode)                          ? "a directory"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                     : S_ISFIFO(st.st_mode)                       ? "a FIFO"
+                                                                  : "not a regular file";
   return Status::error("'" + path + "' is " + what + "; gantry writes only regular files and will not replace it");
 }
 
 Status write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {
-  if (Status s = check_replaceable(path); !s.ok()) return s;
+  GANTRY_TRY(check_replaceable(path));
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) return Status::error("cannot create '" + tmp + "' to write '" + path + "': " + errno_text(errno));

@@ -29,8 +29,7 @@ GANTRY_HD constexpr Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1)
   for (int round = 0; round < 10; ++round) {
     const uint64_t p0 = uint64_t(kM0) * ctr.v[0];
     const uint64_t p1 = uint64_t(kM1) * ctr.v[2];
-    ctr = Philox4{{uint32_t(p1 >> 32) ^ ctr.v[1] ^ k0, uint32_t(p1),
-                   uint32_t(p0 >> 32) ^ ctr.v[3] ^ k1, uint32_t(p0)}};
+    ctr = Philox4{{uint32_t(p1 >> 32) ^ ctr.v[1] ^ k0, uint32_t(p1), uint32_t(p0 >> 32) ^ ctr.v[3] ^ k1, uint32_t(p0)}};
     k0 += kW0;
     k1 += kW1;
   }
@@ -38,8 +37,8 @@ GANTRY_HD constexpr Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1)
 }
 
 GANTRY_HD inline Philox4 philox_block(uint64_t seed, uint64_t step, uint32_t stream, uint32_t block) {
-  return philox4x32_10(Philox4{{block, stream, uint32_t(step), uint32_t(step >> 32)}},
-                       uint32_t(seed), uint32_t(seed >> 32));
+  return philox4x32_10(Philox4{{block, stream, uint32_t(step), uint32_t(step >> 32)}}, uint32_t(seed),
+                       uint32_t(seed >> 32));
 }
 
 // 24 high bits → [0, 1): exactly representable in float32 on every backend.

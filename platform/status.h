@@ -53,6 +53,11 @@ class Result {
 
 }  // namespace gantry
 
-#define GANTRY_CHECK(cond) \
-  ((cond) ? (void)0 : ::gantry::check_failed(#cond, __FILE__, __LINE__))
+// Returns the Status of `expr` from the enclosing function (which returns a
+// Status or a Result) when it failed; the one spelling of error propagation.
+#define GANTRY_TRY(expr)                                                              \
+  do {                                                                                \
+    if (::gantry::Status gantry_try_ = (expr); !gantry_try_.ok()) return gantry_try_; \
+  } while (0)
 
+#define GANTRY_CHECK(cond) ((cond) ? (void)0 : ::gantry::check_failed(#cond, __FILE__, __LINE__))

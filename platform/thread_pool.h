@@ -32,7 +32,8 @@ class ThreadPool {
       f(int64_t(0), n);
       return;
     }
-    run(n, grain, [](void* ctx, int64_t b, int64_t e) { (*static_cast<F*>(ctx))(b, e); }, &f);
+    run(
+        n, grain, [](void* ctx, int64_t b, int64_t e) { (*static_cast<F*>(ctx))(b, e); }, &f);
   }
 
  private:

@@ -10,7 +10,7 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build git ca-certificates
       libgtest-dev googletest libbenchmark-dev libstb-dev nodejs npm
       libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools spirv-tools
-      clang libclang-rt-14-dev llvm)
+      clang libclang-rt-14-dev llvm clang-format pkg-config)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -qx 'install ok installed'; }
 

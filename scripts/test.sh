@@ -4,11 +4,13 @@
 # (every backend found is built, warnings are errors), builds, and runs ctest;
 # then the aarch64 cross build, the CPU tests under ASan + UBSan
 # (scripts/sanitize.sh) and a few minutes of fuzzing (scripts/fuzz.sh).
-# .ci/run calls exactly this.
+# ctest includes embed.install: cmake --install into a fresh prefix and
+# examples/embed built and run against it. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup-deps.sh
+scripts/check-format.sh  # every C++/CUDA file as clang-format makes it
 cmake --preset ci -DGANTRY_TESTS=ON
 cmake --build --preset ci -j "$(nproc)"
 scripts/fetch-mnist.sh data/mnist  # the classifier and eval tests train on real digits

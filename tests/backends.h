@@ -23,8 +23,8 @@ inline std::vector<BackendKind> gpu_backends() {
 
 }  // namespace gantry::testing
 
-#define GANTRY_SKIP_UNLESS_USABLE(kind)                                                             \
-  do {                                                                                              \
-    if (const ::gantry::Status s_ = ::gantry::backend_status(kind); !s_.ok())                       \
+#define GANTRY_SKIP_UNLESS_USABLE(kind)                                                                      \
+  do {                                                                                                       \
+    if (const ::gantry::Status s_ = ::gantry::backend_status(kind); !s_.ok())                                \
       GTEST_SKIP() << "backend " << ::gantry::backend_name(kind) << " has no device here: " << s_.message(); \
   } while (0)

@@ -67,7 +67,9 @@ TEST(ZeroAllocation, StepAllocatesNothing) {
   const Value eps = uniform(g, Shape{B, 1, 1, 1}, 2);
   const Value xhat = add(g, mul(g, eps, real), mul(g, scale(g, eps, -1, 1), fake));
   const Value dx = grad(g, reduce_sum(g, D(xhat), axes({0, 1})), {xhat}, GradOptions{true})[0];
-  const Value gp = mean(g, square(g, scale(g, sqrt(g, reduce_sum(g, square(g, reshape(g, dx, Shape{B, -1})), axes({1}))), 1, -1)), axes({0}));
+  const Value gp =
+      mean(g, square(g, scale(g, sqrt(g, reduce_sum(g, square(g, reshape(g, dx, Shape{B, -1})), axes({1}))), 1, -1)),
+           axes({0}));
   const Value loss = add(g, sub(g, mean(g, D(fake), axes({0, 1})), mean(g, D(real), axes({0, 1}))), scale(g, gp, 10));
   const std::vector<Value> params{w1, w2, gam, bet};
   const auto grads = grad(g, loss, params);

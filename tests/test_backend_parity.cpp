@@ -107,25 +107,33 @@ ConvOptions strided(int s, int p) {
 std::vector<GradCase> large_cases() {
   using V = const std::vector<Value>&;
   std::vector<GradCase> c;
-  c.push_back({"large conv_transpose2d DCGAN block", {InputSpec{{4, 64, 8, 8}}, InputSpec{{64, 33, 4, 4}, -0.1, 0.1}},
+  c.push_back({"large conv_transpose2d DCGAN block",
+               {InputSpec{{4, 64, 8, 8}}, InputSpec{{64, 33, 4, 4}, -0.1, 0.1}},
                [](Graph& g, V x) { return conv_transpose2d(g, x[0], x[1], Value{}, strided(2, 1)); }});
-  c.push_back({"large conv_transpose2d from 1x1", {InputSpec{{5, 100, 1, 1}}, InputSpec{{100, 70, 4, 4}, -0.1, 0.1}},
+  c.push_back({"large conv_transpose2d from 1x1",
+               {InputSpec{{5, 100, 1, 1}}, InputSpec{{100, 70, 4, 4}, -0.1, 0.1}},
                [](Graph& g, V x) { return conv_transpose2d(g, x[0], x[1], Value{}, strided(1, 0)); }});
-  c.push_back({"large conv2d strided", {InputSpec{{4, 33, 16, 16}}, InputSpec{{65, 33, 4, 4}, -0.1, 0.1}, InputSpec{{65}}},
+  c.push_back({"large conv2d strided",
+               {InputSpec{{4, 33, 16, 16}}, InputSpec{{65, 33, 4, 4}, -0.1, 0.1}, InputSpec{{65}}},
                [](Graph& g, V x) { return conv2d(g, x[0], x[1], x[2], strided(2, 1)); }});
-  c.push_back({"large matmul", {InputSpec{{70, 130}}, InputSpec{{33, 130}}},
-               [](Graph& g, V x) { return matmul(g, x[0], x[1], false, true); }});
+  c.push_back({"large matmul", {InputSpec{{70, 130}}, InputSpec{{33, 130}}}, [](Graph& g, V x) {
+                 return matmul(g, x[0], x[1], false, true);
+               }});
   c.push_back({"large batch_norm", {InputSpec{{16, 40, 9, 9}}, InputSpec{{40}}, InputSpec{{40}}}, [](Graph& g, V x) {
                  const Value rm = g.state(Shape{40}, "rm"), rv = g.state(Shape{40}, "rv");
                  return batch_norm(g, x[0], x[1], x[2], rm, rv, true);
                }});
-  c.push_back({"large instance_norm", {InputSpec{{3, 20, 30, 30}}, InputSpec{{20}}, InputSpec{{20}}},
+  c.push_back({"large instance_norm",
+               {InputSpec{{3, 20, 30, 30}}, InputSpec{{20}}, InputSpec{{20}}},
                [](Graph& g, V x) { return instance_norm(g, x[0], x[1], x[2]); }});
-  c.push_back({"large reduce_sum", {InputSpec{{3, 5000, 2}}},
-               [](Graph& g, V x) { return reduce_sum(g, x[0], axes({0, 1})); }});
-  c.push_back({"large log_softmax", {InputSpec{{300, 10}, -5, 5}}, [](Graph& g, V x) { return log_softmax(g, x[0], 1); }});
-  c.push_back({"large add broadcast", {InputSpec{{7, 300, 50}}, InputSpec{{300, 1}}},
-               [](Graph& g, V x) { return add(g, x[0], x[1]); }});
+  c.push_back({"large reduce_sum", {InputSpec{{3, 5000, 2}}}, [](Graph& g, V x) {
+                 return reduce_sum(g, x[0], axes({0, 1}));
+               }});
+  c.push_back(
+      {"large log_softmax", {InputSpec{{300, 10}, -5, 5}}, [](Graph& g, V x) { return log_softmax(g, x[0], 1); }});
+  c.push_back({"large add broadcast", {InputSpec{{7, 300, 50}}, InputSpec{{300, 1}}}, [](Graph& g, V x) {
+                 return add(g, x[0], x[1]);
+               }});
   return c;
 }
 
@@ -149,7 +157,8 @@ std::string case_name(const ::testing::TestParamInfo<std::tuple<BackendKind, Gra
   return s;
 }
 
-INSTANTIATE_TEST_SUITE_P(Ops, OpParity, ::testing::Combine(::testing::ValuesIn(gpu_backends()), ::testing::ValuesIn(all_cases())),
+INSTANTIATE_TEST_SUITE_P(Ops, OpParity,
+                         ::testing::Combine(::testing::ValuesIn(gpu_backends()), ::testing::ValuesIn(all_cases())),
                          case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OpParity);
 
@@ -188,8 +197,14 @@ TEST_P(SourceParity, FillsOneHotAndOptimizersMatchCpu) {
   std::vector<float> lab(6);
   for (size_t i = 0; i < lab.size(); ++i) lab[i] = float((i * 7) % 10);
   run_both(kind, g, {f, n, u, oh},
-           {{labels, lab}, {p, values(ps, -1, 1)}, {m, values(ps, -0.1, 0.1)}, {v, values(ps, 0, 0.1)},
-            {q, values(ps, -1, 1)}, {sq, values(ps, 0, 0.1)}, {c, values(ps, -0.3, 0.3)}, {gr, values(ps, -1, 1)}},
+           {{labels, lab},
+            {p, values(ps, -1, 1)},
+            {m, values(ps, -0.1, 0.1)},
+            {v, values(ps, 0, 0.1)},
+            {q, values(ps, -1, 1)},
+            {sq, values(ps, 0, 0.1)},
+            {c, values(ps, -0.3, 0.3)},
+            {gr, values(ps, -1, 1)}},
            StepUniforms{0x123456789abcdefull, 41}, "sources and effects", 3);
 }
 
@@ -223,7 +238,8 @@ TEST_P(HostAccess, RoundTripsAndErrors) {
       {p, values(15, 1)}, {st, values(7, 100)}, {d, values(8, -5)}, {in, values(5, 0.5f)}};
   for (const auto& [v, data] : leaves) ASSERT_TRUE(pr.write(v, data.data(), int64_t(data.size())).ok());
   for (int stepped = 0; stepped < 2; ++stepped) {
-    for (const auto& [v, data] : leaves) EXPECT_EQ(read(pr, g, v), data) << g.node(v).name << " after " << stepped << " steps";
+    for (const auto& [v, data] : leaves)
+      EXPECT_EQ(read(pr, g, v), data) << g.node(v).name << " after " << stepped << " steps";
     ASSERT_TRUE(pr.step(StepUniforms{}).ok());
   }
   std::vector<float> sum(5);

@@ -65,7 +65,8 @@ TEST_P(TracksCpu, LossesStepByStep) {
     const auto &ref = t[0]->metrics(), &got = t[1]->metrics();
     ASSERT_EQ(ref.size(), got.size());
     double step_max = 0;
-    for (size_t m = 0; m < ref.size(); ++m) step_max = std::max(step_max, std::abs(double(got[m].value) - ref[m].value));
+    for (size_t m = 0; m < ref.size(); ++m)
+      step_max = std::max(step_max, std::abs(double(got[m].value) - ref[m].value));
     std::printf("%s step %d: largest |loss difference| %.2e\n", run.model.c_str(), s, step_max);
     for (size_t m = 0; m < ref.size(); ++m) {
       const double tol = std::min(1e-5 * std::pow(3.0, s), 5e-2) * (1 + std::abs(ref[m].value));
@@ -92,8 +93,7 @@ std::string run_name(const ::testing::TestParamInfo<std::tuple<BackendKind, Run>
 INSTANTIATE_TEST_SUITE_P(Models, TracksCpu,
                          ::testing::Combine(::testing::ValuesIn(gpu_backends()),
                                             ::testing::Values(Run{"dcgan28", 20, 16, false},
-                                                              Run{"wgangp28", 4, 8, true},
-                                                              Run{"cgan32", 4, 8, true})),
+                                                              Run{"wgangp28", 4, 8, true}, Run{"cgan32", 4, 8, true})),
                          run_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(TracksCpu);
 

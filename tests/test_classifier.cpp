@@ -13,9 +13,9 @@
 
 #include "engine/backend.h"
 #include "engine/ops.h"
-#include "io/safetensors.h"
 #include "eval/classifier.h"
 #include "eval/sample_metrics.h"
+#include "io/safetensors.h"
 
 using namespace gantry;
 
@@ -280,8 +280,9 @@ TEST(Classifier, TrainsOnRealDigitsAndSeparatesThemFromNoise) {
   auto rn = evaluate_samples(c, ImageView{Shape{1000, 1, 28, 28}, noise}, std::nullopt, real);
   ASSERT_TRUE(rn.ok()) << rn.message();
   EXPECT_FALSE(rn->label_accuracy.has_value());
-  EXPECT_GT(rn->frechet_distance, 5 * r->frechet_distance)
-      << "real digits:\n" << format_table(*r) << "uniform noise:\n" << format_table(*rn);
+  EXPECT_GT(rn->frechet_distance, 5 * r->frechet_distance) << "real digits:\n"
+                                                           << format_table(*r) << "uniform noise:\n"
+                                                           << format_table(*rn);
   EXPECT_LT(rn->inception_score, r->inception_score);
 
   // Other sizes are resized: the held-out digits at 32×32 score like the originals.

@@ -22,8 +22,8 @@ struct ConvCase {
 
 std::string describe(const ConvCase& c) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "N%d Cin%d %dx%d Cout%d k%dx%d s%d,%d p%d,%d d%d,%d g%d op%d,%d bias%d", c.N, c.Cin, c.H,
-                c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.groups, c.oph, c.opw, int(c.bias));
+  std::snprintf(buf, sizeof buf, "N%d Cin%d %dx%d Cout%d k%dx%d s%d,%d p%d,%d d%d,%d g%d op%d,%d bias%d", c.N, c.Cin,
+                c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.groups, c.oph, c.opw, int(c.bias));
   return buf;
 }
 
@@ -36,13 +36,12 @@ ConvOptions options(const ConvCase& c) {
 }
 
 const ConvCase kCases[] = {
-    {2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, true},
-    {1, 2, 9, 7, 6, 4, 4, 2, 2, 1, 1, 1, 1, 2, 1, 0, false},
-    {3, 4, 5, 6, 4, 3, 2, 2, 3, 0, 1, 2, 1, 4, 1, 2, true},   // depthwise-like groups
-    {1, 1, 1, 1, 8, 4, 4, 1, 1, 0, 0, 1, 1, 1, 0, 0, true},   // DCGAN's first layer from 1×1
-    {2, 8, 4, 4, 4, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, true},   // DCGAN's k4 s2 p1
+    {2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, true},    {1, 2, 9, 7, 6, 4, 4, 2, 2, 1, 1, 1, 1, 2, 1, 0, false},
+    {3, 4, 5, 6, 4, 3, 2, 2, 3, 0, 1, 2, 1, 4, 1, 2, true},     // depthwise-like groups
+    {1, 1, 1, 1, 8, 4, 4, 1, 1, 0, 0, 1, 1, 1, 0, 0, true},     // DCGAN's first layer from 1×1
+    {2, 8, 4, 4, 4, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, true},     // DCGAN's k4 s2 p1
     {2, 5, 11, 13, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, false},  // 1×1 kernel, off tile sizes
-    {1, 2, 3, 3, 2, 3, 3, 1, 1, 0, 1, 2, 2, 1, 1, 1, false},  // dilation > stride allows output_padding 1
+    {1, 2, 3, 3, 2, 3, 3, 1, 1, 0, 1, 2, 2, 1, 1, 1, false},    // dilation > stride allows output_padding 1
 };
 
 // out[n][co][oh][ow] = b[co] + Σ x[n][ci][oh·s − p + i·d][ow·s − p + j·d] · w[co][ci − g·Cg][i][j]
@@ -84,7 +83,8 @@ std::vector<double> conv_transpose2d_direct(const ConvCase& c, const std::vector
                 const int oh = ih * c.sh - c.ph + i * c.dh, ow = iw * c.sw - c.pw + j * c.dw;
                 if (oh < 0 || oh >= Ho || ow < 0 || ow >= Wo) continue;
                 y[((size_t(n) * c.Cout + (ci / Cg) * Og + co) * Ho + oh) * Wo + ow] +=
-                    double(x[((size_t(n) * c.Cin + ci) * c.H + ih) * c.W + iw]) * w[((size_t(ci) * Og + co) * c.kh + i) * c.kw + j];
+                    double(x[((size_t(n) * c.Cin + ci) * c.H + ih) * c.W + iw]) *
+                    w[((size_t(ci) * Og + co) * c.kh + i) * c.kw + j];
               }
   if (c.bias)
     for (size_t e = 0; e < y.size(); ++e) y[e] += b[(e / (size_t(Ho) * Wo)) % c.Cout];

@@ -3,8 +3,8 @@
 // (safetensors README, numpy/lib/format.py, LeCun's IDX description), never
 // produced by the serializers under test. Every rejected file is checked to
 // produce a message that names the file and the specific problem.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -370,13 +370,15 @@ TEST_F(Formats, IdxReadsImagesAndLabels) {
 TEST_F(Formats, EmptyTensorsAreValidSafetensorsAndNpy) {
   // The safetensors spec allows zero-element tensors (and so does NumPy);
   // whoever consumes one (golden cases, images) decides whether it may be empty.
-  Result<SafeTensorsFile> st = read_safetensors(put(
-      "empty.safetensors", safetensors_bytes("{\"z\":{\"dtype\":\"F32\",\"shape\":[3,0],\"data_offsets\":[0,0]}}", {})));
+  Result<SafeTensorsFile> st = read_safetensors(
+      put("empty.safetensors",
+          safetensors_bytes("{\"z\":{\"dtype\":\"F32\",\"shape\":[3,0],\"data_offsets\":[0,0]}}", {})));
   ASSERT_TRUE(st.ok()) << st.message();
   ASSERT_EQ(st->tensors.size(), 1u);
   EXPECT_EQ(st->tensors[0].shape, (Shape{3, 0}));
   EXPECT_TRUE(st->tensors[0].data.empty());
-  Result<NpyArray> np = read_npy(put("empty.npy", npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }\n", {})));
+  Result<NpyArray> np =
+      read_npy(put("empty.npy", npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }\n", {})));
   ASSERT_TRUE(np.ok()) << np.message();
   EXPECT_EQ(np->shape, (Shape{0, 5}));
   EXPECT_TRUE(np->data.empty());
@@ -387,7 +389,8 @@ TEST_F(Formats, IdxParsesFromMemoryWithTheSameChecks) {
   Result<IdxImages> im = parse_idx_images(bytes, "in-memory");
   ASSERT_TRUE(im.ok()) << im.message();
   EXPECT_EQ(im->pixels.size(), 4u);
-  expect_error(parse_idx_images(idx_images(kIdxImagesMagic, 0, 2, 2, 0), "in-memory"), "in-memory", {"holds no images"});
+  expect_error(parse_idx_images(idx_images(kIdxImagesMagic, 0, 2, 2, 0), "in-memory"), "in-memory",
+               {"holds no images"});
   expect_error(parse_idx_labels(bytes, "in-memory"), "in-memory", {"wrong magic number"});
 }
 

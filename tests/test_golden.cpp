@@ -23,8 +23,8 @@ SafeTensorsFile valid_case() {
   f.tensors = {{"input", Shape{1, 1, 1, 1}, {2}},
                {"weight", Shape{1, 1, 2, 2}, {1, 2, 3, 4}},
                {"output", Shape{1, 1, 2, 2}, {2, 4, 6, 8}}};
-  f.metadata = {{"op", "conv_transpose2d"}, {"stride", "1,1"}, {"padding", "0,0"},
-                {"output_padding", "0,0"}, {"dilation", "1,1"}, {"groups", "1"}};
+  f.metadata = {{"op", "conv_transpose2d"}, {"stride", "1,1"},   {"padding", "0,0"},
+                {"output_padding", "0,0"},  {"dilation", "1,1"}, {"groups", "1"}};
   return f;
 }
 
@@ -170,7 +170,8 @@ TEST(GoldenCli, ExitStatusSaysWhatWentWrong) {
   r = gantry_golden("'" + good + "' '" + corrupt + "' '" + failing + "'");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("cli_good"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("FAIL"), std::string::npos) << "the failing case after the corrupt one did not run: " << r.output;
+  EXPECT_NE(r.output.find("FAIL"), std::string::npos)
+      << "the failing case after the corrupt one did not run: " << r.output;
   EXPECT_NE(r.output.find("1 of 3 case files could not be read"), std::string::npos) << r.output;
 
 #if !GANTRY_HAVE_CUDA

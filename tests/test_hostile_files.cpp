@@ -10,9 +10,9 @@
 #include <limits>
 
 #include "engine/planner.h"
+#include "eval/classifier.h"
 #include "io/safetensors.h"
 #include "synthetic_data.h"
-#include "eval/classifier.h"
 #include "train/generator.h"
 #include "train/trainer.h"
 
@@ -78,7 +78,7 @@ TEST(HostileFiles, CheckpointStepMustBeAWholeNumberInRange) {
     Broken b = checkpoint("dcgan28", "step");
     set_meta(b.file, "step", step);
     const std::string e = load_error(b);
-    EXPECT_MENTIONS(e, "step \"" + std::string(step) + "\" is not a whole number") ;
+    EXPECT_MENTIONS(e, "step \"" + std::string(step) + "\" is not a whole number");
     EXPECT_MENTIONS(e, b.path);
     // The trainer refuses it too, and keeps its weights.
     auto t = trained("dcgan28");
@@ -150,7 +150,8 @@ TEST(HostileFiles, DeepGeneratorsAreRefusedBySizeNotByACrash) {
     SafeTensorsFile f;
     for (int i = 0; i < layers; ++i) {
       const int64_t out = i + 1 == layers ? 1 : 2;
-      f.tensors.push_back({"main." + std::to_string(3 * i) + ".weight", Shape{2, out, 4, 4}, std::vector<float>(32 * out, 0.01f)});
+      f.tensors.push_back(
+          {"main." + std::to_string(3 * i) + ".weight", Shape{2, out, 4, 4}, std::vector<float>(32 * out, 0.01f)});
       if (i + 1 == layers) break;
       for (const char* field : {"weight", "bias", "running_mean", "running_var"})
         f.tensors.push_back({"main." + std::to_string(3 * i + 1) + "." + field, Shape{2}, {1, 1}});

@@ -8,8 +8,8 @@
 #include <cmath>
 
 #include "io/npy.h"
-#include "platform/philox.h"
 #include "io/safetensors.h"
+#include "platform/philox.h"
 #include "train/generator.h"
 #include "train/trainer.h"
 

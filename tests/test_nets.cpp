@@ -15,8 +15,8 @@
 #include "engine/autodiff.h"
 #include "engine/cpu_backend.h"
 #include "engine/ops.h"
-#include "platform/philox.h"
 #include "nets/nets.h"
+#include "platform/philox.h"
 
 using namespace gantry;
 using namespace gantry::nets;

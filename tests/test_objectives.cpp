@@ -254,9 +254,10 @@ TEST_P(Objectives, MatchFloat64Reference) {
     }
   }
   EXPECT_GT(compared, 0);
-  std::printf("[ measured ] %s: %d values; metrics ≤ %.3g of their bound; weights ≤ %.3g of a step per update; "
-              "zero-gradient biases ≤ %.3g of a step per update; running statistics ≤ %.3g relative\n",
-              model.c_str(), compared, worst_metric, worst_weight, worst_zero_grad, worst_stat);
+  std::printf(
+      "[ measured ] %s: %d values; metrics ≤ %.3g of their bound; weights ≤ %.3g of a step per update; "
+      "zero-gradient biases ≤ %.3g of a step per update; running statistics ≤ %.3g relative\n",
+      model.c_str(), compared, worst_metric, worst_weight, worst_zero_grad, worst_stat);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Objectives, ::testing::Values("dcgan28", "cgan32", "wgangp28", "wgan-clip28"),

@@ -17,15 +17,20 @@ TEST(Philox, KnownAnswerVectors) {
   };
   const Kat kats[] = {
       {{{0, 0, 0, 0}}, 0, 0, {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}}},
-      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}}, 0xffffffff, 0xffffffff,
+      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}},
+       0xffffffff,
+       0xffffffff,
        {{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}}},
-      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822, 0x299f31d0,
+      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}},
+       0xa4093822,
+       0x299f31d0,
        {{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}}},
   };
   for (const Kat& k : kats) {
     const Philox4 out = philox4x32_10(k.ctr, k.k0, k.k1);
     for (int i = 0; i < 4; ++i)
-      EXPECT_EQ(out.v[i], k.expect.v[i]) << "word " << i << " for counter " << std::hex << k.ctr.v[0] << " key " << k.k0;
+      EXPECT_EQ(out.v[i], k.expect.v[i]) << "word " << i << " for counter " << std::hex << k.ctr.v[0] << " key "
+                                         << k.k0;
   }
 }
 

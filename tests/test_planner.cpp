@@ -36,11 +36,12 @@ Step build_step() {
   s.real = g.input(Shape{B, 1, 16, 16}, "real");
 
   const Value z = normal(g, Shape{B, 8, 1, 1}, 0);
-  Value h = conv_transpose2d(g, z, w1, Value{}, ConvOptions{});   // [B, 6, 4, 4]
+  Value h = conv_transpose2d(g, z, w1, Value{}, ConvOptions{});  // [B, 6, 4, 4]
   h = relu(g, batch_norm(g, h, gam, bet, rm, rv, true));
-  h = conv_transpose2d(g, h, w2, Value{}, ConvOptions{});         // [B, 1, 7, 7]
-  const Value fake = tanh(g, conv_transpose2d(g, h, g.parameter(Shape{1, 1, 4, 4}, "g.w3"), Value{}, up));  // [B,1,14,14]
-  const Value fake16 = concat(g, {fake, fill(g, Shape{B, 1, 2, 14}, 0)}, 2);  // [B, 1, 16, 14]
+  h = conv_transpose2d(g, h, w2, Value{}, ConvOptions{});  // [B, 1, 7, 7]
+  const Value fake =
+      tanh(g, conv_transpose2d(g, h, g.parameter(Shape{1, 1, 4, 4}, "g.w3"), Value{}, up));  // [B,1,14,14]
+  const Value fake16 = concat(g, {fake, fill(g, Shape{B, 1, 2, 14}, 0)}, 2);                 // [B, 1, 16, 14]
   const Value fake_img = concat(g, {fake16, fill(g, Shape{B, 1, 16, 2}, 0)}, 3);
 
   auto D = [&](Value x) {
@@ -107,7 +108,8 @@ TEST(Planner, LiveTensorsNeverShareBytes) {
     for (size_t b = a + 1; b < r.size(); ++b) {
       const bool alive_together = r[a].first <= r[b].last && r[b].first <= r[a].last;
       const bool overlap = r[a].lo < r[b].hi && r[b].lo < r[a].hi;
-      EXPECT_FALSE(alive_together && overlap) << "nodes " << r[a].id << " and " << r[b].id << " share bytes while both live";
+      EXPECT_FALSE(alive_together && overlap)
+          << "nodes " << r[a].id << " and " << r[b].id << " share bytes while both live";
     }
   }
   // Reuse: the transient region is much smaller than all transient tensors laid end to end.

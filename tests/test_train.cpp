@@ -11,8 +11,8 @@
 #include "engine/autodiff.h"
 #include "engine/cpu_backend.h"
 #include "engine/ops.h"
-#include "platform/philox.h"
 #include "io/safetensors.h"
+#include "platform/philox.h"
 #include "tests/synthetic_data.h"
 #include "train/trainer.h"
 
@@ -90,7 +90,8 @@ TEST(Trainer, SameSeedSameLossesBitForBit) {
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(a->step().ok() && b->step().ok());
       for (size_t k = 0; k < a->metrics().size(); ++k)
-        EXPECT_EQ(a->metrics()[k].value, b->metrics()[k].value) << model << " step " << i << " " << a->metrics()[k].name;
+        EXPECT_EQ(a->metrics()[k].value, b->metrics()[k].value)
+            << model << " step " << i << " " << a->metrics()[k].name;
     }
   }
 }
@@ -110,7 +111,8 @@ TEST(Trainer, ResumeContinuesBitExactly) {
     EXPECT_EQ(resumed->steps_done(), 2);
     for (int i = 0; i < 2; ++i) ASSERT_TRUE(resumed->step().ok());
     for (size_t k = 0; k < straight->metrics().size(); ++k)
-      EXPECT_EQ(straight->metrics()[k].value, resumed->metrics()[k].value) << model << " " << straight->metrics()[k].name;
+      EXPECT_EQ(straight->metrics()[k].value, resumed->metrics()[k].value)
+          << model << " " << straight->metrics()[k].name;
     EXPECT_EQ(snapshot(*straight, dir + "_a.safetensors"), snapshot(*resumed, dir + "_b.safetensors")) << model;
   }
 }
@@ -141,7 +143,8 @@ TEST(Trainer, BadCheckpointAndBadConfigAreErrors) {
   auto bad = Trainer::create(big, gantry::testing::synthetic_digits(28));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find("batch 1000"), std::string::npos) << bad.message();
-  EXPECT_FALSE(Trainer::create(tiny_config("dcgan28"), gantry::testing::synthetic_digits(32)).ok()) << "image size must match the model";
+  EXPECT_FALSE(Trainer::create(tiny_config("dcgan28"), gantry::testing::synthetic_digits(32)).ok())
+      << "image size must match the model";
   EXPECT_FALSE(nets::model_spec("stylegan").ok());
 }
 
@@ -183,7 +186,8 @@ TEST(Trainer, GradientPenaltyNormMatchesFiniteDifferences) {
     const double fd = (up - down) / (2 * h);
     sq[i / (28 * 28)] += fd * fd;
   }
-  for (int b = 0; b < B; ++b) EXPECT_NEAR(norm_ad[size_t(b)], std::sqrt(sq[size_t(b)]), 1e-6 * (1 + norm_ad[size_t(b)]));
+  for (int b = 0; b < B; ++b)
+    EXPECT_NEAR(norm_ad[size_t(b)], std::sqrt(sq[size_t(b)]), 1e-6 * (1 + norm_ad[size_t(b)]));
 }
 
 }  // namespace

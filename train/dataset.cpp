@@ -51,8 +51,10 @@ Result<Dataset> load_dataset(const std::string& dir, int size, int64_t limit) {
   for (int64_t i = 0; i < n; ++i) {
     for (size_t p = 0; p < src.size(); ++p) src[p] = float(im.pixels[size_t(i) * src.size() + p]) / 127.5f - 1.0f;
     float* dst = d.pixels.data() + size_t(i) * size * size;
-    if (im.rows == size && im.cols == size) std::copy(src.begin(), src.end(), dst);
-    else resize_bilinear(src.data(), int(im.rows), int(im.cols), dst, size, size);
+    if (im.rows == size && im.cols == size)
+      std::copy(src.begin(), src.end(), dst);
+    else
+      resize_bilinear(src.data(), int(im.rows), int(im.cols), dst, size, size);
     d.labels[size_t(i)] = float(set->labels[size_t(i)]);
   }
   return d;

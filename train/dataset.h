@@ -14,10 +14,10 @@
 namespace gantry {
 
 struct Dataset {
-  Shape images;                // [N, 1, S, S]
-  std::vector<float> pixels;   // N·S·S values in [−1, 1]
-  std::vector<float> labels;   // N class ids 0..9, as float32
-  std::string source;          // the directory it came from
+  Shape images;               // [N, 1, S, S]
+  std::vector<float> pixels;  // N·S·S values in [−1, 1]
+  std::vector<float> labels;  // N class ids 0..9, as float32
+  std::string source;         // the directory it came from
 };
 
 // Loads the IDX pair in `dir`, keeps the first `limit` digits (0: all) and

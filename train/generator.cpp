@@ -35,7 +35,8 @@ Result<std::vector<nets::GeneratorLayer>> infer_layers(const SafeTensorsFile& f,
       }
     }
     if (index < 0)
-      return fail("unexpected tensor '" + n + "': a DCGAN generator's tensors are main.<index>.<field> (nn.Sequential)");
+      return fail("unexpected tensor '" + n +
+                  "': a DCGAN generator's tensors are main.<index>.<field> (nn.Sequential)");
     modules[index][n.substr(dot + 1)] = &t;
   }
   std::vector<nets::GeneratorLayer> layers;
@@ -49,15 +50,16 @@ Result<std::vector<nets::GeneratorLayer>> infer_layers(const SafeTensorsFile& f,
     const std::string wname = "main." + std::to_string(i) + ".weight";
     if (s[2] != s[3]) return fail("'" + wname + "' " + s.str() + ": only square kernels are DCGAN layers");
     if (!layers.empty() && s[0] != layers.back().out)
-      return fail("'" + wname + "' " + s.str() + " takes " + std::to_string(s[0]) + " channels but the layer before gives " +
-                  std::to_string(layers.back().out));
+      return fail("'" + wname + "' " + s.str() + " takes " + std::to_string(s[0]) +
+                  " channels but the layer before gives " + std::to_string(layers.back().out));
     const bool first = layers.empty();
     if (!first && s[2] != 4)
       return fail("'" + wname + "' has a " + std::to_string(s[2]) + "×" + std::to_string(s[3]) +
                   " kernel: after the first layer gantry reads DCGAN up-sampling layers (4×4, stride 2, padding 1)");
     const auto b = conv->second.find("bias");
     if (b != conv->second.end() && b->second->shape != Shape{s[1]})
-      return fail("'main." + std::to_string(i) + ".bias' " + b->second->shape.str() + " does not match " + std::to_string(s[1]) + " output channels");
+      return fail("'main." + std::to_string(i) + ".bias' " + b->second->shape.str() + " does not match " +
+                  std::to_string(s[1]) + " output channels");
     for (const auto& [field, t] : conv->second)
       if (field != "weight" && field != "bias") return fail("unexpected tensor '" + t->name + "'");
     layers.push_back({s[0], s[1], int(s[2]), first ? 1 : 2, first ? 0 : 1, b != conv->second.end()});
@@ -68,7 +70,8 @@ Result<std::vector<nets::GeneratorLayer>> infer_layers(const SafeTensorsFile& f,
       auto it = bn->second.find(field);
       if (it == bn->second.end()) return fail("main." + std::to_string(i + 1) + " (BatchNorm2d) has no " + field);
       if (it->second->shape != Shape{s[1]})
-        return fail("'" + it->second->name + "' " + it->second->shape.str() + " does not match " + std::to_string(s[1]) + " channels");
+        return fail("'" + it->second->name + "' " + it->second->shape.str() + " does not match " +
+                    std::to_string(s[1]) + " channels");
     }
     for (const auto& [field, t] : bn->second)
       if (field != "weight" && field != "bias" && field != "running_mean" && field != "running_var" &&
@@ -83,7 +86,9 @@ Result<std::vector<nets::GeneratorLayer>> infer_layers(const SafeTensorsFile& f,
     if (k + 1 < layers.size()) expected.insert(int(3 * k + 1));
   }
   for (const auto& [index, fields] : modules)
-    if (!expected.count(index)) return fail("unexpected tensor '" + fields.begin()->second->name + "' (the layer pattern ends at main." + std::to_string(3 * (layers.size() - 1)) + ")");
+    if (!expected.count(index))
+      return fail("unexpected tensor '" + fields.begin()->second->name + "' (the layer pattern ends at main." +
+                  std::to_string(3 * (layers.size() - 1)) + ")");
   if (layers.back().out != 1 && layers.back().out != 3)
     return fail("the last layer gives " + std::to_string(layers.back().out) + " channels; images have 1 or 3");
   return layers;
@@ -102,7 +107,8 @@ Result<LoadedGenerator> from_checkpoint(const SafeTensorsFile& f, const std::str
   };
   Graph probe;
   const nets::Network net = gen.build(probe);
-  if (!probe.ok() || !net.forward) return Status::error(path + ": cannot build the " + c.model + " generator: " + probe.status().message());
+  if (!probe.ok() || !net.forward)
+    return Status::error(path + ": cannot build the " + c.model + " generator: " + probe.status().message());
   gen.classes = net.classes;
   gen.image = net.output_shape;
   for (const auto* list : {&net.params, &net.buffers})
@@ -112,7 +118,7 @@ Result<LoadedGenerator> from_checkpoint(const SafeTensorsFile& f, const std::str
       if (src->shape != probe.shape(t.value))
         return Status::error(path + ": 'G." + t.name + "' has shape " + src->shape.str() + ", the " + c.model +
                              " generator needs " + probe.shape(t.value).str());
-      if (Status s = nets::check_loaded_values(path, "G." + t.name, src->data); !s.ok()) return s;
+      GANTRY_TRY(nets::check_loaded_values(path, "G." + t.name, src->data));
       gen.tensors.push_back(SafeTensor{t.name, src->shape, src->data});
     }
   const std::string* step = f.meta("step");
@@ -147,7 +153,7 @@ Result<LoadedGenerator> from_pytorch(SafeTensorsFile f, const std::string& path)
   for (const auto* list : {&net.params, &net.buffers})
     for (const nets::NamedTensor& t : *list) {
       gen.tensors.push_back(*f.find(t.name));
-      if (Status s = nets::check_loaded_values(path, t.name, gen.tensors.back().data); !s.ok()) return s;
+      GANTRY_TRY(nets::check_loaded_values(path, t.name, gen.tensors.back().data));
     }
   // num_batches_tracked is informational (export writes it back); a count, so kept only when it is one.
   if (const SafeTensor* nbt = f.find("main.1.num_batches_tracked"); nbt && nbt->data.size() == 1) {
@@ -193,7 +199,8 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
                                     const std::vector<float>& labels, BackendKind backend, int threads) {
   const int64_t n = int64_t(z.size()) / gen.nz;
   if (n < 1 || int64_t(z.size()) != n * gen.nz)
-    return Status::error("z holds " + std::to_string(z.size()) + " values, not a whole number of rows of nz = " + std::to_string(gen.nz));
+    return Status::error("z holds " + std::to_string(z.size()) +
+                         " values, not a whole number of rows of nz = " + std::to_string(gen.nz));
   if (gen.classes && int64_t(labels.size()) != n)
     return Status::error("a conditional generator needs one class label per sample (" + std::to_string(n) + ")");
   for (size_t i = 0; i < z.size(); ++i)
@@ -201,7 +208,7 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
       return Status::error("latent " + std::to_string(i / size_t(gen.nz)) + " holds a non-finite value at component " +
                            std::to_string(i % size_t(gen.nz)));
   const int64_t per = gen.image.numel();
-  if (Status s = check_output_bytes(n, gen.image); !s.ok()) return s;
+  GANTRY_TRY(check_output_bytes(n, gen.image));
   auto batch = fitting_batch(gen, std::min<int64_t>(n, kGenerateBatch));
   if (!batch.ok()) return batch.status();
   auto sampler = make_sampler(gen, *batch, backend, threads);
@@ -209,10 +216,8 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
   std::vector<float> images(size_t(n * per));
   for (int64_t first = 0; first < n; first += *batch) {
     const int64_t rows = std::min(*batch, n - first);
-    if (Status s = (*sampler)->run(z.data() + first * gen.nz, gen.classes ? labels.data() + first : nullptr, rows,
-                                   images.data() + first * per);
-        !s.ok())
-      return s;
+    GANTRY_TRY((*sampler)->run(z.data() + first * gen.nz, gen.classes ? labels.data() + first : nullptr, rows,
+                               images.data() + first * per));
   }
   // Finite weights and latents cannot give NaN through conv, batch norm and
   // tanh unless something overflowed: say so rather than write grey squares.
@@ -248,7 +253,8 @@ Status export_generator(const LoadedGenerator& gen, const std::string& path) {
   f.tensors = gen.tensors;
   for (const SafeTensor& t : gen.tensors)
     if (t.name.size() > 13 && t.name.substr(t.name.size() - 13) == ".running_mean")
-      f.tensors.push_back({t.name.substr(0, t.name.size() - 13) + ".num_batches_tracked", Shape{}, {float(gen.batches_tracked)}});
+      f.tensors.push_back(
+          {t.name.substr(0, t.name.size() - 13) + ".num_batches_tracked", Shape{}, {float(gen.batches_tracked)}});
   f.metadata = {{"source", "gantry export of " + gen.source}};
   return write_safetensors(path, f);
 }

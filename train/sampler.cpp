@@ -34,17 +34,18 @@ Status Sampler::set_weight(size_t k, const float* values, int64_t count) {
 
 Status Sampler::run(const float* z, const float* labels, int64_t n, float* out) {
   if (n < 1 || n > batch_)
-    return Status::error("sampler: " + std::to_string(n) + " rows asked of a sampler compiled for 1.." + std::to_string(batch_));
+    return Status::error("sampler: " + std::to_string(n) + " rows asked of a sampler compiled for 1.." +
+                         std::to_string(batch_));
   std::copy_n(z, n * nz_, z_in_.begin());
   std::fill(z_in_.begin() + n * nz_, z_in_.end(), 0.0f);
-  if (Status s = program_->write(z_, z_in_.data(), int64_t(z_in_.size())); !s.ok()) return s;
+  GANTRY_TRY(program_->write(z_, z_in_.data(), int64_t(z_in_.size())));
   if (labels_.valid()) {
     std::copy_n(labels, n, labels_in_.begin());
     std::fill(labels_in_.begin() + n, labels_in_.end(), 0.0f);
-    if (Status s = program_->write(labels_, labels_in_.data(), int64_t(labels_in_.size())); !s.ok()) return s;
+    GANTRY_TRY(program_->write(labels_, labels_in_.data(), int64_t(labels_in_.size())));
   }
-  if (Status s = program_->step(StepUniforms{}); !s.ok()) return s;
-  if (Status s = program_->read(out_, out_all_.data(), int64_t(out_all_.size())); !s.ok()) return s;
+  GANTRY_TRY(program_->step(StepUniforms{}));
+  GANTRY_TRY(program_->read(out_, out_all_.data(), int64_t(out_all_.size())));
   std::copy_n(out_all_.begin(), n * image().numel(), out);
   return {};
 }

@@ -27,7 +27,8 @@ Result<int64_t> parse_checkpoint_step(const std::string& path, const std::string
   int64_t step = -1;
   in >> step;
   if (text.empty() || !in || !in.eof() || step < 0 || step > kMaxSteps)
-    return Status::error(path + ": step \"" + text + "\" is not a whole number in [0, " + std::to_string(kMaxSteps) + "]");
+    return Status::error(path + ": step \"" + text + "\" is not a whole number in [0, " + std::to_string(kMaxSteps) +
+                         "]");
   return step;
 }
 
@@ -51,26 +52,41 @@ Result<TrainConfig> TrainConfig::parse(const std::string& text) {
     auto whole = [&](auto& dst) {
       std::istringstream num(v);
       num >> dst;
-      return !v.empty() && num && num.eof() ? Status() : Status::error("config value '" + v + "' of '" + k + "' is not a number");
+      return !v.empty() && num && num.eof() ? Status()
+                                            : Status::error("config value '" + v + "' of '" + k + "' is not a number");
     };
     Status s;
-    if (k == "model") c.model = v;
-    else if (k == "batch") s = whole(c.batch);
-    else if (k == "seed") s = v.find('-') == std::string::npos ? whole(c.seed) : Status::error("config seed '" + v + "' is negative");
-    else if (k == "nz") s = whole(c.widths.nz);
-    else if (k == "ngf") s = whole(c.widths.ngf);
-    else if (k == "ndf") s = whole(c.widths.ndf);
-    else if (k == "nc") s = whole(c.widths.nc);
-    else if (k == "lr") s = whole(c.lr);
-    else if (k == "beta1") s = whole(c.beta1);
-    else if (k == "beta2") s = whole(c.beta2);
-    else if (k == "n_critic") s = whole(c.n_critic);
-    else if (k == "lambda") s = whole(c.lambda);
-    else if (k == "clip") s = whole(c.clip);
-    else return Status::error("unknown config key '" + k + "'");
+    if (k == "model")
+      c.model = v;
+    else if (k == "batch")
+      s = whole(c.batch);
+    else if (k == "seed")
+      s = v.find('-') == std::string::npos ? whole(c.seed) : Status::error("config seed '" + v + "' is negative");
+    else if (k == "nz")
+      s = whole(c.widths.nz);
+    else if (k == "ngf")
+      s = whole(c.widths.ngf);
+    else if (k == "ndf")
+      s = whole(c.widths.ndf);
+    else if (k == "nc")
+      s = whole(c.widths.nc);
+    else if (k == "lr")
+      s = whole(c.lr);
+    else if (k == "beta1")
+      s = whole(c.beta1);
+    else if (k == "beta2")
+      s = whole(c.beta2);
+    else if (k == "n_critic")
+      s = whole(c.n_critic);
+    else if (k == "lambda")
+      s = whole(c.lambda);
+    else if (k == "clip")
+      s = whole(c.clip);
+    else
+      return Status::error("unknown config key '" + k + "'");
     if (!s.ok()) return s;
   }
-  if (Status s = c.check(); !s.ok()) return s;
+  GANTRY_TRY(c.check());
   return c;
 }
 
@@ -82,11 +98,11 @@ Status TrainConfig::check() const {
     std::snprintf(buf, sizeof buf, "%s %g is out of range [%g, %g]", name, v, lo, hi);
     return Status::error(buf);
   };
-  for (Status s : {range("batch", double(batch), 1, double(kMaxBatch)), range("nz", widths.nz, 1, kMaxWidth),
-                   range("ngf", widths.ngf, 1, kMaxWidth), range("ndf", widths.ndf, 1, kMaxWidth),
-                   range("nc", widths.nc, 1, 4), range("threads", threads, 0, kMaxThreads),
-                   range("n_critic", n_critic, 1, kMaxCritic), range("lambda", lambda, 0, 1e6),
-                   range("clip", clip, 1e-9, 1e3)})
+  for (Status s :
+       {range("batch", double(batch), 1, double(kMaxBatch)), range("nz", widths.nz, 1, kMaxWidth),
+        range("ngf", widths.ngf, 1, kMaxWidth), range("ndf", widths.ndf, 1, kMaxWidth), range("nc", widths.nc, 1, 4),
+        range("threads", threads, 0, kMaxThreads), range("n_critic", n_critic, 1, kMaxCritic),
+        range("lambda", lambda, 0, 1e6), range("clip", clip, 1e-9, 1e3)})
     if (!s.ok()) return s;
   // Negative lr/β: the objective's default. β = 1 would divide by zero in
   // Adam's bias correction; NaN fails every comparison, so it is caught too.
@@ -109,7 +125,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   if (data.images.rank != 4 || data.images[2] != m.image_size || data.images[3] != m.image_size)
     return Status::error("dataset " + data.source + " has images " + data.images.str() + ", model " + c.model +
                          " needs " + std::to_string(m.image_size) + "×" + std::to_string(m.image_size));
-  if (Status s = c.check(); !s.ok()) return s;
+  GANTRY_TRY(c.check());
   if (c.batch > data.images[0])
     return Status::error("batch " + std::to_string(c.batch) + " must be between 1 and the " +
                          std::to_string(data.images[0]) + " digits in " + data.source);
@@ -182,7 +198,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
     const Value fake = G.forward(g, noise(), y, true);
     const Value ones = fill(g, Shape{B, 1}, 1), zeros = fill(g, Shape{B, 1}, 0);
     const Value d_real = D.forward(g, x, y, true), d_fake = D.forward(g, fake, y, true);
-    const Value loss_d = add(g, batch_mean(g, bce_with_logits(g, d_real, ones)), batch_mean(g, bce_with_logits(g, d_fake, zeros)));
+    const Value loss_d =
+        add(g, batch_mean(g, bce_with_logits(g, d_real, ones)), batch_mean(g, bce_with_logits(g, d_fake, zeros)));
     update(D, "D.", grad(g, loss_d, d_params), 1, 0);
     // The generator step sees the updated discriminator, as in Goodfellow et al.'s
     // alternating updates and pytorch/examples' dcgan/main.py.
@@ -205,10 +222,11 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
         // x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1] per sample; the penalty differentiates D twice.
         const Value eps = uniform(g, Shape{B, 1, 1, 1}, stream++);
         const Value xhat = add(g, mul(g, eps, x), mul(g, scale(g, eps, -1, 1), fake));
-        const Value dx = grad(g, reduce_sum(g, D.forward(g, xhat, Value{}, true), axes({0, 1})), {xhat},
-                              GradOptions{true})[0];
+        const Value dx =
+            grad(g, reduce_sum(g, D.forward(g, xhat, Value{}, true), axes({0, 1})), {xhat}, GradOptions{true})[0];
         // 1e-12 keeps the norm differentiable at 0 (a zero gradient would give ∞·0).
-        const Value norm = sqrt(g, scale(g, reduce_sum(g, square(g, reshape(g, dx, Shape{B, -1})), axes({1})), 1, 1e-12f));
+        const Value norm =
+            sqrt(g, scale(g, reduce_sum(g, square(g, reshape(g, dx, Shape{B, -1})), axes({1})), 1, 1e-12f));
         penalty = mean(g, square(g, scale(g, norm, 1, -1)), axes({0}));
         gnorm = mean(g, norm, axes({0}));
         loss_d = add(g, loss_d, scale(g, penalty, c.lambda));
@@ -234,9 +252,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   auto program = compile(g, CompileOptions{c.backend, outputs, c.threads, c.profile});
   if (!program.ok()) return program.status();
   t->program_ = std::move(*program);
-  if (Status s = t->program_->write(images, data.pixels.data(), int64_t(data.pixels.size())); !s.ok()) return s;
-  if (labels.valid())
-    if (Status s = t->program_->write(labels, data.labels.data(), int64_t(data.labels.size())); !s.ok()) return s;
+  GANTRY_TRY(t->program_->write(images, data.pixels.data(), int64_t(data.pixels.size())));
+  if (labels.valid()) GANTRY_TRY(t->program_->write(labels, data.labels.data(), int64_t(data.labels.size())));
   t->index_host_.resize(size_t(batches * B));
   t->order_ = std::make_unique<EpochOrder>(t->rows_, c.seed);
   t->metrics_.resize(t->metric_values_.size());
@@ -257,15 +274,15 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
 Status Trainer::init_weights() {
   step_ = 0;
   const nets::Network &G = nets_.generator, &D = nets_.discriminator;
-  if (Status s = nets::initialize(*program_, graph_, G, config_.seed, kInitStream); !s.ok()) return s;
+  GANTRY_TRY(nets::initialize(*program_, graph_, G, config_.seed, kInitStream));
   const uint32_t d_stream = kInitStream + uint32_t(G.params.size() + G.buffers.size());
-  if (Status s = nets::initialize(*program_, graph_, D, config_.seed, d_stream); !s.ok()) return s;
+  GANTRY_TRY(nets::initialize(*program_, graph_, D, config_.seed, d_stream));
   // Optimizer moments start at zero.
   std::vector<float> zeros;
   for (const auto& [name, v] : persistent_) {
     if (name.find(".exp_avg") == std::string::npos && name.find(".square_avg") == std::string::npos) continue;
     zeros.assign(size_t(graph_.shape(v).numel()), 0.0f);
-    if (Status s = program_->write(v, zeros.data(), int64_t(zeros.size())); !s.ok()) return s;
+    GANTRY_TRY(program_->write(v, zeros.data(), int64_t(zeros.size())));
   }
   return {};
 }
@@ -277,10 +294,10 @@ Status Trainer::write_batch_indices() {
 }
 
 Status Trainer::step() {
-  if (Status s = write_batch_indices(); !s.ok()) return s;
-  if (Status s = program_->step(StepUniforms{config_.seed, uint64_t(step_)}); !s.ok()) return s;
+  GANTRY_TRY(write_batch_indices());
+  GANTRY_TRY(program_->step(StepUniforms{config_.seed, uint64_t(step_)}));
   for (size_t i = 0; i < metrics_.size(); ++i)
-    if (Status s = program_->read(metric_values_[i].second, &metrics_[i].value, 1); !s.ok()) return s;
+    GANTRY_TRY(program_->read(metric_values_[i].second, &metrics_[i].value, 1));
   for (const Metric& m : metrics_)
     if (!std::isfinite(m.value))
       return Status::error("step " + std::to_string(step_ + 1) + ": " + m.name + " is " +
@@ -293,7 +310,7 @@ Status Trainer::save(const std::string& path) const {
   SafeTensorsFile f;
   for (const auto& [name, v] : persistent_) {
     SafeTensor t{name, graph_.shape(v), std::vector<float>(size_t(graph_.shape(v).numel()))};
-    if (Status s = program_->read(v, t.data.data(), int64_t(t.data.size())); !s.ok()) return s;
+    GANTRY_TRY(program_->read(v, t.data.data(), int64_t(t.data.size())));
     f.tensors.push_back(std::move(t));
   }
   f.metadata = {{"format", kCheckpointFormat}, {"step", std::to_string(step_)}, {"config", config_.serialize()}};
@@ -313,14 +330,14 @@ Status Trainer::load(const std::string& path) {
     if (t->shape != graph_.shape(v))
       return Status::error(path + ": tensor \"" + name + "\" has shape " + t->shape.str() + ", the model needs " +
                            graph_.shape(v).str());
-    if (Status s = nets::check_loaded_values(path, name, t->data); !s.ok()) return s;
+    GANTRY_TRY(nets::check_loaded_values(path, name, t->data));
   }
   // Checked whole before any tensor is written, so a bad file leaves the weights as they were.
   auto steps = parse_checkpoint_step(path, *step);
   if (!steps.ok()) return steps.status();
   for (const auto& [name, v] : persistent_) {
     const SafeTensor* t = f->find(name);
-    if (Status s = program_->write(v, t->data.data(), int64_t(t->data.size())); !s.ok()) return s;
+    GANTRY_TRY(program_->write(v, t->data.data(), int64_t(t->data.size())));
   }
   step_ = *steps;
   return {};
@@ -338,17 +355,15 @@ Status Trainer::sample(const std::vector<float>& z, const std::vector<float>& la
   for (const auto* list : {&G.params, &G.buffers})
     for (const nets::NamedTensor& t : *list) {
       buf.resize(size_t(graph_.shape(t.value).numel()));
-      if (Status s = program_->read(t.value, buf.data(), int64_t(buf.size())); !s.ok()) return s;
-      if (Status s = sampler_->set_weight(k++, buf.data(), int64_t(buf.size())); !s.ok()) return s;
+      GANTRY_TRY(program_->read(t.value, buf.data(), int64_t(buf.size())));
+      GANTRY_TRY(sampler_->set_weight(k++, buf.data(), int64_t(buf.size())));
     }
   // The sampler holds kSampleBatch rows: larger requests run in chunks.
   const int64_t per = sampler_->image().numel();
   images.resize(size_t(n * per));
   for (int64_t first = 0; first < n; first += kSampleBatch)
-    if (Status s = sampler_->run(z.data() + first * nz, conditional_ ? labels.data() + first : nullptr,
-                                 std::min(kSampleBatch, n - first), images.data() + first * per);
-        !s.ok())
-      return s;
+    GANTRY_TRY(sampler_->run(z.data() + first * nz, conditional_ ? labels.data() + first : nullptr,
+                             std::min(kSampleBatch, n - first), images.data() + first * per));
   return {};
 }
 

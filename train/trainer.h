@@ -40,14 +40,14 @@ struct TrainConfig {
   BackendKind backend = BackendKind::cpu;
   int threads = 0;
   bool profile = false;  // time every op (gantry bench --profile)
-  nets::Widths widths;  // the model's default widths (ModelSpec::seed) unless changed; nc is 1 (MNIST)
+  nets::Widths widths;   // the model's default widths (ModelSpec::seed) unless changed; nc is 1 (MNIST)
   // Optimizer: negative means the objective's default (gan: Adam 2e-4, β₁ 0.5,
   // β₂ 0.999; wgan-gp: Adam 1e-4, β₁ 0.5, β₂ 0.999, where Gulrajani et al. 2017
   // use β₁ 0, β₂ 0.9; wgan-clip: RMSProp 5e-5).
   float lr = -1, beta1 = -1, beta2 = -1;
-  int n_critic = 5;      // wgan-gp, wgan-clip
-  float lambda = 10;     // wgan-gp penalty weight
-  float clip = 0.01f;    // wgan-clip weight bound c
+  int n_critic = 5;    // wgan-gp, wgan-clip
+  float lambda = 10;   // wgan-gp penalty weight
+  float clip = 0.01f;  // wgan-clip weight bound c
 
   // "key=value;..." of everything above, stored in checkpoints. parse()
   // accepts only what check() accepts.
@@ -72,7 +72,7 @@ class Trainer {
   // copies the dataset into the arena. Weights start from init_weights() or load().
   static Result<std::unique_ptr<Trainer>> create(const TrainConfig& config, const Dataset& data);
 
-  Status init_weights();                    // DCGAN's initialization (nets::Init), from config.seed
+  Status init_weights();  // DCGAN's initialization (nets::Init), from config.seed
   // One generator iteration. A NaN or Inf in any metric is an error naming
   // the step and the metric; the caller keeps its last checkpoint.
   Status step();

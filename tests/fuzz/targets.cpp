@@ -96,10 +96,14 @@ Status idx_labels(std::span<const std::byte> bytes) {
 Status golden(std::span<const std::byte> bytes) {
   auto c = parse_golden_case(bytes, "fuzz-golden.safetensors");
   if (!c.ok()) return c.status();
-  const std::pair<const char*, const GoldenCase::Tensor*> tensors[] = {
-      {"input", &c->input},   {"weight", &c->weight},           {"bias", &c->bias},
-      {"output", &c->output}, {"grad_output", &c->grad_output}, {"grad_input", &c->grad_input},
-      {"grad_weight", &c->grad_weight}, {"grad_bias", &c->grad_bias}};
+  const std::pair<const char*, const GoldenCase::Tensor*> tensors[] = {{"input", &c->input},
+                                                                       {"weight", &c->weight},
+                                                                       {"bias", &c->bias},
+                                                                       {"output", &c->output},
+                                                                       {"grad_output", &c->grad_output},
+                                                                       {"grad_input", &c->grad_input},
+                                                                       {"grad_weight", &c->grad_weight},
+                                                                       {"grad_bias", &c->grad_bias}};
   for (const auto& [name, t] : tensors) {
     if (!t->present) continue;
     check_tensor("golden", name, t->shape, t->data.size());
@@ -130,7 +134,8 @@ Status generator(std::span<const std::byte> bytes) {
 }  // namespace
 
 const std::vector<std::string>& target_names() {
-  static const std::vector<std::string> names = {"safetensors", "npy", "idx_images", "idx_labels", "golden", "generator"};
+  static const std::vector<std::string> names = {"safetensors", "npy",    "idx_images",
+                                                 "idx_labels",  "golden", "generator"};
   return names;
 }
 
