@@ -45,6 +45,7 @@ namespace {
 
 // ---- the loader, opened at run time
 
+// clang-format off (it re-wraps these lists differently on every run)
 #define GANTRY_VK_INSTANCE_FNS(X)                                                                          \
   X(vkDestroyInstance)                                                                                     \
   X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties) X(vkGetPhysicalDeviceProperties2)         \
@@ -66,6 +67,7 @@ namespace {
                                               X(vkDestroyQueryPool) X(vkGetQueryPoolResults) X(vkQueueSubmit)        \
                                                   X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences)              \
                                                       X(vkResetFences) X(vkDeviceWaitIdle)
+// clang-format on
 
 struct Fns {
   PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr = nullptr;

@@ -2,9 +2,8 @@
 #include <gantry/gantry.h>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb_image_write.h>
-
 #include <math.h>
+#include <stb_image_write.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -33,7 +32,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i)
     for (int p = 0; p < h * w; ++p) {
       const float v = images[(size_t)i * c * h * w + p];
-      png[(size_t)(p / w) * w * n + (size_t)i * w + p % w] = (unsigned char)(v < -1 ? 0 : v > 1 ? 255 : (v + 1) * 127.5f);
+      png[(size_t)(p / w) * w * n + (size_t)i * w + p % w] = (unsigned char)(v < -1  ? 0
+                                                                             : v > 1 ? 255
+                                                                                     : (v + 1) * 127.5f);
     }
   const int ok = stbi_write_png(argv[2], w * n, h, 1, png, w * n);
   printf("%s: %d samples, %dx%dx%d, nz %lld\n", argv[2], n, c, h, w, (long long)nz);

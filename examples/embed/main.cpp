@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
         const float v = images[size_t(i) * g->image_floats() + size_t(y) * w + x];
         png[size_t(y) * w * n + size_t(i) * w + x] = (unsigned char)(v < -1 ? 0 : v > 1 ? 255 : (v + 1) * 127.5f);
       }
-  if (!stbi_write_png(argv[2], w * n, h, 1, png.data(), w * n)) return std::fprintf(stderr, "cannot write %s\n", argv[2]), 1;
+  if (!stbi_write_png(argv[2], w * n, h, 1, png.data(), w * n))
+    return std::fprintf(stderr, "cannot write %s\n", argv[2]), 1;
   std::printf("%s: %d samples of %s on %s\n", argv[2], n, g->description().c_str(), g->device().c_str());
   return 0;
 }
