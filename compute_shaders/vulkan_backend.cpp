@@ -45,7 +45,8 @@ namespace {
 
 // ---- the loader, opened at run time
 
-// clang-format off (it re-wraps these lists differently on every run)
+// The loader's function lists; clang-format re-wraps them differently on every run.
+// clang-format off
 #define GANTRY_VK_INSTANCE_FNS(X)                                                                          \
   X(vkDestroyInstance)                                                                                     \
   X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties) X(vkGetPhysicalDeviceProperties2)         \
