@@ -184,19 +184,6 @@ bool is_run_output(const std::filesystem::path& p) {
   return parent == "samples" && p.extension() == ".png" && (name == "latest.png" || name.rfind("step_", 0) == 0);
 }
 
-// Temporary files left by a killed writer ("<file>.tmp-<pid>"): with the lock
-// held no other process can be writing them.
-int remove_stale_temporaries(const std::string& dir) {
-  namespace fs = std::filesystem;
-  int removed = 0;
-  std::error_code ec;
-  for (const std::string& d : {dir, dir + "/samples"})
-    for (fs::directory_iterator it(d, ec), end; !ec && it != end; it.increment(ec))
-      if (it->is_regular_file(ec) && it->path().filename().string().find(".tmp-") != std::string::npos)
-        removed += fs::remove(it->path(), ec) ? 1 : 0;
-  return removed;
-}
-
 std::string hms(double seconds) {
   const long s = long(seconds + 0.5);
   char buf[32];
@@ -314,7 +301,8 @@ int train(const Args& args) {
   fs::create_directories(o.out + "/samples", ec);
   if (ec) return fail(2, "cannot create " + o.out + ": " + ec.message());
   if (Status s = lock_run_dir(o.out); !s.ok()) return fail(2, s.message());
-  if (const int n = remove_stale_temporaries(o.out))
+  // With the lock held, every temporary file in the run directory is a killed writer's.
+  if (const int n = remove_stale_temporaries(o.out, "") + remove_stale_temporaries(o.out + "/samples", ""))
     std::printf("removed %d temporary file%s left by an interrupted writer\n", n, n == 1 ? "" : "s");
   if (o.resume.empty()) {
     std::vector<fs::path> previous;

@@ -5,7 +5,9 @@
 // the size limit).
 #include "platform/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +41,26 @@ void sync_dir(const std::string& dir) {
 
 }  // namespace
 
+int remove_stale_temporaries(const std::string& dir, const std::string& prefix) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    const size_t tmp = name.rfind(".tmp-");
+    if (tmp == std::string::npos || name.compare(0, prefix.size(), prefix) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + tmp + 5, &end, 10);
+    // A pid that exists (kill succeeds or is merely not permitted) may still be writing.
+    if (*end || pid <= 0 || pid == ::getpid() || ::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;
+    stale.push_back(dir + "/" + name);
+  }
+  ::closedir(d);
+  int removed = 0;
+  for (const std::string& path : stale) removed += ::unlink(path.c_str()) == 0 ? 1 : 0;
+  return removed;
+}
+
 Status check_replaceable(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
@@ -53,6 +75,8 @@ Status check_replaceable(const std::string& path) {
 
 Status write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {
   GANTRY_TRY(check_replaceable(path));
+  const size_t slash = path.find_last_of('/');
+  remove_stale_temporaries(parent_dir(path), (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp-");
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) return Status::error("cannot create '" + tmp + "' to write '" + path + "': " + errno_text(errno));

@@ -16,8 +16,14 @@
 namespace gantry {
 
 // Replaces `path` with exactly `bytes`; on failure `path` is left untouched
-// and the temporary file is removed.
+// and the temporary file is removed, and so are stale ones of the same path.
 Status write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
+
+// Removes the temporary files ("<name>.tmp-<pid>") in `dir` whose names start
+// with `prefix` and whose writer is no longer running: what a killed writer
+// left behind. write_file_atomic calls it for its own path; a caller that owns
+// a whole directory (a locked run directory) passes "". Returns how many.
+int remove_stale_temporaries(const std::string& dir, const std::string& prefix);
 
 // Ok when `path` does not exist or is a regular file: write_file_atomic never
 // replaces a device node, FIFO, socket or directory (renaming over /dev/sda's

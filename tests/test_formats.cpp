@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -125,6 +126,26 @@ TEST_F(Formats, AtomicWriteReplacesFileAndLeavesNoTemporary) {
       << "a temporary file was left behind";
   ASSERT_TRUE(write_file_atomic(p, {}).ok());
   EXPECT_TRUE(read_file(p).value().empty());
+}
+
+// A killed writer leaves "<file>.tmp-<pid>": the next write of that file
+// removes it, but never a temporary whose writer is alive, nor another file's.
+TEST_F(Formats, AtomicWriteRemovesStaleTemporariesOfDeadWriters) {
+  const std::string p = path("grid.png");
+  pid_t dead = fork();  // a pid that surely belongs to no running process once reaped
+  if (dead == 0) _exit(0);
+  ASSERT_GT(dead, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(dead, &status, 0), dead);
+  const std::string stale = p + ".tmp-" + std::to_string(dead), live = p + ".tmp-" + std::to_string(getppid()),
+                    other = path("other.png.tmp-") + std::to_string(dead);
+  for (const std::string& f : {stale, live, other}) ASSERT_TRUE(write_file_atomic(f, bytes_of("x")).ok());
+  ASSERT_TRUE(write_file_atomic(p, bytes_of("new")).ok());
+  EXPECT_FALSE(fs::exists(stale)) << "the dead writer's temporary was left";
+  EXPECT_TRUE(fs::exists(live)) << "a live writer's temporary was removed";
+  EXPECT_TRUE(fs::exists(other)) << "another file's temporary was removed";
+  EXPECT_EQ(remove_stale_temporaries(dir_, ""), 1);  // a whole directory: `other` goes too
+  EXPECT_TRUE(fs::exists(live));
 }
 
 TEST_F(Formats, ReadFileErrorsNameFileAndReason) {
