@@ -117,6 +117,9 @@ int eval(const Args& args) {
   }
   auto real = load_dataset(o.data, kClassifierImageSize, o.n_real);
   if (!real.ok()) return fail(real.message());
+  if (real->images[0] < o.n_real)  // the distance depends on the reference's size: never use fewer silently
+    return fail("--n-real " + std::to_string(o.n_real) + " is more than the " + std::to_string(real->images[0]) +
+                " digits in " + o.data);
   const ImageView sample_view{samples->shape, samples->data};
   auto report = evaluate_samples(**classifier, sample_view,
                                  labels ? std::optional<std::span<const float>>(labels->data) : std::nullopt,

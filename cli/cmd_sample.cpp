@@ -108,9 +108,10 @@ int sample(const Args& args) {
     auto arr = read_npy(z_file);
     if (!arr.ok()) return std::fprintf(stderr, "gantry sample: %s\n", arr.message().c_str()), 2;
     const Shape s = arr->shape;
-    const bool ok = (s.rank == 2 && s[1] == nz) || (s.rank == 4 && s[1] == nz && s[2] == 1 && s[3] == 1);
+    const bool ok = s[0] >= 1 && ((s.rank == 2 && s[1] == nz) || (s.rank == 4 && s[1] == nz && s[2] == 1 && s[3] == 1));
     if (!ok)
-      return std::fprintf(stderr, "gantry sample: %s has shape %s; the generator needs [N, %lld] or [N, %lld, 1, 1]\n",
+      return std::fprintf(stderr,
+                          "gantry sample: %s has shape %s; the generator needs [N, %lld] or [N, %lld, 1, 1], N ≥ 1\n",
                           z_file.c_str(), s.str().c_str(), static_cast<long long>(nz), static_cast<long long>(nz)),
              2;
     z = arr->data;

@@ -277,6 +277,7 @@ int train(const Args& args) {
   };
   const std::string ckpt = o.out + "/checkpoint.safetensors";
 
+  std::string saved_rows;  // the resumed run's data set size, when its checkpoint records it
   if (!o.resume.empty()) {
     // The config lives in the checkpoint's metadata.
     auto f = read_safetensors(ckpt);
@@ -286,12 +287,16 @@ int train(const Args& args) {
     auto c = TrainConfig::parse(*text);
     if (!c.ok()) return fail(2, ckpt + ": " + c.message());
     if (Status s = merge_resumed(*c, o); !s.ok()) return fail(2, s.message());
+    if (const std::string* rows = f->meta("data_rows")) saved_rows = *rows;
   }
   auto spec = nets::model_spec(o.config.model);
   if (!spec.ok()) return fail(2, spec.message());
   const int size = (*spec)->image_size;
   auto data = load_dataset(o.data, size, o.limit);
   if (!data.ok()) return fail(2, data.message());
+  if (!saved_rows.empty() && saved_rows != std::to_string(data->images[0]))
+    std::printf("resume: %lld digits from %s where the run had %s; the minibatch order changes from here\n",
+                static_cast<long long>(data->images[0]), o.data.c_str(), saved_rows.c_str());
   auto trainer = Trainer::create(o.config, *data);
   if (!trainer.ok()) return fail(2, trainer.message());
   Trainer& t = **trainer;

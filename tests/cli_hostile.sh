@@ -98,6 +98,15 @@ header="{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 2, 2), }"
 expect 2 "nan.npy: sample 1 holds a non-finite value at element 2" -- \
   "$gantry" eval --classifier "$work/cls.safetensors" --samples "$work/nan.npy" --data "$data" --n-real 20
 
+head -c 128 "$work/nan.npy" >"$work/zeros.npy" && head -c 32 /dev/zero >>"$work/zeros.npy"
+expect 2 "--n-real 100000 is more than the" -- \
+  "$gantry" eval --classifier "$work/cls.safetensors" --samples "$work/zeros.npy" --data "$data" --n-real 100000
+# Latents from a file: zero rows or the wrong width are refused before sampling.
+header="{'descr': '<f4', 'fortran_order': False, 'shape': (0, 8), }"
+printf '\x93NUMPY\x01\x00\x76\x00%s%*s\n' "$header" $((117 - ${#header})) '' >"$work/z0.npy"
+expect 2 "z0.npy has shape \[0,8\]; the generator needs \[N, 8\]" -- "${sample[@]}" --z "$work/z0.npy"
+expect 2 "--z gives the latents \(and their number\); drop --n" -- "${sample[@]}" --z "$work/z0.npy" --n 3
+
 # Other commands' numbers.
 expect 2 "--n 1 is out of range" -- "$gantry" eval --classifier x --checkpoint "$ckpt" --n 1
 expect 2 "--batch takes a number, not '12x'" -- "$gantry" bench --batch 12x

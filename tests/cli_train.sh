@@ -74,6 +74,10 @@ rc=0
 "$gantry" train --resume "$work/run" --steps 3 --lr 1e-4 --data "$work/data" >"$work/log9" 2>&1 ||
   { cat "$work/log9"; fail "resume with --lr exited non-zero"; }
 grep -q "resume: --lr 0.0001 replaces the checkpoint's 0.0002" "$work/log9" || { cat "$work/log9"; fail "--lr on resume not announced"; }
+"$gantry" train --resume "$work/run" --steps 4 --limit 40 --data "$work/data" >"$work/log11" 2>&1 ||
+  { cat "$work/log11"; fail "resume with --limit exited non-zero"; }
+grep -q "resume: 40 digits from .* where the run had 64; the minibatch order changes" "$work/log11" ||
+  { cat "$work/log11"; fail "a changed data set on resume was not announced"; }
 for bad in "--batch 4" "--nz 16" "--n-critic 3" "--seed 9"; do
   rc=0
   "$gantry" train --resume "$work/run" --steps 5 $bad --data "$work/data" >"$work/log10" 2>&1 || rc=$?

@@ -313,7 +313,12 @@ Status Trainer::save(const std::string& path) const {
     GANTRY_TRY(program_->read(v, t.data.data(), int64_t(t.data.size())));
     f.tensors.push_back(std::move(t));
   }
-  f.metadata = {{"format", kCheckpointFormat}, {"step", std::to_string(step_)}, {"config", config_.serialize()}};
+  // data_rows: the minibatch order is a function of the data set's size, so a
+  // resume can say when it changed.
+  f.metadata = {{"format", kCheckpointFormat},
+                {"step", std::to_string(step_)},
+                {"config", config_.serialize()},
+                {"data_rows", std::to_string(rows_)}};
   return write_safetensors(path, f);
 }
 
