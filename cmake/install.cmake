@@ -11,7 +11,7 @@ add_library(gantry_api SHARED api/generator_api.cpp api/c_api.cpp)
 target_include_directories(gantry_api PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
                                              $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_link_libraries(gantry_api PRIVATE gantry_train gantry_backends)
-target_link_options(gantry_api PRIVATE -Wl,--version-script=${PROJECT_SOURCE_DIR}/cmake/gantry.map -Wl,--no-undefined)
+target_link_options(gantry_api PRIVATE -Wl,--version-script=${PROJECT_SOURCE_DIR}/cmake/gantry.map)
 set_target_properties(gantry_api PROPERTIES OUTPUT_NAME gantry EXPORT_NAME gantry VERSION ${PROJECT_VERSION}
                                             SOVERSION ${PROJECT_VERSION_MAJOR} LINK_DEPENDS ${PROJECT_SOURCE_DIR}/cmake/gantry.map)
 target_compile_features(gantry_api INTERFACE cxx_std_17)  # what the public headers need
