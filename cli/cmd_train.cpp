@@ -365,13 +365,16 @@ int train(const Args& args) {
   const auto start = clock::now();
   const int64_t first = t.steps_done();
   int64_t last_saved = first;  // 0 on a fresh run: no checkpoint yet
+  // A failed step (NaN) or write (a full disk) ends the run; the checkpoint on
+  // disk is whole, and the message says which step it holds.
+  auto stop = [&](const Status& s) {
+    std::fprintf(stderr, "\ngantry train: %s; stopping. The last good checkpoint is %s (step %lld).\n",
+                 s.message().c_str(), last_saved > 0 ? ckpt.c_str() : "(none written yet)",
+                 static_cast<long long>(last_saved));
+    return 1;
+  };
   while (t.steps_done() < o.steps) {
-    if (Status s = t.step(); !s.ok()) {
-      std::fprintf(stderr, "\ngantry train: %s; stopping. The last good checkpoint is %s (step %lld).\n",
-                   s.message().c_str(), last_saved > 0 ? ckpt.c_str() : "(none written yet)",
-                   static_cast<long long>(last_saved));
-      return 1;
-    }
+    if (Status s = t.step(); !s.ok()) return stop(s);
     const int64_t step = t.steps_done();
     const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
     const double rate = double(step - first) / std::max(elapsed, 1e-9);
@@ -390,11 +393,10 @@ int train(const Args& args) {
       std::fflush(stdout);
     }
     if (step % o.sample_every == 0 || step == o.steps)
-      if (Status s = write_samples(); !s.ok())
-        return std::fprintf(stderr, "\ngantry train: %s\n", s.message().c_str()), 1;
+      if (Status s = write_samples(); !s.ok()) return stop(s);
     const int sig = g_signal;
     if (step % o.checkpoint_every == 0 || step == o.steps || sig) {
-      if (Status s = save_all(); !s.ok()) return std::fprintf(stderr, "\ngantry train: %s\n", s.message().c_str()), 1;
+      if (Status s = save_all(); !s.ok()) return stop(s);
       last_saved = step;
     }
     if (sig) {
