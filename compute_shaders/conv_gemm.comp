@@ -1,6 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "shader_codes.glsl"
 
 // The convolution family as one implicit GEMM, C[M, N] = A[M, K] · B[K, N] per
 // z slice, checked against engine/ops_conv.cpp by tests/test_backend_parity.cpp.
@@ -33,7 +34,7 @@
 
 layout(local_size_x = 256) in;
 
-layout(constant_id = 0) const uint MODE = 0;  // 0 conv2d, 1 conv_transpose2d, 2 conv2d_grad_weight, 3 matmul
+layout(constant_id = 0) const uint MODE = CONV_CONV2D;  // CONV_* of shader_codes.h (ConvCode in the encoder)
 layout(constant_id = 1) const uint M = 1;
 layout(constant_id = 2) const uint N = 1;
 layout(constant_id = 3) const uint K = 1;
@@ -106,8 +107,8 @@ shared float Bs[BK][256 + 1];
 // contiguous along K (coalesced global reads), else along M / N.
 // (Macros: glslang evaluates a spec-constant `const bool` built with && / ||
 // in a function body, which spirv-val rejects.)
-#define A_K_FAST (!(MODE == 3 && TRANS_A != 0))
-#define B_K_FAST (MODE == 2 || (MODE == 3 && TRANS_B != 0))
+#define A_K_FAST (!(MODE == CONV_MATMUL && TRANS_A != 0))
+#define B_K_FAST (MODE == CONV_GRAD_WEIGHT || (MODE == CONV_MATMUL && TRANS_B != 0))
 
 // Per-z state.
 uint grp;       // group
@@ -115,7 +116,7 @@ uint ph, pw;    // conv_transpose2d: output phase
 uint kh0, kw0;  // conv_transpose2d: first tap of the phase (KH / KW: none)
 
 void set_z(uint zz) {
-  if (MODE == 1) {
+  if (MODE == CONV_CONV_TRANSPOSE2D) {
     grp = zz / (SH * SW);
     const uint phase = zz % (SH * SW);
     ph = phase / SW;
@@ -134,14 +135,14 @@ void set_z(uint zz) {
 
 // A(m, k) and B(k, n) of the current z; m < M, n < N and k < K are the caller's.
 float load_a(uint m, uint k) {
-  if (MODE == 0) return arena[pc.in1 + (grp * M + m) * K + k];
-  if (MODE == 1) {
+  if (MODE == CONV_CONV2D) return arena[pc.in1 + (grp * M + m) * K + k];
+  if (MODE == CONV_CONV_TRANSPOSE2D) {
     const uint ci = k / (NTH * NTW), t = k % (NTH * NTW);
     const uint kh = kh0 + (t / NTW) * STEP_H, kw = kw0 + (t % NTW) * STEP_W;
     if (kh >= KH || kw >= KW) return 0.0;
     return arena[pc.in1 + ((grp * CG + ci) * M + m) * KK + kh * KW + kw];
   }
-  if (MODE == 2) {
+  if (MODE == CONV_GRAD_WEIGHT) {
     const uint img = k / HW_OUT, p = k % HW_OUT;
     return arena[pc.in1 + (img * C_OUT + grp * M + m) * HW_OUT + p];
   }
@@ -157,11 +158,11 @@ float conv_tap(uint img, uint ci, uint oh, uint ow, uint kh, uint kw) {
 }
 
 float load_b(uint k, uint n) {
-  if (MODE == 0) {
+  if (MODE == CONV_CONV2D) {
     const uint img = n / HW_OUT, p = n % HW_OUT, ci = k / KK, r = k % KK;
     return conv_tap(img, ci, p / W_OUT, p % W_OUT, r / KW, r % KW);
   }
-  if (MODE == 1) {
+  if (MODE == CONV_CONV_TRANSPOSE2D) {
     const uint img = n / (HQ * WQ), q = n % (HQ * WQ);
     const uint ci = k / (NTH * NTW), t = k % (NTH * NTW);
     const uint kh = kh0 + (t / NTW) * STEP_H, kw = kw0 + (t % NTW) * STEP_W;
@@ -172,7 +173,7 @@ float load_b(uint k, uint n) {
     if (ih < 0 || ih >= int(H_IN) || iw < 0 || iw >= int(W_IN)) return 0.0;
     return arena[pc.in0 + (img * C_IN + grp * CG + ci) * HW_IN + uint(ih) * W_IN + uint(iw)];
   }
-  if (MODE == 2) {
+  if (MODE == CONV_GRAD_WEIGHT) {
     const uint img = k / HW_OUT, p = k % HW_OUT, ci = n / KK, r = n % KK;
     return conv_tap(img, ci, p / W_OUT, p % W_OUT, r / KW, r % KW);
   }
@@ -181,14 +182,14 @@ float load_b(uint k, uint n) {
 
 void store_c(uint m, uint n, uint split, float v) {
   uint o;
-  if (MODE == 0) {
+  if (MODE == CONV_CONV2D) {
     o = ((n / HW_OUT) * C_OUT + grp * M + m) * HW_OUT + n % HW_OUT;
-  } else if (MODE == 1) {
+  } else if (MODE == CONV_CONV_TRANSPOSE2D) {
     const uint img = n / (HQ * WQ), q = n % (HQ * WQ);
     const uint oh = ph + (q / WQ) * SH, ow = pw + (q % WQ) * SW;
     if (oh >= H_OUT || ow >= W_OUT) return;  // a phase with fewer rows than HQ
     o = ((img * C_OUT + grp * M + m) * H_OUT + oh) * W_OUT + ow;
-  } else if (MODE == 2) {
+  } else if (MODE == CONV_GRAD_WEIGHT) {
     o = (grp * M + m) * N + n;
   } else {
     o = m * N + n;

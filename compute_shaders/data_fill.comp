@@ -2,6 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "elementwise_math.glsl"
+#include "shader_codes.glsl"
 
 // Sources of engine/ops_data.cpp: constant fill, and Philox normal/uniform
 // fills keyed by (seed, step, stream) that reproduce platform/philox.h element
@@ -11,9 +12,8 @@
 
 layout(local_size_x = 256) in;
 
-// Kinds: keep in step with FillKind in encode_data.cpp.
-const uint FILL = 0, NORMAL = 1, UNIFORM = 2;
-layout(constant_id = 0) const uint KIND = FILL;
+// Kinds: FILL_* of shader_codes.h (FillCode in the encoder).
+layout(constant_id = 0) const uint KIND = FILL_CONSTANT;
 
 layout(push_constant) uniform Push {
   uint n;       // elements
@@ -30,11 +30,11 @@ float log_unit(float u) { return u >= 0.5 ? log1p_small(u - 1.0) : log(u); }
 void main() {
   GRID_STRIDE(block, (pc.n + 3) / 4) {
     float v[4];
-    if (KIND == FILL) {
+    if (KIND == FILL_CONSTANT) {
       v = float[4](pc.alpha, pc.alpha, pc.alpha, pc.alpha);
     } else {
       const uvec4 w = philox_block(pc.stream, block);
-      if (KIND == UNIFORM) {
+      if (KIND == FILL_UNIFORM) {
         for (int k = 0; k < 4; ++k) v[k] = pc.alpha + (pc.beta - pc.alpha) * philox_uniform01(w[k]);
       } else {
         // Box–Muller as philox_normal: words (0,1) → elements 0,1 and

@@ -2,6 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "elementwise_math.glsl"
+#include "shader_codes.glsl"
 
 // y = f(a, b) elementwise with NumPy broadcasting (rank ≤ 5), f chosen by
 // specialization constant 0: add, sub, mul, div and the same-shape pairs
@@ -12,9 +13,8 @@
 
 layout(local_size_x = 256) in;
 
-// Op codes: keep in step with BinaryOp in encode_elementwise.cpp.
-const uint ADD = 0, SUB = 1, MUL = 2, DIV = 3, LEAKY_RELU_BACKWARD = 4, CLAMP_BACKWARD = 5, BCE_WITH_LOGITS = 6;
-layout(constant_id = 0) const uint OP = ADD;
+// Op codes: BINARY_* of shader_codes.h (BinaryCode in the encoders).
+layout(constant_id = 0) const uint OP = BINARY_ADD;
 layout(constant_id = 1) const uint BROADCAST = 0;
 
 layout(push_constant) uniform Push {
@@ -32,13 +32,13 @@ layout(push_constant) uniform Push {
 } pc;
 
 float apply(float a, float b) {
-  if (OP == ADD) return a + b;
-  if (OP == SUB) return a - b;
-  if (OP == MUL) return a * b;
-  if (OP == DIV) return a / b;
-  if (OP == LEAKY_RELU_BACKWARD) return b > 0.0 ? a : pc.alpha * a;          // a = dy, b = x
-  if (OP == CLAMP_BACKWARD) return b >= pc.alpha && b <= pc.beta ? a : 0.0;  // a = dy, b = x
-  // bce_with_logits, a = logits x, b = targets t:
+  if (OP == BINARY_ADD) return a + b;
+  if (OP == BINARY_SUB) return a - b;
+  if (OP == BINARY_MUL) return a * b;
+  if (OP == BINARY_DIV) return a / b;
+  if (OP == BINARY_LEAKY_RELU_BACKWARD) return b > 0.0 ? a : pc.alpha * a;          // a = dy, b = x
+  if (OP == BINARY_CLAMP_BACKWARD) return b >= pc.alpha && b <= pc.beta ? a : 0.0;  // a = dy, b = x
+  // BINARY_BCE_WITH_LOGITS, a = logits x, b = targets t:
   // max(x, 0) − x·t + log1p(exp(−|x|)), log1p accurate where exp(−|x|) is tiny.
   return (a > 0.0 ? a : 0.0) - a * b + log1p_small(exp(-abs(a)));
 }

@@ -2,6 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "elementwise_math.glsl"
+#include "shader_codes.glsl"
 
 // y = f(x) elementwise, f chosen by specialization constant 0: the unary ops of
 // engine/ops_elementwise.cpp (and a plain copy for assign, ops_optim.cpp), in
@@ -10,9 +11,8 @@
 
 layout(local_size_x = 256) in;
 
-// Op codes: keep in step with UnaryOp in encode_elementwise.cpp.
-const uint SCALE = 0, SQUARE = 1, SQRT = 2, EXP = 3, TANH = 4, SIGMOID = 5, LEAKY_RELU = 6, CLAMP = 7, COPY = 8;
-layout(constant_id = 0) const uint OP = SCALE;
+// Op codes: UNARY_* of shader_codes.h (UnaryCode in the encoders).
+layout(constant_id = 0) const uint OP = UNARY_SCALE;
 
 layout(push_constant) uniform Push {
   uint n;       // elements
@@ -41,15 +41,15 @@ float sigmoid_stable(float x) {
 }
 
 float apply(float x) {
-  if (OP == SCALE) return pc.alpha * x + pc.beta;
-  if (OP == SQUARE) return x * x;
-  if (OP == SQRT) return sqrt(x);
-  if (OP == EXP) return exp(x);
-  if (OP == TANH) return tanh_stable(x);
-  if (OP == SIGMOID) return sigmoid_stable(x);
-  if (OP == LEAKY_RELU) return x > 0.0 ? x : pc.alpha * x;
-  if (OP == CLAMP) return x < pc.alpha ? pc.alpha : (x > pc.beta ? pc.beta : x);  // NaN passes, as on the CPU
-  // COPY (assign)
+  if (OP == UNARY_SCALE) return pc.alpha * x + pc.beta;
+  if (OP == UNARY_SQUARE) return x * x;
+  if (OP == UNARY_SQRT) return sqrt(x);
+  if (OP == UNARY_EXP) return exp(x);
+  if (OP == UNARY_TANH) return tanh_stable(x);
+  if (OP == UNARY_SIGMOID) return sigmoid_stable(x);
+  if (OP == UNARY_LEAKY_RELU) return x > 0.0 ? x : pc.alpha * x;
+  if (OP == UNARY_CLAMP) return x < pc.alpha ? pc.alpha : (x > pc.beta ? pc.beta : x);  // NaN passes, as on the CPU
+  // UNARY_COPY (assign)
   return x;
 }
 

@@ -6,12 +6,11 @@
 #include <algorithm>
 #include <numeric>
 
+#include "compute_shaders/shader_codes.h"
 #include "compute_shaders/vk_kernels.h"
 
 namespace gantry::vk {
 namespace {
-
-enum Mode : uint32_t { kConv2d = 0, kConvTranspose2d = 1, kGradWeight = 2, kMatmul = 3 };
 
 constexpr int64_t kChunk = 16;  // conv_gemm.comp's BK: split slices start on a chunk
 // Split K only while the grid is smaller than this (about two 256-invocation
@@ -25,7 +24,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // One node as conv_gemm.comp sees it: its specialization constants, in
 // constant_id order, and the output size.
 struct Gemm {
-  uint32_t mode = 0, M = 1, N = 1, K = 1, Z = 1, splits = 1, k_split = 1;
+  ConvCode mode = ConvCode::conv2d;
+  uint32_t M = 1, N = 1, K = 1, Z = 1, splits = 1, k_split = 1;
   uint32_t batch = 1, c_in = 1, h_in = 1, w_in = 1, c_out = 1, h_out = 1, w_out = 1;
   uint32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
   uint32_t step_h = 1, step_w = 1, has_bias = 0, trans_a = 0, trans_b = 0;
@@ -33,8 +33,9 @@ struct Gemm {
   int64_t out_elems = 0;
 
   std::vector<uint32_t> spec() const {
-    return {mode, M,  N,  K,  Z,  splits, k_split, batch,  c_in,   h_in,   w_in,     c_out,   h_out,   w_out, kh,
-            kw,   sh, sw, ph, pw, dh,     dw,      groups, step_h, step_w, has_bias, trans_a, trans_b, bm,    bn};
+    const uint32_t mode_code = spec_code(mode);
+    return {mode_code, M,  N,  K,  Z,  splits, k_split, batch,  c_in,   h_in,   w_in,     c_out,   h_out,   w_out, kh,
+            kw,        sh, sw, ph, pw, dh,     dw,      groups, step_h, step_w, has_bias, trans_a, trans_b, bm,    bn};
   }
 };
 
@@ -53,7 +54,7 @@ Gemm plan(const Node& n, const Shape& s0, const Shape& s1, bool bias) {
   const uint32_t cg = p.c_in / p.groups;
   switch (n.op) {
     case Op::conv2d:  // x: s0, w: s1 [C_out, Cg, kH, kW]
-      p.mode = kConv2d;
+      p.mode = ConvCode::conv2d;
       p.c_out = uint32_t(y[1]), p.h_out = uint32_t(y[2]), p.w_out = uint32_t(y[3]);
       p.kh = uint32_t(s1[2]), p.kw = uint32_t(s1[3]);
       p.M = p.c_out / p.groups, p.N = p.batch * p.h_out * p.w_out, p.K = cg * p.kh * p.kw, p.Z = p.groups;
@@ -65,10 +66,10 @@ Gemm plan(const Node& n, const Shape& s0, const Shape& s1, bool bias) {
         // A 1×1 input fans out to exactly the kernel's window (the DCGAN stem):
         // y[B, C_out·kH·kW] = x[B, C_in] · w[C_in, C_out·kH·kW]. The gather form
         // would spend (kH·kW − 1)/(kH·kW) of its K on taps that miss.
-        p.mode = kMatmul;
+        p.mode = ConvCode::matmul;
         p.M = p.batch, p.N = p.c_out * p.kh * p.kw, p.K = p.c_in, p.Z = 1;
       } else {
-        p.mode = kConvTranspose2d;
+        p.mode = ConvCode::conv_transpose2d;
         p.step_h = p.sh / std::gcd(p.sh, p.dh), p.step_w = p.sw / std::gcd(p.sw, p.dw);
         const uint32_t nth = (p.kh + p.step_h - 1) / p.step_h, ntw = (p.kw + p.step_w - 1) / p.step_w;
         p.M = uint32_t(s1[1]);
@@ -78,13 +79,13 @@ Gemm plan(const Node& n, const Shape& s0, const Shape& s1, bool bias) {
       }
       break;
     case Op::conv2d_grad_weight:  // x: s0, dy: s1 [B, C_out, Hd, Wd]; dw: y [C_out, Cg, kH, kW]
-      p.mode = kGradWeight;
+      p.mode = ConvCode::grad_weight;
       p.c_out = uint32_t(s1[1]), p.h_out = uint32_t(s1[2]), p.w_out = uint32_t(s1[3]);
       p.kh = uint32_t(y[2]), p.kw = uint32_t(y[3]);
       p.M = p.c_out / p.groups, p.N = cg * p.kh * p.kw, p.K = p.batch * p.h_out * p.w_out, p.Z = p.groups;
       break;
     default:  // matmul: a: s0 [M, K] or [K, M], b: s1 [K, N] or [N, K]
-      p.mode = kMatmul;
+      p.mode = ConvCode::matmul;
       p.trans_a = n.attrs.trans_a, p.trans_b = n.attrs.trans_b;
       p.M = uint32_t(y[0]), p.N = uint32_t(y[1]), p.K = uint32_t(n.attrs.trans_a ? s0[0] : s0[1]);
       break;

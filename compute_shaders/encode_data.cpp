@@ -3,24 +3,22 @@
 // constant 0), gather, its deterministic scatter-add gather_backward (a zero
 // fill, then one invocation per column walking the batch in order) and
 // one_hot. Compared with the CPU kernels by tests/test_backend_parity.cpp.
+#include "compute_shaders/shader_codes.h"
 #include "compute_shaders/vk_kernels.h"
 
 namespace gantry::vk {
 namespace {
 
-// Kinds of data_fill.comp.
-enum FillKind : uint32_t { kFill, kNormal, kUniform };
-
 uint32_t u32(int64_t v) { return uint32_t(v); }
 
 // data_fill push: n, y, stream, alpha, beta; one invocation per 4-element Philox block.
-Dispatch fill(uint32_t kind, int64_t n, uint32_t y, const Attrs& at) {
+Dispatch fill(FillCode kind, int64_t n, uint32_t y, const Attrs& at) {
   Dispatch d = dispatch_1d("data_fill", (n + 3) / 4, {u32(n), y, at.stream, f2u(at.alpha), f2u(at.beta)});
-  d.spec = {kind};
+  d.spec = {spec_code(kind)};
   return d;
 }
 
-template <uint32_t kKind>
+template <FillCode kKind>
 void encode_fill(const NodeArgs& a, std::vector<Dispatch>& out) {
   out.push_back(fill(kKind, a.node->shape.numel(), a.out, a.node->attrs));
 }
@@ -35,7 +33,7 @@ void encode_gather(const NodeArgs& a, std::vector<Dispatch>& out) {
 // gather_backward(dy [B, width], index [B]) → [rows, width].
 void encode_gather_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
   const int64_t rows = a.node->shape[0], width = a.node->shape.numel() / rows, batch = (*a.in_shape[1])[0];
-  out.push_back(fill(kFill, rows * width, a.out, Attrs{}));  // Attrs{}: alpha = 0
+  out.push_back(fill(FillCode::constant, rows * width, a.out, Attrs{}));  // Attrs{}: alpha = 0
   out.push_back(
       dispatch_1d("data_gather_backward", width, {u32(width), a.in[0], a.in[1], a.out, u32(batch), u32(rows)}));
 }
@@ -48,9 +46,9 @@ void encode_one_hot(const NodeArgs& a, std::vector<Dispatch>& out) {
 
 }  // namespace
 
-GANTRY_VK_OP(fill, encode_fill<kFill>, nullptr);
-GANTRY_VK_OP(normal, encode_fill<kNormal>, nullptr);
-GANTRY_VK_OP(uniform, encode_fill<kUniform>, nullptr);
+GANTRY_VK_OP(fill, encode_fill<FillCode::constant>, nullptr);
+GANTRY_VK_OP(normal, encode_fill<FillCode::normal>, nullptr);
+GANTRY_VK_OP(uniform, encode_fill<FillCode::uniform>, nullptr);
 GANTRY_VK_OP(gather, encode_gather, nullptr);
 GANTRY_VK_OP(gather_backward, encode_gather_backward, nullptr);
 GANTRY_VK_OP(one_hot, encode_one_hot, nullptr);

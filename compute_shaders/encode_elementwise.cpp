@@ -6,20 +6,17 @@
 // tests (tests/test_backend_parity.cpp) compare every one with the CPU kernel.
 #include <cmath>
 
+#include "compute_shaders/shader_codes.h"
 #include "compute_shaders/vk_kernels.h"
 #include "engine/kernel_util.h"
 
 namespace gantry::vk {
 namespace {
 
-// Op codes of elementwise_binary.comp / elementwise_unary.comp.
-enum BinaryOp : uint32_t { kAdd, kSub, kMul, kDiv, kLeakyReluBackward, kClampBackward, kBceWithLogits };
-enum UnaryOp : uint32_t { kScale, kSquare, kSqrt, kExp, kTanh, kSigmoid, kLeakyRelu, kClamp, kCopy };
-
 uint32_t u32(int64_t v) { return uint32_t(v); }
 
 // elementwise_binary push: n, a, b, y, alpha, beta, dim[5], sa[5], sb[5].
-template <uint32_t kOp>
+template <BinaryCode kOp>
 void encode_binary(const NodeArgs& a, std::vector<Dispatch>& out) {
   static_assert(kMaxRank == 5, "elementwise_binary.comp indexes 5 axes");
   const Shape& y = a.node->shape;
@@ -37,25 +34,25 @@ void encode_binary(const NodeArgs& a, std::vector<Dispatch>& out) {
       d.push[16 + k] = axis >= 0 ? u32(tb[axis]) : 0;
     }
   }
-  d.spec = {kOp, broadcast ? 1u : 0u};
+  d.spec = {spec_code(kOp), broadcast ? 1u : 0u};
   out.push_back(std::move(d));
 }
 
 // elementwise_unary push: n, x, y, alpha, beta.
-Dispatch unary(uint32_t op, int64_t n, uint32_t x, uint32_t y, const Attrs& at) {
+Dispatch unary(UnaryCode op, int64_t n, uint32_t x, uint32_t y, const Attrs& at) {
   Dispatch d = dispatch_1d("elementwise_unary", n, {u32(n), x, y, f2u(at.alpha), f2u(at.beta)});
-  d.spec = {op};
+  d.spec = {spec_code(op)};
   return d;
 }
 
-template <uint32_t kOp>
+template <UnaryCode kOp>
 void encode_unary(const NodeArgs& a, std::vector<Dispatch>& out) {
   out.push_back(unary(kOp, a.node->shape.numel(), a.in[0], a.out, a.node->attrs));
 }
 
 // assign(dst, src): an effect, so it writes its first input.
 void encode_assign(const NodeArgs& a, std::vector<Dispatch>& out) {
-  out.push_back(unary(kCopy, a.in_shape[0]->numel(), a.in[1], a.in[0], a.node->attrs));
+  out.push_back(unary(UnaryCode::copy, a.in_shape[0]->numel(), a.in[1], a.in[0], a.node->attrs));
 }
 
 // adam(param, grad, m, v). ln β is taken in double here so that the shader's
@@ -80,21 +77,21 @@ void encode_rmsprop(const NodeArgs& a, std::vector<Dispatch>& out) {
 
 }  // namespace
 
-GANTRY_VK_OP(add, encode_binary<kAdd>, nullptr);
-GANTRY_VK_OP(sub, encode_binary<kSub>, nullptr);
-GANTRY_VK_OP(mul, encode_binary<kMul>, nullptr);
-GANTRY_VK_OP(div, encode_binary<kDiv>, nullptr);
-GANTRY_VK_OP(leaky_relu_backward, encode_binary<kLeakyReluBackward>, nullptr);
-GANTRY_VK_OP(clamp_backward, encode_binary<kClampBackward>, nullptr);
-GANTRY_VK_OP(bce_with_logits, encode_binary<kBceWithLogits>, nullptr);
-GANTRY_VK_OP(scale, encode_unary<kScale>, nullptr);
-GANTRY_VK_OP(square, encode_unary<kSquare>, nullptr);
-GANTRY_VK_OP(sqrt, encode_unary<kSqrt>, nullptr);
-GANTRY_VK_OP(exp, encode_unary<kExp>, nullptr);
-GANTRY_VK_OP(tanh, encode_unary<kTanh>, nullptr);
-GANTRY_VK_OP(sigmoid, encode_unary<kSigmoid>, nullptr);
-GANTRY_VK_OP(leaky_relu, encode_unary<kLeakyRelu>, nullptr);
-GANTRY_VK_OP(clamp, encode_unary<kClamp>, nullptr);
+GANTRY_VK_OP(add, encode_binary<BinaryCode::add>, nullptr);
+GANTRY_VK_OP(sub, encode_binary<BinaryCode::sub>, nullptr);
+GANTRY_VK_OP(mul, encode_binary<BinaryCode::mul>, nullptr);
+GANTRY_VK_OP(div, encode_binary<BinaryCode::div>, nullptr);
+GANTRY_VK_OP(leaky_relu_backward, encode_binary<BinaryCode::leaky_relu_backward>, nullptr);
+GANTRY_VK_OP(clamp_backward, encode_binary<BinaryCode::clamp_backward>, nullptr);
+GANTRY_VK_OP(bce_with_logits, encode_binary<BinaryCode::bce_with_logits>, nullptr);
+GANTRY_VK_OP(scale, encode_unary<UnaryCode::scale>, nullptr);
+GANTRY_VK_OP(square, encode_unary<UnaryCode::square>, nullptr);
+GANTRY_VK_OP(sqrt, encode_unary<UnaryCode::sqrt>, nullptr);
+GANTRY_VK_OP(exp, encode_unary<UnaryCode::exp>, nullptr);
+GANTRY_VK_OP(tanh, encode_unary<UnaryCode::tanh>, nullptr);
+GANTRY_VK_OP(sigmoid, encode_unary<UnaryCode::sigmoid>, nullptr);
+GANTRY_VK_OP(leaky_relu, encode_unary<UnaryCode::leaky_relu>, nullptr);
+GANTRY_VK_OP(clamp, encode_unary<UnaryCode::clamp>, nullptr);
 GANTRY_VK_OP(assign, encode_assign, nullptr);
 GANTRY_VK_OP(adam, encode_adam, nullptr);
 GANTRY_VK_OP(rmsprop, encode_rmsprop, nullptr);

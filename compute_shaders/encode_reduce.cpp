@@ -11,6 +11,7 @@
 // scratch size (asked before encoding) and the encoding agree.
 #include <algorithm>
 
+#include "compute_shaders/shader_codes.h"
 #include "compute_shaders/vk_kernels.h"
 #include "engine/kernel_util.h"
 
@@ -30,8 +31,6 @@ uint32_t pow2_ceil(int64_t n) {
 uint32_t clamp_groups(int64_t g) { return uint32_t(std::clamp<int64_t>(g, 1, kMaxGroups)); }
 
 // ---- reduce_axes.comp
-
-enum class RedOp : uint32_t { sum = 0, normalize = 1, rstd = 2, normalize_backward = 3, log_softmax = 4 };
 
 struct ReducePush {
   uint32_t x_off, xhat_off, rstd_off, out_off, scratch_off;
@@ -112,7 +111,7 @@ int64_t reduction_scratch(const Graph& g, const Node& n) {
 }
 
 // in0: x (dy for normalize_backward); in1: x̂; in2: rstd (normalize_backward only).
-void encode_reduction(const NodeArgs& a, RedOp op, uint32_t mask, bool may_chunk, std::vector<Dispatch>& out) {
+void encode_reduction(const NodeArgs& a, ReduceCode op, uint32_t mask, bool may_chunk, std::vector<Dispatch>& out) {
   const Shape& x = *a.in_shape[0];
   if (x.numel() == 0) return;
   const ReducePlan p = plan_reduce(x, mask, may_chunk);
@@ -129,7 +128,7 @@ void encode_reduction(const NodeArgs& a, RedOp op, uint32_t mask, bool may_chunk
   auto add = [&](uint32_t phase, int64_t work) {
     Dispatch d;
     d.shader = subgroup ? "reduce_axes_subgroup" : "reduce_axes";
-    d.spec = {p.tile, uint32_t(op), phase};
+    d.spec = {p.tile, spec_code(op), phase};
     std::memcpy(d.push.data(), &push, sizeof push);
     d.groups[0] = clamp_groups(work);
     out.push_back(d);
@@ -139,25 +138,25 @@ void encode_reduction(const NodeArgs& a, RedOp op, uint32_t mask, bool may_chunk
   } else {
     add(1, p.tiles * push.chunks);
     // sum and rstd finish once per output, the others once per chunk
-    add(2, op == RedOp::sum || op == RedOp::rstd ? p.tiles : p.tiles * push.chunks);
+    add(2, op == ReduceCode::sum || op == ReduceCode::rstd ? p.tiles : p.tiles * push.chunks);
   }
 }
 
 void encode_reduce_sum(const NodeArgs& a, std::vector<Dispatch>& out) {
-  encode_reduction(a, RedOp::sum, a.node->attrs.axes, true, out);
+  encode_reduction(a, ReduceCode::sum, a.node->attrs.axes, true, out);
 }
 void encode_normalize(const NodeArgs& a, std::vector<Dispatch>& out) {
-  encode_reduction(a, RedOp::normalize, a.node->attrs.axes, true, out);
+  encode_reduction(a, ReduceCode::normalize, a.node->attrs.axes, true, out);
 }
 void encode_rstd(const NodeArgs& a, std::vector<Dispatch>& out) {
-  encode_reduction(a, RedOp::rstd, a.node->attrs.axes, true, out);
+  encode_reduction(a, ReduceCode::rstd, a.node->attrs.axes, true, out);
 }
 void encode_normalize_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
-  encode_reduction(a, RedOp::normalize_backward, a.node->attrs.axes, true, out);
+  encode_reduction(a, ReduceCode::normalize_backward, a.node->attrs.axes, true, out);
 }
 // Softmax rows are short (classes) and many; they are never chunked.
 void encode_log_softmax(const NodeArgs& a, std::vector<Dispatch>& out) {
-  encode_reduction(a, RedOp::log_softmax, 1u << a.node->attrs.axis, false, out);
+  encode_reduction(a, ReduceCode::log_softmax, 1u << a.node->attrs.axis, false, out);
 }
 
 // ---- layout_copy.comp

@@ -5,6 +5,7 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
 #include "common.glsl"
+#include "shader_codes.glsl"
 
 // Every reduction over an axis set of a rank ≤ 5 row-major tensor, and the ops
 // that finish one: reduce_sum, normalize, rstd, normalize_backward and
@@ -31,14 +32,15 @@
 layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint OUT_TILE = 1;  // power of two ≤ 256
-layout(constant_id = 1) const uint OP = 0;
+layout(constant_id = 1) const uint OP = REDUCE_SUM;  // REDUCE_* of shader_codes.h (ReduceCode in the encoder)
 layout(constant_id = 2) const uint PHASE = 0;
 
-const uint OP_SUM = 0u;          // out[o] = Σ x                       stats (Σ x, 0)
-const uint OP_NORMALIZE = 1u;    // out = (x − mean) · rstd              stats (mean, M2)
-const uint OP_RSTD = 2u;         // out[o] = 1 / sqrt(M2 / n + eps)      stats (mean, M2)
-const uint OP_NORM_BACK = 3u;    // out = rstd·(dy − mean dy − x̂·mean(dy·x̂))  stats (Σ dy, Σ dy·x̂)
-const uint OP_LOG_SOFTMAX = 4u;  // out = (x − max) − log Σ exp(x − max)        stats (max, Σ exp), PHASE 0 only
+// OP:
+//   REDUCE_SUM                 out[o] = Σ x                                  stats (Σ x, 0)
+//   REDUCE_NORMALIZE           out = (x − mean) · rstd                       stats (mean, M2)
+//   REDUCE_RSTD                out[o] = 1 / sqrt(M2 / n + eps)               stats (mean, M2)
+//   REDUCE_NORMALIZE_BACKWARD  out = rstd·(dy − mean dy − x̂·mean(dy·x̂))     stats (Σ dy, Σ dy·x̂)
+//   REDUCE_LOG_SOFTMAX         out = (x − max) − log Σ exp(x − max)          stats (max, Σ exp), PHASE 0 only
 
 const uint R_LANES = 256u / OUT_TILE;
 
@@ -146,7 +148,7 @@ float group_max(float v) { return group_reduce(vec2(v, 0), true).x; }
 // Statistics of x[o, j0 .. j1) (the chunk's; the whole group's when chunks == 1).
 vec2 chunk_stats(uint base, uint j0, uint j1) {
   const float n = float(max(j1 - j0, 1u));
-  if (OP == OP_NORM_BACK) {
+  if (OP == REDUCE_NORMALIZE_BACKWARD) {
     vec2 s = vec2(0);
     for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
       const float dy = arena[pc.x_off + k.off];
@@ -154,7 +156,7 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
     }
     return group_sum(s);
   }
-  if (OP == OP_LOG_SOFTMAX) {
+  if (OP == REDUCE_LOG_SOFTMAX) {
     float m = uintBitsToFloat(0xff800000u);  // −inf
     for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) m = max(m, arena[pc.x_off + k.off]);
     m = group_max(m);
@@ -165,7 +167,7 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
   float s = 0;
   for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += arena[pc.x_off + k.off];
   s = group_sum(vec2(s, 0)).x;
-  if (OP == OP_SUM) return vec2(s, 0);
+  if (OP == REDUCE_SUM) return vec2(s, 0);
   // Two passes, as the CPU reference: the second re-reads the chunk (cached)
   // and avoids the cancellation of Σx² − n·mean².
   const float mean = s / n;
@@ -184,7 +186,7 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
 vec2 combine_chunks(uint o, bool valid) {
   const uint p = pc.scratch_off + o * pc.chunks * 2u;
   const uint chunks = valid ? pc.chunks : 0u;
-  if (OP != OP_NORMALIZE && OP != OP_RSTD) {
+  if (OP != REDUCE_NORMALIZE && OP != REDUCE_RSTD) {
     vec2 s = vec2(0);
     for (uint c = rl; c < chunks; c += R_LANES) s += vec2(arena[p + 2u * c], arena[p + 2u * c + 1u]);
     return group_sum(s);
@@ -209,7 +211,7 @@ void main() {
   const float inv_n = 1.0 / float(pc.inner);
   const uint tiles = (pc.outer + OUT_TILE - 1u) / OUT_TILE;
   // sum and rstd finish once per output, not once per chunk
-  const bool per_output = PHASE == 2u && (OP == OP_SUM || OP == OP_RSTD);
+  const bool per_output = PHASE == 2u && (OP == REDUCE_SUM || OP == REDUCE_RSTD);
   const uint chunks = per_output ? 1u : pc.chunks;
   // w is uniform in the workgroup, so the barriers below are in uniform control flow.
   for (uint w = gl_WorkGroupID.x; w < tiles * chunks; w += gl_NumWorkGroups.x) {
@@ -235,14 +237,14 @@ void main() {
       }
     }
 
-    if (OP == OP_SUM || OP == OP_RSTD) {
+    if (OP == REDUCE_SUM || OP == REDUCE_RSTD) {
       if (valid && rl == 0u)
-        arena[pc.out_off + o] = OP == OP_SUM ? st.x : 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
-    } else if (OP == OP_NORMALIZE) {
+        arena[pc.out_off + o] = OP == REDUCE_SUM ? st.x : 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
+    } else if (OP == REDUCE_NORMALIZE) {
       const float mean = st.x, rstd = 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
         arena[pc.out_off + k.off] = (arena[pc.x_off + k.off] - mean) * rstd;
-    } else if (OP == OP_NORM_BACK) {
+    } else if (OP == REDUCE_NORMALIZE_BACKWARD) {
       const float m1 = st.x * inv_n, m2 = st.y * inv_n;
       float r = 0.0;
       if (valid) r = arena[pc.rstd_off + o];  // a branch: no load past rstd's end
