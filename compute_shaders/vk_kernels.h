@@ -61,6 +61,8 @@ struct VkOpDef {
 
 // The encoder table, gathered from ops.def (vk_table.cpp).
 const VkOpDef& vk_op_def(Op op);
+// Whether op has an encoder (false for leaf, which is never scheduled).
+bool vulkan_has_kernel(Op op);
 
 // Helpers for encoders.
 inline uint32_t f2u(float f) {

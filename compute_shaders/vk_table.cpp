@@ -1,4 +1,6 @@
-// The Vulkan encoder table, generated from ops.def like the CPU one.
+// The Vulkan encoder table, generated from ops.def like the CPU one: an op
+// without its vk_op_<name> is a link error; one whose encoder is null fails
+// tests/test_op_coverage.cpp (and compile_vulkan(), naming the op).
 #include "compute_shaders/vk_kernels.h"
 
 namespace gantry::vk {
@@ -16,9 +18,10 @@ const VkOpDef* const kDefs[] = {
 #include "engine/ops.def"
 #undef GANTRY_OP
 };
-static_assert(sizeof(kDefs) / sizeof(kDefs[0]) == kOpCount, "Vulkan op table out of step with ops.def");
 }  // namespace
 
 const VkOpDef& vk_op_def(Op op) { return *kDefs[int(op)]; }
+
+bool vulkan_has_kernel(Op op) { return vk_op_def(op).encode != nullptr; }
 
 }  // namespace gantry::vk

@@ -1,6 +1,7 @@
 // The CUDA op table, generated from ops.def like engine/op_table.cpp: one
 // `cuda_op_<name>` per op, defined in the family files; an op without one is
-// a link error, so the table cannot silently fall behind the op list.
+// a link error, so the table cannot silently fall behind the op list; a null
+// launcher fails tests/test_op_coverage.cpp (and compile_cuda(), naming the op).
 #include "cuda/cuda_ops.h"
 
 namespace gantry {
@@ -19,9 +20,10 @@ const CudaOpDef* const kCudaDefs[] = {
 #include "engine/ops.def"
 #undef GANTRY_OP
 };
-static_assert(sizeof(kCudaDefs) / sizeof(kCudaDefs[0]) == kOpCount, "CUDA op table out of step with ops.def");
 }  // namespace
 
 const CudaOpDef& cuda_op_def(Op op) { return *kCudaDefs[int(op)]; }
+
+bool cuda_has_kernel(Op op) { return cuda_op_def(op).launch != nullptr; }
 
 }  // namespace gantry

@@ -49,6 +49,9 @@ struct CudaOpDef {
 };
 
 const CudaOpDef& cuda_op_def(Op op);
+// Whether op has a launcher (false for leaf, which is never scheduled). Needs
+// no CUDA header, so tests/test_op_coverage.cpp declares it itself.
+bool cuda_has_kernel(Op op);
 
 // Helpers shared by the family files (cuda_util.cu).
 CudaResult cuda_check(cudaError_t e, const char* call);
