@@ -46,12 +46,7 @@ std::string profile_json(const Program& p) {
 // Median ms of one eval-mode generator pass at batch n, on freshly
 // initialized weights (speed does not depend on their values).
 Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps) {
-  auto sampler = Sampler::create(
-      [&c](Graph& g) {
-        auto net = nets::build_generator(g, c.model, c.widths);
-        return net.ok() ? std::move(*net) : nets::Network{};
-      },
-      c.widths.nz, n, c.backend, c.threads);
+  auto sampler = Sampler::create(nets::generator_builder(c.model, c.widths), c.widths.nz, n, c.backend, c.threads);
   if (!sampler.ok()) return sampler.status();
   Sampler& s = **sampler;
   size_t k = 0;

@@ -420,6 +420,14 @@ Result<Network> build_generator(Graph& g, const std::string& model, const Widths
   return net;
 }
 
+std::function<Network(Graph&)> generator_builder(const std::string& model, const Widths& w) {
+  return [model, w](Graph& g) {
+    auto net = build_generator(g, model, w);
+    if (!net.ok()) g.fail(net.message());
+    return net.ok() ? std::move(*net) : Network{};
+  };
+}
+
 std::vector<std::string> model_names() {
   std::vector<std::string> names;
   for (const ModelSpec& m : kModels) names.push_back(m.name);

@@ -119,6 +119,9 @@ Result<const ModelSpec*> model_spec(const std::string& model);
 Result<Pair> build_pair(Graph& g, const std::string& model, const Widths& w);
 // The generator of `model` alone (sampling needs no discriminator).
 Result<Network> build_generator(Graph& g, const std::string& model, const Widths& w);
+// The same as a function of the graph alone, as the sampler takes it: an
+// unknown model or bad widths fail the graph and give an empty Network.
+std::function<Network(Graph&)> generator_builder(const std::string& model, const Widths& w);
 std::vector<std::string> model_names();
 
 // Loaded weights are checked before use: every value finite and every

@@ -101,10 +101,7 @@ Result<LoadedGenerator> from_checkpoint(const SafeTensorsFile& f, const std::str
   LoadedGenerator gen;
   gen.source = path;
   gen.nz = c.widths.nz;
-  gen.build = [c](Graph& g) {
-    auto net = nets::build_generator(g, c.model, c.widths);
-    return net.ok() ? std::move(*net) : nets::Network{};
-  };
+  gen.build = nets::generator_builder(c.model, c.widths);
   Graph probe;
   const nets::Network net = gen.build(probe);
   if (!probe.ok() || !net.forward)

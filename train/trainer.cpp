@@ -260,12 +260,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   for (size_t i = 0; i < t->metrics_.size(); ++i) t->metrics_[i].name = t->metric_values_[i].first;
 
   // The sampler: the same generator, eval mode.
-  auto sampler = Sampler::create(
-      [&c](Graph& sg) {
-        auto net = nets::build_generator(sg, c.model, c.widths);
-        return net.ok() ? std::move(*net) : nets::Network{};
-      },
-      c.widths.nz, kSampleBatch, c.backend, c.threads);
+  auto sampler =
+      Sampler::create(nets::generator_builder(c.model, c.widths), c.widths.nz, kSampleBatch, c.backend, c.threads);
   if (!sampler.ok()) return sampler.status();
   t->sampler_ = std::move(*sampler);
   return t;
