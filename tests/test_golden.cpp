@@ -119,7 +119,8 @@ struct CliRun {
 
 CliRun gantry_golden(const std::string& args) {
   const std::string out = ::testing::TempDir() + "/gantry_golden_cli.txt";
-  const std::string cmd = std::string("'") + GANTRY_EXE + "' golden " + args + " >'" + out + "' 2>&1";
+  const std::string cmd =
+      std::string(GANTRY_EMULATOR) + " '" + GANTRY_EXE + "' golden " + args + " >'" + out + "' 2>&1";
   const int raw = std::system(cmd.c_str());
   CliRun r;
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
