@@ -117,7 +117,7 @@ int bench(const Args& args) {
         c.backend = *backend;
         c.threads = threads;
         c.profile = profile;
-        c.widths = (*spec)->seed;
+        c.widths = (*spec)->widths;
         c.widths.nc = 1;
         c.batch = batch;
         // Random digits-sized data: enough rows for every minibatch of a step.

@@ -107,7 +107,7 @@ Status parse(const Args& args, Options& o) {
   if (o.out.empty()) return Status::error("--out RUN_DIR is required");
   auto spec = nets::model_spec(c.model);
   if (!spec.ok()) return spec.status();
-  nets::Widths w = (*spec)->seed;
+  nets::Widths w = (*spec)->widths;
   if (o.flags.given("--nz")) w.nz = c.widths.nz;
   if (o.flags.given("--ngf")) w.ngf = c.widths.ngf;
   if (o.flags.given("--ndf")) w.ndf = c.widths.ndf;

@@ -107,7 +107,7 @@ struct ModelSpec {
   Objective objective;
   int image_size;    // square images, this many pixels a side
   bool conditional;  // takes a class label (kMnistClasses classes)
-  Widths seed;       // its default widths (docs/DESIGN.md, "Models")
+  Widths widths;     // its default widths (docs/DESIGN.md, "Models")
   Network (*generator)(Graph&, const Widths&);
   Network (*discriminator)(Graph&, const Widths&);
 };

@@ -29,7 +29,7 @@ struct Run {
   std::string model;
   int steps;
   int64_t batch;
-  bool small;  // widths 16 instead of the model's seed widths
+  bool small;  // widths 16 instead of the model's default widths
 };
 
 void PrintTo(const Run& r, std::ostream* os) { *os << r.model; }
@@ -45,7 +45,7 @@ TEST_P(TracksCpu, LossesStepByStep) {
   c.seed = 7;
   c.threads = 2;
   c.n_critic = 2;
-  c.widths = run.small ? nets::Widths{16, 16, 16, 1} : (*nets::model_spec(run.model))->seed;
+  c.widths = run.small ? nets::Widths{16, 16, 16, 1} : (*nets::model_spec(run.model))->widths;
   const Dataset data = synthetic_digits((*nets::model_spec(run.model))->image_size, 4 * run.batch);
   std::unique_ptr<Trainer> t[2];
   for (int i = 0; i < 2; ++i) {

@@ -231,7 +231,7 @@ TEST(HostileFiles, ArenaOverTheLimitNamesItsRegions) {
   const int64_t limit = memory_limit();
   set_memory_limit(int64_t(1) << 20);
   TrainConfig c = tiny("dcgan28");
-  c.widths = (*nets::model_spec("dcgan28"))->seed;  // a few MiB of weights alone
+  c.widths = (*nets::model_spec("dcgan28"))->widths;  // a few MiB of weights alone
   auto t = Trainer::create(c, testing::synthetic_digits(28, 8));
   set_memory_limit(limit);
   ASSERT_FALSE(t.ok());

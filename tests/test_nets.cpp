@@ -311,7 +311,7 @@ TEST(Nets, Cgan32AtSeedWidthsHasTable12_1Channels) {
   auto spec = model_spec("cgan32");
   ASSERT_TRUE(spec.ok()) << spec.message();
   Graph g;
-  auto pair = build_pair(g, "cgan32", (*spec)->seed);
+  auto pair = build_pair(g, "cgan32", (*spec)->widths);
   ASSERT_TRUE(pair.ok()) << pair.message();
   auto shape_of = [&](const Network& net, const std::string& name) {
     for (const NamedTensor& t : net.params)

@@ -40,7 +40,7 @@ struct TrainConfig {
   BackendKind backend = BackendKind::cpu;
   int threads = 0;
   bool profile = false;  // time every op (gantry bench --profile)
-  nets::Widths widths;   // the model's default widths (ModelSpec::seed) unless changed; nc is 1 (MNIST)
+  nets::Widths widths;   // the model's default widths (ModelSpec::widths) unless changed; nc is 1 (MNIST)
   // Optimizer: negative means the objective's default (gan: Adam 2e-4, β₁ 0.5,
   // β₂ 0.999; wgan-gp: Adam 1e-4, β₁ 0.5, β₂ 0.999, where Gulrajani et al. 2017
   // use β₁ 0, β₂ 0.9; wgan-clip: RMSProp 5e-5).
