@@ -392,9 +392,13 @@ int train(const Args& args) {
       std::printf(tty ? "\r%s\033[K" : "%s\n", line.c_str());
       std::fflush(stdout);
     }
-    if (step % o.sample_every == 0 || step == o.steps)
-      if (Status s = write_samples(); !s.ok()) return stop(s);
+    // Read once: after a signal the run checkpoints and exits without the
+    // sample grid, which can take longer than a step (a service manager
+    // waits for SIGTERM only so long). A signal during the grid is seen after
+    // the next step.
     const int sig = g_signal;
+    if (!sig && (step % o.sample_every == 0 || step == o.steps))
+      if (Status s = write_samples(); !s.ok()) return stop(s);
     if (step % o.checkpoint_every == 0 || step == o.steps || sig) {
       if (Status s = save_all(); !s.ok()) return stop(s);
       last_saved = step;

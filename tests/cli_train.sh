@@ -36,7 +36,7 @@ grep -q "steps 6 -> 10" "$work/log2" || { cat "$work/log2"; fail "resume did not
 # (SIGINT: Ctrl-C; SIGTERM: a service manager; SIGHUP: a dropped SSH session).
 # While the run is alive, a second training of its directory is refused.
 for sig in INT TERM HUP; do
-  "$gantry" train --model wgangp28 --out "$work/$sig" --steps 1000000 "${small[@]}" >"$work/log3" 2>&1 &
+  "$gantry" train --model wgangp28 --out "$work/$sig" --steps 1000000 --sample-every 1 "${small[@]}" >"$work/log3" 2>&1 &
   pid=$!
   for _ in $(seq 100); do grep -q "^step" "$work/log3" && break; sleep 0.2; done
   if [[ $sig == INT ]]; then
@@ -52,6 +52,9 @@ for sig in INT TERM HUP; do
   [[ $rc -eq $expected ]] || { cat "$work/log3"; fail "SIG$sig exit status $rc, expected $expected"; }
   grep -q "interrupted by SIG$sig at step" "$work/log3" || { cat "$work/log3"; fail "no SIG$sig message"; }
   [[ -s $work/$sig/checkpoint.safetensors ]] || fail "no checkpoint after SIG$sig"
+  # The interrupted step checkpoints without spending time on its sample grid.
+  at=$(grep -o "interrupted by SIG$sig at step [0-9]*" "$work/log3" | grep -o "[0-9]*$")
+  [[ ! -e $work/$sig/samples/$(printf 'step_%06d.png' "$at") ]] || fail "SIG$sig: the interrupted step wrote a sample grid"
 done
 # The checkpoint a signal left is whole: the run resumes from it.
 touch "$work/HUP/checkpoint.safetensors.tmp-999999" "$work/HUP/samples/latest.png.tmp-999999"
