@@ -35,10 +35,14 @@ grep -q "steps 6 -> 10" "$work/log2" || { cat "$work/log2"; fail "resume did not
 # A signal in the middle: a checkpoint is written before exiting with 128+n
 # (SIGINT: Ctrl-C; SIGTERM: a service manager; SIGHUP: a dropped SSH session).
 # While the run is alive, a second training of its directory is refused.
+# Each run logs to its own file: waiting on a reused log could see the previous
+# run's step lines and signal the new process before it is running.
 for sig in INT TERM HUP; do
-  "$gantry" train --model wgangp28 --out "$work/$sig" --steps 1000000 --sample-every 1 "${small[@]}" >"$work/log3" 2>&1 &
+  log=$work/log_$sig
+  "$gantry" train --model wgangp28 --out "$work/$sig" --steps 1000000 --sample-every 1 "${small[@]}" >"$log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do grep -q "^step" "$work/log3" && break; sleep 0.2; done
+  for _ in $(seq 100); do grep -qs "^step" "$log" && break; sleep 0.2; done
+  grep -qs "^step" "$log" || { cat "$log"; fail "SIG$sig: the run printed no step within 20 s"; }
   if [[ $sig == INT ]]; then
     rc=0
     "$gantry" train --model dcgan28 --out "$work/$sig" --overwrite --steps 5 "${small[@]}" >"$work/log_lock" 2>&1 || rc=$?
@@ -49,16 +53,16 @@ for sig in INT TERM HUP; do
   rc=0
   wait $pid || rc=$?
   expected=$((128 + $(kill -l $sig)))
-  [[ $rc -eq $expected ]] || { cat "$work/log3"; fail "SIG$sig exit status $rc, expected $expected"; }
-  grep -q "interrupted by SIG$sig at step" "$work/log3" || { cat "$work/log3"; fail "no SIG$sig message"; }
+  [[ $rc -eq $expected ]] || { cat "$log"; fail "SIG$sig exit status $rc, expected $expected"; }
+  grep -q "interrupted by SIG$sig at step" "$log" || { cat "$log"; fail "no SIG$sig message"; }
   [[ -s $work/$sig/checkpoint.safetensors ]] || fail "no checkpoint after SIG$sig"
   # The interrupted step checkpoints without spending time on its sample grid.
-  at=$(grep -o "interrupted by SIG$sig at step [0-9]*" "$work/log3" | grep -o "[0-9]*$")
+  at=$(grep -o "interrupted by SIG$sig at step [0-9]*" "$log" | grep -o "[0-9]*$")
   [[ ! -e $work/$sig/samples/$(printf 'step_%06d.png' "$at") ]] || fail "SIG$sig: the interrupted step wrote a sample grid"
 done
 # The checkpoint a signal left is whole: the run resumes from it.
 touch "$work/HUP/checkpoint.safetensors.tmp-999999" "$work/HUP/samples/latest.png.tmp-999999"
-step=$(grep -o "interrupted by SIGHUP at step [0-9]*" "$work/log3" | grep -o "[0-9]*$")
+step=$(grep -o "interrupted by SIGHUP at step [0-9]*" "$work/log_HUP" | grep -o "[0-9]*$")
 "$gantry" train --resume "$work/HUP" --steps $((step + 1)) --data "$work/data" >"$work/log6" 2>&1 ||
   { cat "$work/log6"; fail "resume after SIGHUP exited non-zero"; }
 grep -q "removed 2 temporary files" "$work/log6" || { cat "$work/log6"; fail "stale temporary files not reported"; }
