@@ -108,6 +108,7 @@ class Device {
   VkPhysicalDevice physical = VK_NULL_HANDLE;
   VkPhysicalDeviceProperties props{};
   VkPhysicalDeviceMemoryProperties mem{};
+  VkDeviceSize max_allocation = 0;  // maxMemoryAllocationSize (Vulkan 1.1 maintenance3)
   uint32_t queue_family = 0;
   bool timestamps = false;
   vk::DeviceCaps caps;
@@ -126,6 +127,7 @@ class Device {
 
  private:
   Status open();
+  Status apply_limits_override();
   std::string cache_path() const;
 
   void* library_ = nullptr;
@@ -233,6 +235,8 @@ Status Device::open() {
   // GANTRY_VULKAN_NO_SUBGROUP=1 keeps to the plain shaders (tests run both).
   {
     auto sg = info<VkPhysicalDeviceSubgroupProperties>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES);
+    auto m3 = info<VkPhysicalDeviceMaintenance3Properties>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES);
+    sg.pNext = &m3;
     auto p2 = info<VkPhysicalDeviceProperties2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2);
     p2.pNext = &sg;
     fn.vkGetPhysicalDeviceProperties2(physical, &p2);
@@ -241,7 +245,9 @@ Status Device::open() {
     caps.subgroup_arithmetic = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                                (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
                                !(off && std::strcmp(off, "0") != 0);
+    max_allocation = m3.maxMemoryAllocationSize;
   }
+  GANTRY_TRY(apply_limits_override());
 
   const float priority = 1.0f;
   auto qci = info<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
@@ -290,6 +296,32 @@ Status Device::open() {
   pci.initialDataSize = saved.size();
   pci.pInitialData = saved.empty() ? nullptr : saved.data();
   GANTRY_VK_TRY(fn.vkCreatePipelineCache(device, &pci, nullptr, &cache_));
+  return {};
+}
+
+// GANTRY_VULKAN_LIMITS=min: gantry believes the device offers no more than the
+// minimums every Vulkan 1.1 device must (Vulkan spec, "Required Limits"), and a
+// storage-buffer range of 16 MiB, below the required 128 MiB, so that lavapipe
+// exercises what a small GPU would: small shared memory and workgroups, and
+// arenas bound through several windows. The device itself is unchanged.
+Status Device::apply_limits_override() {
+  const char* e = std::getenv("GANTRY_VULKAN_LIMITS");
+  if (!e || !*e) return {};
+  if (std::strcmp(e, "min") != 0)
+    return Status::error("GANTRY_VULKAN_LIMITS=" + std::string(e) + " is not understood (the one setting is 'min')");
+  VkPhysicalDeviceLimits& l = props.limits;
+  auto clamp = [](auto& v, auto most) { v = std::min<std::remove_reference_t<decltype(v)>>(v, most); };
+  clamp(l.maxComputeSharedMemorySize, 16384u);
+  clamp(l.maxComputeWorkGroupInvocations, 128u);
+  for (uint32_t a = 0; a < 3; ++a) clamp(l.maxComputeWorkGroupCount[a], 65535u);
+  clamp(l.maxComputeWorkGroupSize[0], 128u);
+  clamp(l.maxComputeWorkGroupSize[1], 128u);
+  clamp(l.maxComputeWorkGroupSize[2], 64u);
+  clamp(l.maxStorageBufferRange, uint32_t(16) << 20);
+  clamp(l.maxPerStageDescriptorStorageBuffers, 4u);
+  clamp(l.maxPushConstantsSize, 128u);
+  l.minStorageBufferOffsetAlignment = std::max<VkDeviceSize>(l.minStorageBufferOffsetAlignment, 256);
+  clamp(max_allocation, VkDeviceSize(1) << 30);
   return {};
 }
 
