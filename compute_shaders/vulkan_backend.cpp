@@ -114,6 +114,7 @@ class Device {
   vk::DeviceCaps caps;
   VkDevice device = VK_NULL_HANDLE;
   VkQueue queue = VK_NULL_HANDLE;
+  std::mutex queue_mutex;  // held for every vkQueueSubmit
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
   VkPipelineLayout layout = VK_NULL_HANDLE;
 
@@ -138,20 +139,21 @@ class Device {
   std::mutex mutex_;
 };
 
+// Programs own the device: it lives while one of them does and is torn down by
+// the last one's destructor, never by a static destructor at exit (by then the
+// driver's own statics may be gone). Only a weak reference and the reason a
+// device could not be opened outlive the programs.
 Result<std::shared_ptr<Device>> Device::get() {
   static std::mutex m;
-  static std::shared_ptr<Device> device;
+  static std::weak_ptr<Device> shared;
   static Status failure;
   std::lock_guard<std::mutex> lock(m);
-  if (!device && failure.ok()) {
-    auto d = std::make_shared<Device>();
-    if (Status s = d->open(); !s.ok())
-      failure = s;
-    else
-      device = d;
-  }
-  if (!device) return failure;
-  return device;
+  if (!failure.ok()) return failure;
+  if (std::shared_ptr<Device> live = shared.lock()) return live;
+  auto d = std::make_shared<Device>();
+  if (Status s = d->open(); !s.ok()) return failure = s;
+  shared = d;
+  return d;
 }
 
 Status Device::open() {
@@ -477,7 +479,10 @@ constexpr VkDeviceSize kMaxStagingChunk = VkDeviceSize(64) << 20;
 VulkanProgram::~VulkanProgram() {
   const Fns& f = dev_->fn;
   VkDevice d = dev_->device;
-  f.vkDeviceWaitIdle(d);
+  {
+    std::lock_guard<std::mutex> lock(dev_->queue_mutex);  // vkDeviceWaitIdle synchronizes with every queue
+    f.vkDeviceWaitIdle(d);
+  }
   if (queries_) f.vkDestroyQueryPool(d, queries_, nullptr);
   if (fence_) f.vkDestroyFence(d, fence_, nullptr);
   if (commands_) f.vkDestroyCommandPool(d, commands_, nullptr);
@@ -686,7 +691,11 @@ Status VulkanProgram::submit_and_wait(VkCommandBuffer cb) const {
   si.commandBufferCount = 1;
   si.pCommandBuffers = &cb;
   GANTRY_VK_TRY(f.vkResetFences(dev_->device, 1, &fence_));
-  GANTRY_VK_TRY(f.vkQueueSubmit(dev_->queue, 1, &si, fence_));
+  {
+    // Programs on several threads share the queue; vkQueueSubmit needs it externally synchronized.
+    std::lock_guard<std::mutex> lock(dev_->queue_mutex);
+    GANTRY_VK_TRY(f.vkQueueSubmit(dev_->queue, 1, &si, fence_));
+  }
   GANTRY_VK_TRY(f.vkWaitForFences(dev_->device, 1, &fence_, VK_TRUE, UINT64_MAX));
   return {};
 }
