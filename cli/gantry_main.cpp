@@ -41,9 +41,11 @@ int cmd_info(const gantry::cli::Args& args) {
   std::printf("backends:");
   for (auto k : gantry::available_backends()) std::printf(" %s", gantry::backend_name(k));
   std::printf("\n");
-  for (auto k : {gantry::BackendKind::vulkan, gantry::BackendKind::cuda})
-    if (const gantry::Status s = gantry::backend_status(k); !s.ok())
-      std::printf("  %s: %s\n", gantry::backend_name(k), s.message().c_str());
+  for (auto k : {gantry::BackendKind::vulkan, gantry::BackendKind::cuda}) {
+    const gantry::Status s = gantry::backend_status(k);
+    const std::string text = s.ok() ? gantry::backend_description(k) : s.message();
+    if (!text.empty()) std::printf("  %s: %s\n", gantry::backend_name(k), text.c_str());
+  }
   std::printf("hardware threads: %u\n", std::thread::hardware_concurrency());
   return 0;
 }

@@ -30,6 +30,7 @@
 #include <vulkan/vulkan.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -783,6 +784,25 @@ Status vulkan_probe() {
   return d.ok() ? Status{} : d.status();
 }
 
+std::string vulkan_describe() {
+  auto d = Device::get();
+  if (!d.ok()) return d.message();
+  const Device& dev = **d;
+  const VkPhysicalDeviceLimits& l = dev.props.limits;
+  const char* limits = std::getenv("GANTRY_VULKAN_LIMITS");
+  char text[640];
+  std::snprintf(text, sizeof text,
+                "%s (Vulkan %u.%u, driver 0x%x); limits%s: %u B shared memory, %u invocations per workgroup, "
+                "storage buffer range %.0f MiB, allocation %.0f MiB, subgroup %u%s",
+                dev.props.deviceName, VK_API_VERSION_MAJOR(dev.props.apiVersion),
+                VK_API_VERSION_MINOR(dev.props.apiVersion), dev.props.driverVersion,
+                limits && *limits ? " (GANTRY_VULKAN_LIMITS=min)" : "", l.maxComputeSharedMemorySize,
+                l.maxComputeWorkGroupInvocations, double(l.maxStorageBufferRange) / (1 << 20),
+                double(dev.max_allocation) / (1 << 20), dev.caps.subgroup_size,
+                dev.caps.subgroup_arithmetic ? " with arithmetic" : "");
+  return text;
+}
+
 Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOptions& options) {
   auto dev = Device::get();
   if (!dev.ok()) return dev.status();
@@ -795,6 +815,7 @@ Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOpt
 
 // Linked whole (CMake's WHOLE_ARCHIVE), so this runs before main() in every
 // program that links the backend, and the engine finds it in its registry.
-[[maybe_unused]] const bool kRegistered = register_backend({BackendKind::vulkan, vulkan_probe, compile_vulkan});
+[[maybe_unused]] const bool kRegistered =
+    register_backend({BackendKind::vulkan, vulkan_probe, compile_vulkan, vulkan_describe});
 
 }  // namespace gantry

@@ -52,6 +52,11 @@ Status backend_status(BackendKind kind) {
                        (kind == BackendKind::vulkan ? "VULKAN" : "CUDA") + "=ON)");
 }
 
+std::string backend_description(BackendKind kind) {
+  const BackendEntry* e = registered(kind);
+  return e && e->describe && e->probe().ok() ? e->describe() : std::string();
+}
+
 std::vector<BackendKind> available_backends() {
   std::vector<BackendKind> out;
   for (BackendKind k : {BackendKind::cpu, BackendKind::vulkan, BackendKind::cuda})

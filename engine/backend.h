@@ -24,6 +24,9 @@ std::vector<BackendKind> available_backends();
 std::string available_backend_list();
 // Ok when `kind` is built in and has a device here; otherwise why not.
 Status backend_status(BackendKind kind);
+// What a usable backend found, for `gantry info`: its device and the limits it
+// plans with (empty for a backend without a description or without a device).
+std::string backend_description(BackendKind kind);
 
 class Program {
  public:
@@ -89,6 +92,7 @@ struct BackendEntry {
   BackendKind kind;
   Status (*probe)();  // ok when a usable device is present
   Result<std::unique_ptr<Program>> (*compile)(const Graph& g, const CompileOptions& options);
+  std::string (*describe)() = nullptr;  // the device and the limits the backend plans with
 };
 // Returns true so that a backend can register from a namespace-scope initializer.
 bool register_backend(const BackendEntry& entry);

@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh Debian 12 machine or an existing checkout:
 # installs missing system packages (idempotent), configures the `ci` preset
 # (every backend found is built, warnings are errors), builds, and runs ctest;
-# then the aarch64 cross build, the CPU tests under ASan + UBSan
-# (scripts/sanitize.sh) and a few minutes of fuzzing (scripts/fuzz.sh).
+# the GPU tests again on lavapipe under two small-GPU settings; then the
+# aarch64 cross build, the CPU tests under ASan + UBSan (scripts/sanitize.sh)
+# and a few minutes of fuzzing (scripts/fuzz.sh).
 # ctest includes embed.install: cmake --install into a fresh prefix and
 # examples/embed built and run against it. .ci/run calls exactly this.
 set -euo pipefail
@@ -15,6 +16,17 @@ cmake --preset ci -DGANTRY_TESTS=ON
 cmake --build --preset ci -j "$(nproc)"
 scripts/fetch-mnist.sh data/mnist  # the classifier and eval tests train on real digits
 ctest --preset ci -j "$(nproc)"
+
+echo "== stage: lavapipe as a small GPU =="
+# The gpu-labelled tests (op parity, training tracking, golden, CLI) again, as
+# a phone-class or embedded GPU would run them: subgroups of 4 instead of 8,
+# then only the limits every Vulkan 1.1 device guarantees (16 KiB shared
+# memory, 128 invocations) and a 16 MiB storage-buffer range, so arenas are
+# bound through several windows.
+start=$SECONDS
+LP_NATIVE_VECTOR_WIDTH=128 ctest --preset ci -L gpu -j "$(nproc)"
+GANTRY_VULKAN_LIMITS=min ctest --preset ci -L gpu -j "$(nproc)"
+echo "small-GPU stage: $((SECONDS - start)) s"
 
 echo "== stage: aarch64 cross build + qemu tests =="
 # Jetson (aarch64): the jetson-cross preset, its CPU tests and golden suite under
