@@ -52,6 +52,11 @@ Status backend_status(BackendKind kind) {
                        (kind == BackendKind::vulkan ? "VULKAN" : "CUDA") + "=ON)");
 }
 
+bool backend_rejects_device(BackendKind kind) {
+  const BackendEntry* e = registered(kind);
+  return e && e->rejects_device && !e->probe().ok() && e->rejects_device();
+}
+
 std::vector<BackendKind> available_backends() {
   std::vector<BackendKind> out;
   for (BackendKind k : {BackendKind::cpu, BackendKind::vulkan, BackendKind::cuda})

@@ -24,6 +24,10 @@ std::vector<BackendKind> available_backends();
 std::string available_backend_list();
 // Ok when `kind` is built in and has a device here; otherwise why not.
 Status backend_status(BackendKind kind);
+// Whether backend_status()'s failure is a device that IS present but that this
+// build cannot run on (CUDA: no kernel image for its compute capability).
+// Harnesses report that as a failure; "no device" (or no driver) is a skip.
+bool backend_rejects_device(BackendKind kind);
 
 class Program {
  public:
@@ -89,6 +93,9 @@ struct BackendEntry {
   BackendKind kind;
   Status (*probe)();  // ok when a usable device is present
   Result<std::unique_ptr<Program>> (*compile)(const Graph& g, const CompileOptions& options);
+  // After a failed probe: true when a device is there but this build cannot
+  // use it (null: the backend never tells the two apart).
+  bool (*rejects_device)() = nullptr;
 };
 // Returns true so that a backend can register from a namespace-scope initializer.
 bool register_backend(const BackendEntry& entry);

@@ -23,8 +23,13 @@ inline std::vector<BackendKind> gpu_backends() {
 
 }  // namespace gantry::testing
 
-#define GANTRY_SKIP_UNLESS_USABLE(kind)                                                                      \
-  do {                                                                                                       \
-    if (const ::gantry::Status s_ = ::gantry::backend_status(kind); !s_.ok())                                \
-      GTEST_SKIP() << "backend " << ::gantry::backend_name(kind) << " has no device here: " << s_.message(); \
+// A device the build cannot run on (backend_rejects_device) fails the test:
+// skipping would report a binary that cannot run there as if it had passed.
+#define GANTRY_SKIP_UNLESS_USABLE(kind)                                                                         \
+  do {                                                                                                          \
+    if (const ::gantry::Status s_ = ::gantry::backend_status(kind); !s_.ok()) {                                 \
+      if (::gantry::backend_rejects_device(kind))                                                               \
+        FAIL() << "backend " << ::gantry::backend_name(kind) << " cannot run on this device: " << s_.message(); \
+      GTEST_SKIP() << "backend " << ::gantry::backend_name(kind) << " has no device here: " << s_.message();    \
+    }                                                                                                           \
   } while (0)
