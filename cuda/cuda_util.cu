@@ -19,7 +19,7 @@ CudaResult cuda_check(cudaError_t e, const char* call) {
 CudaResult cublas_check(cublasStatus_t s, const char* call) {
   if (s == CUBLAS_STATUS_SUCCESS) return {};
   // A status comes from a call through the table, so cuBLAS is loaded.
-  return CudaResult{call, cuda::cublas().status_string(s)};
+  return CudaResult{call, cuda::status_string(s)};
 }
 
 CudaResult launched(const char* kernel) { return cuda_check(cudaGetLastError(), kernel); }
