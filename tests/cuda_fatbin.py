@@ -22,6 +22,10 @@ MAGIC = 0xBA55ED50
 KINDS = {1: "PTX", 2: "ELF"}
 
 
+def name(kind, arch):
+    return f"sm_{arch} machine code" if kind == "ELF" else f"compute_{arch} PTX"
+
+
 def fatbins(data):
     """(kind, arch) sets, one per fatbin found in the file's bytes."""
     out, at = [], data.find(struct.pack("<I", MAGIC))
@@ -51,23 +55,23 @@ def main():
         for flag in ("--list-elf", "--list-ptx"):
             listing += subprocess.run([sys.argv[4], flag, lib], check=True, capture_output=True, text=True).stdout
         print(listing, end="")
-        missing = [f"{kind} sm_{arch}" for kind, arch in want
+        missing = [name(kind, arch) for kind, arch in want
                    if not any(f"sm_{arch}." in line and kind in line for line in listing.splitlines())]
         if missing:
             sys.exit(f"cuda_fatbin: {lib} lacks {', '.join(missing)}")
-        print(f"cuda_fatbin: cuobjdump lists {', '.join(f'{k} sm_{a}' for k, a in want)}")
+        print(f"cuda_fatbin: cuobjdump lists {', '.join(name(k, a) for k, a in want)}")
         return
     with open(lib, "rb") as f:
         found = fatbins(f.read())
     if not found:
         sys.exit(f"cuda_fatbin: no fatbin in {lib}")
     for i, entries in enumerate(found):
-        missing = [f"{kind} sm_{arch}" for kind, arch in want if (kind, arch) not in entries]
+        missing = [name(kind, arch) for kind, arch in want if (kind, arch) not in entries]
         if missing:
             sys.exit(f"cuda_fatbin: fatbin {i + 1} of {len(found)} in {lib} lacks {', '.join(missing)} "
-                     f"(has {', '.join(f'{k} sm_{a}' for k, a in sorted(entries))})")
+                     f"(has {', '.join(name(k, a) for k, a in sorted(entries))})")
     print(f"cuda_fatbin: all {len(found)} fatbins in {lib} hold "
-          f"{', '.join(f'{k} sm_{a}' for k, a in want)}")
+          f"{', '.join(name(k, a) for k, a in want)}")
 
 
 main()
