@@ -24,7 +24,7 @@ inline std::vector<BackendKind> gpu_backends() {
 }  // namespace gantry::testing
 
 // A device the build cannot run on (backend_rejects_device) fails the test:
-// skipping would report a binary that cannot run there as if it had passed.
+// a skip would read as "no GPU here" when the GPU is there and the build is wrong for it.
 #define GANTRY_SKIP_UNLESS_USABLE(kind)                                                                         \
   do {                                                                                                          \
     if (const ::gantry::Status s_ = ::gantry::backend_status(kind); !s_.ok()) {                                 \
