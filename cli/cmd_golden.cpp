@@ -2,7 +2,8 @@
 // golden-output cases (files or directories of .safetensors) on each backend
 // and prints one row per compared tensor, or JSON lines with --json.
 // Exit status: 0 all checks pass; 1 a check fails (or a case cannot run on a
-// backend); 2 bad input: unknown flag, no paths, a missing path, or a case
+// backend, or a GPU backend finds a device this build cannot run on: a CUDA
+// binary without kernels for its compute capability); 2 bad input: unknown flag, no paths, a missing path, or a case
 // file that cannot be read or is malformed; 77 a requested backend has no
 // device. A bad file does not stop the others: every file is still run and
 // reported, so one corrupt case does not hide the results of the rest, and
@@ -87,13 +88,23 @@ int golden(const Args& args) {
   std::vector<BackendKind> backends;
   if (backend_arg == "all") {
     backends = available_backends();
+    // A device this build cannot run on is a failure even when not asked for
+    // by name: leaving it out would pass a binary that is broken there.
+    for (BackendKind k : {BackendKind::vulkan, BackendKind::cuda})
+      if (backend_rejects_device(k)) {
+        std::fprintf(stderr, "gantry golden: backend %s cannot run on this machine's device: %s\n", backend_name(k),
+                     backend_status(k).message().c_str());
+        return 1;
+      }
   } else {
     auto b = parse_backend(backend_arg);
     if (!b.ok()) return std::fprintf(stderr, "gantry golden: %s\n", b.message().c_str()), 2;
     if (Status s = backend_status(*b); !s.ok()) {
-      std::fprintf(stderr, "gantry golden: backend %s is not available on this machine: %s (available: %s)\n",
-                   backend_arg.c_str(), s.message().c_str(), available_backend_list().c_str());
-      return kExitNoDevice;
+      const bool rejected = backend_rejects_device(*b);
+      std::fprintf(stderr, "gantry golden: backend %s %s: %s (available: %s)\n", backend_arg.c_str(),
+                   rejected ? "cannot run on this machine's device" : "is not available on this machine",
+                   s.message().c_str(), available_backend_list().c_str());
+      return rejected ? 1 : kExitNoDevice;
     }
     backends = {*b};
   }

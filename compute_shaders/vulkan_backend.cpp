@@ -815,7 +815,7 @@ Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOpt
 
 // Linked whole (CMake's WHOLE_ARCHIVE), so this runs before main() in every
 // program that links the backend, and the engine finds it in its registry.
-[[maybe_unused]] const bool kRegistered =
-    register_backend({BackendKind::vulkan, vulkan_probe, compile_vulkan, vulkan_describe});
+[[maybe_unused]] const bool kRegistered = register_backend(
+    {.kind = BackendKind::vulkan, .probe = vulkan_probe, .compile = compile_vulkan, .describe = vulkan_describe});
 
 }  // namespace gantry

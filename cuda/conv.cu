@@ -31,7 +31,10 @@ using cuda::kThreads;
 // small enough for a Jetson's shared memory.
 constexpr int64_t kChunkBytes = int64_t(64) << 20;
 
+// Images per chunk: at least one, at most N (0 for an empty batch, which the
+// launchers' loops then skip).
 int64_t chunk_images(int64_t N, int64_t floats_per_image) {
+  if (N == 0) return 0;
   return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(1, floats_per_image * int64_t(sizeof(float))), 1, N);
 }
 
@@ -69,12 +72,12 @@ __global__ void im2col_kernel(const float* __restrict__ x, float* __restrict__ c
 CudaResult im2col(cudaStream_t s, const float* x, float* col, int64_t nb, int64_t C, int64_t c0, int64_t Cg, int64_t H,
                   int64_t W, const Window& k, int64_t Ho, int64_t Wo) {
   const int64_t n = Cg * k.kh * k.kw * nb * Ho * Wo;
-  if (cuda::fits_int32(std::max(n, nb * C * H * W)))
-    im2col_kernel<int32_t><<<blocks_for(n), kThreads, 0, s>>>(x, col, int32_t(nb), int32_t(C), int32_t(c0), int32_t(Cg),
-                                                              int32_t(H), int32_t(W), k, int32_t(Ho), int32_t(Wo));
-  else
-    im2col_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(x, col, nb, C, c0, Cg, H, W, k, Ho, Wo);
-  return launched("im2col_kernel");
+  if (n == 0) return {};
+  return cuda::with_index_type(std::max(n, nb * C * H * W), [&](auto index) {
+    using I = decltype(index);
+    im2col_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(x, col, I(nb), I(C), I(c0), I(Cg), I(H), I(W), k, I(Ho), I(Wo));
+    return launched("im2col_kernel");
+  });
 }
 
 // y[j][o0 + co][oh][ow] = Σ_{i, jj} col[(co·kH + i)·kW + jj][j][ih·W + iw] (+ bias), over the
@@ -108,13 +111,13 @@ __global__ void col2im_kernel(const float* __restrict__ col, const float* __rest
 CudaResult col2im(cudaStream_t s, const float* col, const float* bias, float* y, int64_t nb, int64_t O, int64_t o0,
                   int64_t Og, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const Window& k) {
   const int64_t n = nb * Og * Ho * Wo;
-  if (cuda::fits_int32(std::max({n, nb * O * Ho * Wo, Og * k.kh * k.kw * nb * H * W})))
-    col2im_kernel<int32_t><<<blocks_for(n), kThreads, 0, s>>>(col, bias, y, int32_t(nb), int32_t(O), int32_t(o0),
-                                                              int32_t(Og), int32_t(H), int32_t(W), int32_t(Ho),
-                                                              int32_t(Wo), k);
-  else
-    col2im_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(col, bias, y, nb, O, o0, Og, H, W, Ho, Wo, k);
-  return launched("col2im_kernel");
+  if (n == 0) return {};
+  return cuda::with_index_type(std::max({n, nb * O * Ho * Wo, Og * k.kh * k.kw * nb * H * W}), [&](auto index) {
+    using I = decltype(index);
+    col2im_kernel<I>
+        <<<blocks_for(n), kThreads, 0, s>>>(col, bias, y, I(nb), I(O), I(o0), I(Og), I(H), I(W), I(Ho), I(Wo), k);
+    return launched("col2im_kernel");
+  });
 }
 
 // dst[c][j][p] = src[j][c0 + c][p]   src: [nb, C, P] (the chunk's first image), dst: [Cg, nb, P]
@@ -130,12 +133,12 @@ __global__ void to_channel_major_kernel(const float* __restrict__ src, float* __
 CudaResult to_channel_major(cudaStream_t s, const float* src, float* dst, int64_t nb, int64_t C, int64_t c0, int64_t Cg,
                             int64_t P) {
   const int64_t n = Cg * nb * P;
-  if (cuda::fits_int32(nb * C * P))
-    to_channel_major_kernel<int32_t>
-        <<<blocks_for(n), kThreads, 0, s>>>(src, dst, int32_t(nb), int32_t(C), int32_t(c0), int32_t(Cg), int32_t(P));
-  else
-    to_channel_major_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(src, dst, nb, C, c0, Cg, P);
-  return launched("to_channel_major_kernel");
+  if (n == 0) return {};
+  return cuda::with_index_type(nb * C * P, [&](auto index) {
+    using I = decltype(index);
+    to_channel_major_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(src, dst, I(nb), I(C), I(c0), I(Cg), I(P));
+    return launched("to_channel_major_kernel");
+  });
 }
 
 // y[j][c0 + c][p] = src[c][j][p] (+ bias[c0 + c])   src: [Cg, nb, P], y: [nb, C, P] (the chunk's first image)
@@ -152,12 +155,12 @@ __global__ void from_channel_major_kernel(const float* __restrict__ src, const f
 CudaResult from_channel_major(cudaStream_t s, const float* src, const float* bias, float* y, int64_t nb, int64_t C,
                               int64_t c0, int64_t Cg, int64_t P) {
   const int64_t n = nb * Cg * P;
-  if (cuda::fits_int32(nb * C * P))
-    from_channel_major_kernel<int32_t><<<blocks_for(n), kThreads, 0, s>>>(src, bias, y, int32_t(nb), int32_t(C),
-                                                                          int32_t(c0), int32_t(Cg), int32_t(P));
-  else
-    from_channel_major_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(src, bias, y, nb, C, c0, Cg, P);
-  return launched("from_channel_major_kernel");
+  if (n == 0) return {};
+  return cuda::with_index_type(nb * C * P, [&](auto index) {
+    using I = decltype(index);
+    from_channel_major_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(src, bias, y, I(nb), I(C), I(c0), I(Cg), I(P));
+    return launched("from_channel_major_kernel");
+  });
 }
 
 // ---- conv2d(x, w[, b]) → y [N, C_out, Ho, Wo]

@@ -51,9 +51,12 @@ Status load() {
   };
   for (Status st : {bind(api.create, "cublasCreate_v2"), bind(api.destroy, "cublasDestroy_v2"),
                     bind(api.set_stream, "cublasSetStream_v2"), bind(api.set_workspace, "cublasSetWorkspace_v2"),
-                    bind(api.set_math_mode, "cublasSetMathMode"), bind(api.status_string, "cublasGetStatusString"),
-                    bind(api.sgemm, "cublasSgemm_v2"), bind(api.sgemm_strided_batched, "cublasSgemmStridedBatched")})
+                    bind(api.set_math_mode, "cublasSetMathMode"), bind(api.sgemm, "cublasSgemm_v2"),
+                    bind(api.sgemm_strided_batched, "cublasSgemmStridedBatched")})
     if (!st.ok()) return st;
+#if GANTRY_CUBLAS_HAS_STATUS_STRING
+  GANTRY_TRY(bind(api.get_status_string, "cublasGetStatusString"));
+#endif
   g_api = api;
   return {};
 }
@@ -68,5 +71,13 @@ Status cublas_load() {
 }
 
 const CublasApi& cublas() { return g_api; }
+
+const char* status_string(cublasStatus_t s) {
+#if GANTRY_CUBLAS_HAS_STATUS_STRING
+  if (g_api.get_status_string) return g_api.get_status_string(s);
+#endif
+  (void)s;
+  return "cuBLAS error (this build's cuBLAS headers predate cublasGetStatusString)";
+}
 
 }  // namespace gantry::cuda

@@ -15,6 +15,10 @@
 
 #include "platform/status.h"
 
+// cublasGetStatusString came with cuBLAS 11.6 (CUDA 11.4 update 2); JetPack
+// 5's CUDA 11.4 has it, a CUDA 11.4.0 or 11.4.1 toolkit does not.
+#define GANTRY_CUBLAS_HAS_STATUS_STRING (CUBLAS_VERSION >= 11600)
+
 namespace gantry::cuda {
 
 // The signatures come from the headers the build compiled against, so a call
@@ -26,7 +30,9 @@ struct CublasApi {
   decltype(&::cublasSetStream_v2) set_stream = nullptr;
   decltype(&::cublasSetWorkspace_v2) set_workspace = nullptr;
   decltype(&::cublasSetMathMode) set_math_mode = nullptr;
-  decltype(&::cublasGetStatusString) status_string = nullptr;
+#if GANTRY_CUBLAS_HAS_STATUS_STRING
+  decltype(&::cublasGetStatusString) get_status_string = nullptr;
+#endif
   decltype(&::cublasSgemm_v2) sgemm = nullptr;
   decltype(&::cublasSgemmStridedBatched) sgemm_strided_batched = nullptr;
 };
@@ -37,5 +43,8 @@ Status cublas_load();
 
 // The table; every entry is set once cublas_load() has returned ok.
 const CublasApi& cublas();
+
+// What a failed status means (a static string), for error messages.
+const char* status_string(cublasStatus_t s);
 
 }  // namespace gantry::cuda

@@ -9,13 +9,48 @@
 # is first asked for (cuda/cublas_loader.h); only cuBLAS's headers are used at
 # build time. tests/cuda_lazy.sh checks both.
 #
-# GPU architectures: 90 (H100) unless CMAKE_CUDA_ARCHITECTURES or the CUDAARCHS
-# environment variable says otherwise; e.g. -DCMAKE_CUDA_ARCHITECTURES=87 for a
-# Jetson AGX Orin, "87;90" for both. CUDA 13 builds for 7.5 (Turing) and later.
+# GPU architectures, unless CMAKE_CUDA_ARCHITECTURES or the CUDAARCHS
+# environment variable says otherwise: machine code for each candidate in
+# GANTRY_CUDA_ARCH_CANDIDATES that this nvcc offers (`nvcc --list-gpu-arch`),
+# plus PTX for the newest of them, which the driver compiles at load time for
+# GPUs newer than all of them (Blackwell and later). The candidates are Xavier
+# (72; CUDA 13 dropped it, so only with CUDA ≤ 12), Turing (75), A100 (80),
+# desktop Ampere (86), Jetson Orin (87), Ada (89) and Hopper (90); CUDA 11.4
+# (JetPack 5) stops at 87. A toolchain may narrow them (the Jetson cross
+# toolchain keeps 72 and 87).
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
-  set(CMAKE_CUDA_ARCHITECTURES 90 CACHE STRING "CUDA architectures to build for (90: H100, 87: Jetson Orin)")
+  set(gantry_default_cuda_archs ON)
 endif()
 enable_language(CUDA)
+if(gantry_default_cuda_archs)
+  if(NOT DEFINED GANTRY_CUDA_ARCH_CANDIDATES)
+    set(GANTRY_CUDA_ARCH_CANDIDATES 72 75 80 86 87 89 90)
+  endif()
+  execute_process(COMMAND ${CMAKE_CUDA_COMPILER} --list-gpu-arch OUTPUT_VARIABLE gantry_offered
+                  RESULT_VARIABLE gantry_rc ERROR_QUIET)
+  if(NOT gantry_rc EQUAL 0)
+    message(FATAL_ERROR "${CMAKE_CUDA_COMPILER} --list-gpu-arch failed (nvcc older than CUDA 11.4?); "
+                        "set CMAKE_CUDA_ARCHITECTURES, e.g. -DCMAKE_CUDA_ARCHITECTURES=87")
+  endif()
+  set(gantry_archs)
+  foreach(a IN LISTS GANTRY_CUDA_ARCH_CANDIDATES)
+    if(gantry_offered MATCHES "(^|\n)compute_${a}(\n|$)")
+      list(APPEND gantry_archs ${a}-real)
+    endif()
+  endforeach()
+  if(NOT gantry_archs)
+    message(FATAL_ERROR "nvcc offers none of the architectures ${GANTRY_CUDA_ARCH_CANDIDATES}; "
+                        "set CMAKE_CUDA_ARCHITECTURES")
+  endif()
+  # The newest also as PTX: "90" is machine code and PTX, "90-real" machine code only.
+  list(POP_BACK gantry_archs gantry_newest)
+  string(REPLACE "-real" "" gantry_newest ${gantry_newest})
+  list(APPEND gantry_archs ${gantry_newest})
+  # Forced over the compiler's default that enable_language() stored; a
+  # reconfigure finds it set and keeps it, as it keeps a user's choice.
+  set(CMAKE_CUDA_ARCHITECTURES "${gantry_archs}" CACHE STRING
+      "CUDA architectures: N-real machine code for sm_N, N machine code and PTX" FORCE)
+endif()
 find_package(CUDAToolkit REQUIRED)
 
 # C++20 in .cu files as in the rest of gantry (nvcc ≥ 12 supports it); with an
@@ -58,10 +93,30 @@ set_target_properties(gantry_cuda PROPERTIES
 target_include_directories(gantry_cuda PRIVATE $<TARGET_PROPERTY:CUDA::cublas,INTERFACE_INCLUDE_DIRECTORIES>)
 target_link_libraries(gantry_cuda PRIVATE CUDA::cudart_static ${CMAKE_DL_LIBS})
 
-# The probe names the architectures in its message when the device needs others.
-string(REPLACE ";" "," GANTRY_CUDA_ARCH_LIST "${CMAKE_CUDA_ARCHITECTURES}")
+# The probe names the architectures in its message when the device needs
+# others ("machine code sm_75 sm_87, PTX compute_87"); tests/cuda_fatbin.sh
+# checks that the library carries each of them.
+set(GANTRY_CUDA_SASS)
+set(GANTRY_CUDA_PTX)
+set(gantry_other)
+foreach(a IN LISTS CMAKE_CUDA_ARCHITECTURES)
+  if(a MATCHES "^([0-9]+[a-z]?)-real$")
+    list(APPEND GANTRY_CUDA_SASS ${CMAKE_MATCH_1})
+  elseif(a MATCHES "^([0-9]+[a-z]?)-virtual$")
+    list(APPEND GANTRY_CUDA_PTX ${CMAKE_MATCH_1})
+  elseif(a MATCHES "^[0-9]+[a-z]?$")
+    list(APPEND GANTRY_CUDA_SASS ${a})
+    list(APPEND GANTRY_CUDA_PTX ${a})
+  else()  # all, all-major, native: CMake expands them, so they are named as given
+    list(APPEND gantry_other ${a})
+  endif()
+endforeach()
+list(TRANSFORM GANTRY_CUDA_SASS PREPEND "sm_" OUTPUT_VARIABLE gantry_sass_names)
+list(TRANSFORM GANTRY_CUDA_PTX PREPEND "compute_" OUTPUT_VARIABLE gantry_ptx_names)
+string(REPLACE ";" " " gantry_arch_text "machine code ${gantry_sass_names}, PTX ${gantry_ptx_names} ${gantry_other}")
+string(STRIP "${gantry_arch_text}" gantry_arch_text)
 set_source_files_properties(cuda/cuda_backend.cu PROPERTIES
-  COMPILE_DEFINITIONS "GANTRY_CUDA_ARCHITECTURES=\"${GANTRY_CUDA_ARCH_LIST}\"")
+  COMPILE_DEFINITIONS "GANTRY_CUDA_ARCHITECTURES=\"${gantry_arch_text}\"")
 
 # nvcc's own warnings and the host compiler's (-Wall -Wextra) on the host side
 # of .cu files; the top-level flags cover only C and C++.

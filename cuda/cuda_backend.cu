@@ -24,11 +24,24 @@
 //
 // Kernels (cuda/*.cu, one file per family, table in cuda_op_table.cpp):
 // convolutions are im2col / col2im around cuBLAS SGEMMs (conv.cu); matmul is
-// one SGEMM; reductions and normalizations use one block per output group
-// with a warp-shuffle + shared-memory tree in double, no atomics, so results
-// are the same on every run; Philox fills compile platform/philox.h for the
-// device. fp32 throughout; GANTRY_CUDA_TF32=1 lets cuBLAS use TF32 tensor
-// cores (faster, ~1e-3 relative error: outside the parity tolerances).
+// one SGEMM; reductions, normalizations and softmax use one block per output
+// group with a warp-shuffle + shared-memory tree of fp32 compensated sums
+// (platform/accumulate.h), no atomics and no FP64, so results are the same
+// on every run; Philox fills compile platform/philox.h for the device. fp32
+// throughout; GANTRY_CUDA_TF32=1 lets cuBLAS use TF32 tensor cores (faster,
+// ~1e-3 relative error: outside the parity tolerances).
+//
+// Lifetime. Every CUDA object (stream, graph, events, cuBLAS handle, device
+// and pinned memory) belongs to one CudaProgram and is released by its
+// destructor; nothing CUDA lives in a static, so nothing is torn down by a
+// static destructor after the driver may be gone (the only process-wide state
+// is cuda_probe()'s answer and the cuBLAS function table, plain data). A
+// program, and so its stream and cuBLAS handle, is used by one thread at a
+// time, as every Program (engine/backend.h).
+//
+// Toolkits: CUDA 11.4 (JetPack 5), 12.x (JetPack 6) and 13; APIs whose
+// signature changed between them are chosen by CUDART_VERSION (cudaGraphInstantiate)
+// or CUBLAS_VERSION (cublas_loader.h).
 //
 // Profiling (CompileOptions::profile): no graph; nodes run one by one between
 // two cudaEvents each, with a synchronize after each node, so op_seconds()
@@ -52,7 +65,7 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_ops.h"
 
-#ifndef GANTRY_CUDA_ARCHITECTURES
+#ifndef GANTRY_CUDA_ARCHITECTURES  // set by cuda/cuda.cmake
 #define GANTRY_CUDA_ARCHITECTURES "?"
 #endif
 
@@ -65,9 +78,18 @@ int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 std::string cuda_error(cudaError_t e) { return std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")"; }
 
-// An empty kernel: cudaFuncGetAttributes on it tells whether this binary
-// carries code the device can run.
+// An empty kernel: launching it tells whether this binary carries code the
+// device can run (machine code for its compute capability, or PTX it can JIT).
 __global__ void probe_kernel() {}
+
+// The device's name (only cudaGetDeviceProperties has it; its other fields
+// differ between toolkits, so none is read), or its number.
+std::string device_name(int device) {
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, device) == cudaSuccess) return prop.name;
+  cudaGetLastError();
+  return "CUDA device " + std::to_string(device);
+}
 
 std::string mib(int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
 
@@ -83,11 +105,7 @@ class CudaProgram final : public PlannedProgram {
   Status write(Value v, const float* src, int64_t count) override;
   Status read(Value v, float* dst, int64_t count) const override;
   std::vector<std::pair<std::string, double>> op_seconds() const override { return by_op(seconds_per_op_); }
-  std::string device() const override {
-    cudaDeviceProp prop;
-    return cudaGetDeviceProperties(&prop, device_) == cudaSuccess ? prop.name
-                                                                  : "CUDA device " + std::to_string(device_);
-  }
+  std::string device() const override { return device_name(device_); }
 
  private:
   Status capture();
@@ -221,7 +239,7 @@ Status CudaProgram::init() {
   auto cublas_status = [&](cublasStatus_t s, const char* call) {
     return s == CUBLAS_STATUS_SUCCESS
                ? Status{}
-               : Status::error(std::string("CUDA backend: ") + call + ": " + blas.status_string(s));
+               : Status::error(std::string("CUDA backend: ") + call + ": " + cuda::status_string(s));
   };
   if (cublasStatus_t s = blas.create(&cublas_); s != CUBLAS_STATUS_SUCCESS) {
     cublas_ = nullptr;
@@ -280,8 +298,12 @@ Status CudaProgram::capture() {
     graph_captured_ = nullptr;
     return st;
   }
-  if (Status st = cuda_status(cudaGraphInstantiate(&graph_exec_, graph_captured_, 0), "cudaGraphInstantiate");
-      !st.ok()) {
+#if CUDART_VERSION >= 12000
+  const cudaError_t instantiated = cudaGraphInstantiate(&graph_exec_, graph_captured_, 0);
+#else  // CUDA 11: an error node and a log buffer instead of flags
+  const cudaError_t instantiated = cudaGraphInstantiate(&graph_exec_, graph_captured_, nullptr, nullptr, 0);
+#endif
+  if (Status st = cuda_status(instantiated, "cudaGraphInstantiate"); !st.ok()) {
     graph_exec_ = nullptr;
     cudaGraphDestroy(graph_captured_);
     graph_captured_ = nullptr;
@@ -368,36 +390,88 @@ Status CudaProgram::read(Value v, float* dst, int64_t count) const {
   return copy_status(cudaStreamSynchronize(stream_), "reading", v);
 }
 
+// Whether a launch failed because the binary has no code this device can run:
+// no machine code for its compute capability and no PTX it can compile
+// (cudaErrorUnsupportedPtxVersion: PTX newer than the driver's JIT).
+bool no_code_for_device(cudaError_t e) {
+  return e == cudaErrorNoKernelImageForDevice || e == cudaErrorInvalidDeviceFunction ||
+         e == cudaErrorUnsupportedPtxVersion;
+}
+
+// What cuda_probe() found; the answer does not change while the process runs.
+struct ProbeResult {
+  Status status;
+  bool rejected = false;  // a device is present that this build cannot run on
+};
+
+ProbeResult probe_once() {
+  int count = 0;
+  if (cudaError_t e = cudaGetDeviceCount(&count); e != cudaSuccess) {
+    cudaGetLastError();
+    // Also cudaErrorInsufficientDriver (a driver older than this runtime):
+    // reported as no usable device, since no GPU may be present at all; the
+    // versions say which side to upgrade.
+    auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+    int driver = 0;
+    cudaDriverGetVersion(&driver);
+    return {Status::error("no CUDA device: cudaGetDeviceCount: " + cuda_error(e) + " (" +
+                          (driver ? "the driver supports CUDA " + version(driver) : std::string("no CUDA driver")) +
+                          ", this binary's runtime is CUDA " + version(CUDART_VERSION) + ")")};
+  }
+  if (count == 0) return {Status::error("no CUDA device: cudaGetDeviceCount found none")};
+  int device = 0, major = 0, minor = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+  probe_kernel<<<1, 1>>>();
+  cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) e = cudaDeviceSynchronize();
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    const std::string what = "CUDA device " + std::to_string(device) + " (" + device_name(device) +
+                             ", compute capability " + std::to_string(major) + "." + std::to_string(minor) + ")";
+    if (!no_code_for_device(e)) return {Status::error(what + " cannot run a kernel: " + cuda_error(e))};
+    return {Status::error(what +
+                          " cannot run this binary's kernels, built for " GANTRY_CUDA_ARCHITECTURES
+                          " (reconfigure with -DCMAKE_CUDA_ARCHITECTURES=" +
+                          std::to_string(major) + std::to_string(minor) +
+                          " using a CUDA toolkit whose nvcc --list-gpu-arch lists compute_" + std::to_string(major) +
+                          std::to_string(minor) + "): " + cuda_error(e)),
+            true};
+  }
+  // A device that can run the kernels: now the library the GEMMs need.
+  return {cuda::cublas_load()};
+}
+
+const ProbeResult& probe() {
+  static const ProbeResult result = probe_once();  // plain data: safe to destroy at exit
+  return result;
+}
+
 }  // namespace
 
-Status cuda_probe() {
-  // Asked often (every backend listing); the answer does not change while the process runs.
-  static const Status cached = [] {
-    int count = 0;
-    if (cudaError_t e = cudaGetDeviceCount(&count); e != cudaSuccess) {
-      cudaGetLastError();
-      return Status::error("no CUDA device: cudaGetDeviceCount: " + cuda_error(e));
-    }
-    if (count == 0) return Status::error("no CUDA device: cudaGetDeviceCount found none");
-    int device = 0, major = 0, minor = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
-    cudaFuncAttributes attr;
-    if (cudaError_t e = cudaFuncGetAttributes(&attr, probe_kernel); e != cudaSuccess) {
-      cudaGetLastError();
-      cudaDeviceProp prop;
-      const std::string name = cudaGetDeviceProperties(&prop, device) == cudaSuccess ? prop.name : "?";
-      return Status::error("CUDA device " + std::to_string(device) + " (" + name + ", compute capability " +
-                           std::to_string(major) + "." + std::to_string(minor) +
-                           ") cannot run this binary's kernels, built for CUDA architectures " GANTRY_CUDA_ARCHITECTURES
-                           " (reconfigure with -DCMAKE_CUDA_ARCHITECTURES=" +
-                           std::to_string(major) + std::to_string(minor) + "): " + cuda_error(e));
-    }
-    // A device that can run the kernels: now the library the GEMMs need.
-    return cuda::cublas_load();
-  }();
-  return cached;
+// Asked often (every backend listing): probe() runs once per process.
+Status cuda_probe() { return probe().status; }
+
+bool cuda_rejects_device() { return probe().rejected; }
+
+// For `gantry info`: the device the programs will use and what this binary carries.
+std::string cuda_describe() {
+  int device = 0, major = 0, minor = 0, sms = 0, runtime = 0, driver = 0;
+  size_t free_bytes = 0, total = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  cudaMemGetInfo(&free_bytes, &total);
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);
+  cudaGetLastError();
+  auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+  return device_name(device) + " (compute capability " + std::to_string(major) + "." + std::to_string(minor) + ", " +
+         std::to_string(sms) + " SMs, " + mib(int64_t(free_bytes)) + " free of " + mib(int64_t(total)) +
+         "); runtime CUDA " + version(runtime) + ", driver CUDA " + version(driver) +
+         "; kernels for " GANTRY_CUDA_ARCHITECTURES;
 }
 
 Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptions& options) {
@@ -412,6 +486,10 @@ Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptio
 
 // Linked whole (CMake's WHOLE_ARCHIVE), so this runs before main() in every
 // program that links the backend, and the engine finds it in its registry.
-[[maybe_unused]] const bool kRegistered = register_backend({BackendKind::cuda, cuda_probe, compile_cuda});
+[[maybe_unused]] const bool kRegistered = register_backend({.kind = BackendKind::cuda,
+                                                            .probe = cuda_probe,
+                                                            .compile = compile_cuda,
+                                                            .describe = cuda_describe,
+                                                            .rejects_device = cuda_rejects_device});
 
 }  // namespace gantry

@@ -2,6 +2,7 @@
 // strings, the row-major GEMM over cuBLAS, index-map construction and the
 // row copy used by the layout ops. cuBLAS is called through the table of
 // cublas_loader.h (loaded when a CUDA program is compiled).
+#include <algorithm>
 #include <climits>
 
 #include "cuda/cublas_loader.h"
@@ -18,7 +19,7 @@ CudaResult cuda_check(cudaError_t e, const char* call) {
 CudaResult cublas_check(cublasStatus_t s, const char* call) {
   if (s == CUBLAS_STATUS_SUCCESS) return {};
   // A status comes from a call through the table, so cuBLAS is loaded.
-  return CudaResult{call, cuda::cublas().status_string(s)};
+  return CudaResult{call, cuda::status_string(s)};
 }
 
 CudaResult launched(const char* kernel) { return cuda_check(cudaGetLastError(), kernel); }
@@ -28,6 +29,11 @@ CudaResult gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int64_t 
                           float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch) {
   for (int64_t v : {M, N, K, lda, ldb, ldc, batch})
     if (v > INT_MAX) return CudaResult{"cublasSgemm", "a matrix dimension exceeds 2^31 - 1"};
+  if (M == 0 || N == 0 || batch == 0) return {};
+  // K = 0 leaves C = beta·C, which cuBLAS does, but it refuses a leading
+  // dimension below 1, and an empty [M, 0] operand has lda = 0.
+  lda = std::max<int64_t>(lda, 1);
+  ldb = std::max<int64_t>(ldb, 1);
   // Row-major X[r][c] is column-major Xᵀ, so C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ.
   const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (batch == 1)
@@ -94,10 +100,11 @@ GroupIndex make_group_index(const Shape& s, uint32_t mask) {
 
 namespace {
 
-__global__ void copy_rows_kernel(const float* __restrict__ src, int64_t src_pitch, float* __restrict__ dst,
-                                 int64_t dst_pitch, int64_t rows, int64_t width) {
-  GANTRY_GRID_STRIDE(i, rows * width) {
-    const int64_t o = i / width, c = i % width;
+template <class I>
+__global__ void copy_rows_kernel(const float* __restrict__ src, I src_pitch, float* __restrict__ dst, I dst_pitch, I n,
+                                 I width) {
+  GANTRY_GRID_STRIDE_T(I, i, n) {
+    const I o = i / width, c = i - o * width;
     dst[o * dst_pitch + c] = src[o * src_pitch + c];
   }
 }
@@ -110,8 +117,13 @@ CudaResult copy_rows(const float* src, int64_t src_pitch, float* dst, int64_t ds
   if (rows == 1 || (src_pitch == width && dst_pitch == width))
     return cuda_check(cudaMemcpyAsync(dst, src, size_t(rows * width) * sizeof(float), cudaMemcpyDeviceToDevice, stream),
                       "cudaMemcpyAsync");
-  copy_rows_kernel<<<blocks_for(rows * width), kThreads, 0, stream>>>(src, src_pitch, dst, dst_pitch, rows, width);
-  return launched("copy_rows_kernel");
+  const int64_t n = rows * width;
+  // The last element read or written is at (rows − 1)·pitch + width − 1.
+  return with_index_type(std::max({n, rows * src_pitch, rows * dst_pitch}), [&](auto index) {
+    using I = decltype(index);
+    copy_rows_kernel<I><<<blocks_for(n), kThreads, 0, stream>>>(src, I(src_pitch), dst, I(dst_pitch), I(n), I(width));
+    return launched("copy_rows_kernel");
+  });
 }
 
 }  // namespace cuda

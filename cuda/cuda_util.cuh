@@ -3,6 +3,13 @@
 // per-warp partials; fixed order for a fixed block size, no atomics), and the
 // index maps of broadcasting and axis-set reductions with adjacent axes merged
 // on the host so the device decodes as few dimensions as possible.
+//
+// Empty tensors: every launcher returns before launching when its element or
+// group count is 0 (a zero-sized grid is a launch error, and nothing divides
+// by a count that may be 0). Index types: kernels that decode an element index
+// into coordinates are instantiated for int32_t and int64_t and launched
+// through with_index_type(), so the per-element division is 32-bit wherever
+// the tensor allows (64-bit division is a long software sequence on the GPU).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -11,13 +18,14 @@
 #include <cstdint>
 
 #include "cuda/cuda_ops.h"
+#include "platform/accumulate.h"
 #include "platform/shape.h"
 
 namespace gantry::cuda {
 
 constexpr int kThreads = 256;  // elementwise block size
 
-// Blocks for a grid-stride loop over n elements (kernels loop when capped).
+// Blocks for a grid-stride loop over n > 0 elements (kernels loop when capped).
 inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   return unsigned(std::clamp<int64_t>((n + threads - 1) / threads, 1, int64_t(1) << 20));
 }
@@ -44,38 +52,53 @@ inline int group_threads(int64_t inner) {
 // Whether indices below n (plus one grid stride of headroom) fit in int32_t.
 inline bool fits_int32(int64_t n) { return n < (int64_t(1) << 30); }
 
-// Sum over the block of one value per thread; every thread gets the total.
-// blockDim.x must be a multiple of 32; `shared` holds 32 values.
-template <class T>
-__device__ inline T block_sum(T v, T* shared) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+// Returns launch(I{}) with I = int32_t when every index below n fits in it,
+// else int64_t; `launch` instantiates and launches its kernel for I.
+template <class Launch>
+CudaResult with_index_type(int64_t n, Launch launch) {
+  return fits_int32(n) ? launch(int32_t{}) : launch(int64_t{});
+}
+
+__device__ inline float shfl_down(float v, int offset) { return __shfl_down_sync(0xffffffffu, v, offset); }
+__device__ inline CompensatedSum shfl_down(const CompensatedSum& v, int offset) {
+  return CompensatedSum{shfl_down(v.sum, offset), shfl_down(v.comp, offset)};
+}
+
+// Combines the block's values, one per thread, with `op` (a fixed tree:
+// shuffles within each warp, then warp 0 over the per-warp results); every
+// thread gets the result. blockDim.x must be a multiple of 32; `shared` holds
+// 32 values; `identity` fills the lanes of warp 0 beyond the warp count.
+template <class T, class Op>
+__device__ inline T block_reduce(T v, T identity, T* shared, Op op) {
+  for (int o = 16; o > 0; o >>= 1) v = op(v, shfl_down(v, o));
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   __syncthreads();  // `shared` may still be read by a previous call
   if (lane == 0) shared[warp] = v;
   __syncthreads();
   if (warp == 0) {
-    v = lane < int(blockDim.x >> 5) ? shared[lane] : T(0);
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    v = lane < int(blockDim.x >> 5) ? shared[lane] : identity;
+    for (int o = 16; o > 0; o >>= 1) v = op(v, shfl_down(v, o));
     if (lane == 0) shared[0] = v;
   }
   __syncthreads();
   return shared[0];
 }
 
-__device__ inline float block_max(float v, float* shared) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < int(blockDim.x >> 5) ? shared[lane] : -INFINITY;
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
-    if (lane == 0) shared[0] = v;
+struct MergeSums {
+  __device__ CompensatedSum operator()(CompensatedSum a, const CompensatedSum& b) const {
+    a.merge(b);
+    return a;
   }
-  __syncthreads();
-  return shared[0];
+};
+struct Max {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// The block's compensated sum (platform/accumulate.h), as a float.
+__device__ inline float block_sum(const CompensatedSum& v, CompensatedSum* shared) {
+  return block_reduce(v, CompensatedSum{}, shared, MergeSums{}).value();
 }
+__device__ inline float block_max(float v, float* shared) { return block_reduce(v, -INFINITY, shared, Max{}); }
 
 // Output element i of `dim` (row-major) → offsets into two broadcast inputs.
 struct BroadcastIndex {
@@ -101,27 +124,30 @@ BroadcastIndex make_broadcast_index(const Shape& out, const Shape& a, const Shap
 
 // A reduction over an axis set (engine/kernel_util.h's ReduceIndex, merged):
 // group o (row-major over the kept axes) starts at base(o); its j-th element
-// (row-major over the reduced axes) is at base(o) + offset(j).
+// (row-major over the reduced axes) is at base(o) + offset(j). I is the index
+// type the kernel was instantiated for (int32_t when outer·inner fits).
 struct GroupIndex {
   int n_kept = 0, n_red = 0;
   int64_t kept_dim[kMaxRank] = {}, kept_stride[kMaxRank] = {};
   int64_t red_dim[kMaxRank] = {}, red_stride[kMaxRank] = {};
   int64_t outer = 1, inner = 1;
 
-  __device__ int64_t base(int64_t o) const {
-    int64_t off = 0;
+  template <class I>
+  __device__ I base(I o) const {
+    I off = 0;
     for (int k = n_kept - 1; k >= 0; --k) {
-      off += (o % kept_dim[k]) * kept_stride[k];
-      o /= kept_dim[k];
+      off += (o % I(kept_dim[k])) * I(kept_stride[k]);
+      o /= I(kept_dim[k]);
     }
     return off;
   }
-  __device__ int64_t offset(int64_t j) const {
-    if (n_red == 1) return j * red_stride[0];
-    int64_t off = 0;
+  template <class I>
+  __device__ I offset(I j) const {
+    if (n_red == 1) return j * I(red_stride[0]);
+    I off = 0;
     for (int k = n_red - 1; k >= 0; --k) {
-      off += (j % red_dim[k]) * red_stride[k];
-      j /= red_dim[k];
+      off += (j % I(red_dim[k])) * I(red_stride[k]);
+      j /= I(red_dim[k]);
     }
     return off;
   }

@@ -4,6 +4,8 @@
 // differ by an ulp), gather of dataset rows by index, its scatter-add adjoint
 // and one-hot labels. Same functions as engine/ops_data.cpp. The seed and
 // step are read from device memory, so a captured graph replays with new ones.
+#include <algorithm>
+
 #include "cuda/cuda_util.cuh"
 #include "platform/philox.h"
 
@@ -17,6 +19,7 @@ __global__ void fill_kernel(int64_t n, float value, float* __restrict__ y) { GAN
 
 CudaResult fill_cuda(const CudaArgs& a, cudaStream_t s) {
   const int64_t n = a.node->shape.numel();
+  if (n == 0) return {};
   fill_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, a.node->attrs.alpha, a.out);
   return launched("fill_kernel");
 }
@@ -38,6 +41,7 @@ __global__ void uniform_kernel(int64_t n, const StepUniforms* __restrict__ u, ui
 CudaResult normal_cuda(const CudaArgs& a, cudaStream_t s) {
   const Attrs& at = a.node->attrs;
   const int64_t n = a.node->shape.numel();
+  if (n == 0) return {};
   normal_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, a.uniforms, at.stream, at.alpha, at.beta, a.out);
   return launched("normal_kernel");
 }
@@ -45,24 +49,34 @@ CudaResult normal_cuda(const CudaArgs& a, cudaStream_t s) {
 CudaResult uniform_cuda(const CudaArgs& a, cudaStream_t s) {
   const Attrs& at = a.node->attrs;
   const int64_t n = a.node->shape.numel();
+  if (n == 0) return {};
   uniform_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, a.uniforms, at.stream, at.alpha, at.beta, a.out);
   return launched("uniform_kernel");
 }
 
 // ---- gather(data [R, W...], index [B]) → [B, W...]; a bad index gives a NaN row
-__global__ void gather_kernel(int64_t B, int64_t width, int64_t rows, const float* __restrict__ data,
-                              const float* __restrict__ index, float* __restrict__ y) {
-  GANTRY_GRID_STRIDE(i, B * width) {
-    const int64_t b = i / width, c = i % width;
+// I indexes both the output and the data (the larger of the two fits in it).
+template <class I>
+__global__ void gather_kernel(I n, I width, I rows, const float* __restrict__ data, const float* __restrict__ index,
+                              float* __restrict__ y) {
+  GANTRY_GRID_STRIDE_T(I, i, n) {
+    const I b = i / width, c = i - b * width;
     const float r = index[b];
-    y[i] = (r >= 0 && r < float(rows)) ? data[int64_t(r) * width + c] : __int_as_float(0x7fc00000);
+    y[i] = (r >= 0 && r < float(rows)) ? data[I(r) * width + c] : __int_as_float(0x7fc00000);
   }
 }
 
+// Sizes from the output [B, W...] (B > 0 when it is not empty), so an empty
+// data set (R = 0) divides by nothing and gives NaN rows, as on the CPU.
 CudaResult gather_cuda(const CudaArgs& a, cudaStream_t s) {
-  const int64_t rows = (*a.in_shape[0])[0], width = a.in_shape[0]->numel() / rows, B = (*a.in_shape[1])[0];
-  gather_kernel<<<blocks_for(B * width), kThreads, 0, s>>>(B, width, rows, a.in[0], a.in[1], a.out);
-  return launched("gather_kernel");
+  const int64_t n = a.node->shape.numel();
+  if (n == 0) return {};
+  const int64_t rows = (*a.in_shape[0])[0], width = n / a.node->shape[0];
+  return cuda::with_index_type(std::max(n, a.in_shape[0]->numel()), [&](auto index) {
+    using I = decltype(index);
+    gather_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(I(n), I(width), I(rows), a.in[0], a.in[1], a.out);
+    return launched("gather_kernel");
+  });
 }
 
 // ---- gather_backward(dy [B, W...], index [B]) → [rows, W...]: one thread per
@@ -79,6 +93,7 @@ __global__ void gather_backward_kernel(int64_t B, int64_t width, int64_t rows, c
 }
 
 CudaResult gather_backward_cuda(const CudaArgs& a, cudaStream_t s) {
+  if (a.node->shape.numel() == 0) return {};
   const int64_t rows = a.node->shape[0], width = a.node->shape.numel() / rows, B = (*a.in_shape[1])[0];
   GANTRY_CUDA_TRY(cuda_check(cudaMemsetAsync(a.out, 0, size_t(rows * width) * sizeof(float), s), "cudaMemsetAsync"));
   gather_backward_kernel<<<blocks_for(width), kThreads, 0, s>>>(B, width, rows, a.in[0], a.in[1], a.out);
@@ -86,17 +101,23 @@ CudaResult gather_backward_cuda(const CudaArgs& a, cudaStream_t s) {
 }
 
 // ---- one_hot(labels [B]) → [B, classes]; a label outside [0, classes) gives a zero row
-__global__ void one_hot_kernel(int64_t B, int64_t C, const float* __restrict__ labels, float* __restrict__ y) {
-  GANTRY_GRID_STRIDE(i, B * C) {
-    const float l = labels[i / C];
-    y[i] = (l >= 0 && l < float(C) && int64_t(l) == i % C) ? 1.0f : 0.0f;
+template <class I>
+__global__ void one_hot_kernel(I n, I C, const float* __restrict__ labels, float* __restrict__ y) {
+  GANTRY_GRID_STRIDE_T(I, i, n) {
+    const I b = i / C;
+    const float l = labels[b];
+    y[i] = (l >= 0 && l < float(C) && I(l) == i - b * C) ? 1.0f : 0.0f;
   }
 }
 
 CudaResult one_hot_cuda(const CudaArgs& a, cudaStream_t s) {
-  const int64_t B = a.node->shape[0], C = a.node->shape[1];
-  one_hot_kernel<<<blocks_for(B * C), kThreads, 0, s>>>(B, C, a.in[0], a.out);
-  return launched("one_hot_kernel");
+  const int64_t n = a.node->shape.numel();
+  if (n == 0) return {};
+  return cuda::with_index_type(n, [&](auto index) {
+    using I = decltype(index);
+    one_hot_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(I(n), I(a.node->shape[1]), a.in[0], a.out);
+    return launched("one_hot_kernel");
+  });
 }
 
 }  // namespace

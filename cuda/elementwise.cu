@@ -49,14 +49,15 @@ CudaResult binary(const CudaArgs& a, cudaStream_t s, F f, const char* name) {
   if (n == 0) return {};
   if (*a.in_shape[0] == out && *a.in_shape[1] == out) {
     binary_same_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, a.in[0], a.in[1], a.out, f);
-  } else {
-    const cuda::BroadcastIndex idx = cuda::make_broadcast_index(out, *a.in_shape[0], *a.in_shape[1]);
-    if (cuda::fits_int32(n))  // inputs broadcast to the output, so they are no larger
-      binary_broadcast_kernel<int32_t><<<blocks_for(n), kThreads, 0, s>>>(int32_t(n), idx, a.in[0], a.in[1], a.out, f);
-    else
-      binary_broadcast_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(n, idx, a.in[0], a.in[1], a.out, f);
+    return launched(name);
   }
-  return launched(name);
+  const cuda::BroadcastIndex idx = cuda::make_broadcast_index(out, *a.in_shape[0], *a.in_shape[1]);
+  // Inputs broadcast to the output, so they are no larger: n bounds every index.
+  return cuda::with_index_type(n, [&](auto index) {
+    using I = decltype(index);
+    binary_broadcast_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(I(n), idx, a.in[0], a.in[1], a.out, f);
+    return launched(name);
+  });
 }
 
 struct Add {

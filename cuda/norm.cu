@@ -1,9 +1,11 @@
 // Normalization on CUDA: normalize, rstd and normalize_backward over an axis
 // set (batch, instance and layer norm are built from them). One block per
-// reduction group, statistics accumulated in double with a deterministic
-// shared-memory tree and computed in two passes (mean, then squared
-// deviations) exactly as engine/ops_norm.cpp does, so the GPU result differs
-// from the CPU's only by summation order.
+// reduction group with a deterministic shared-memory tree, no atomics. The
+// statistics are fp32 without FP64: the corrected two-pass algorithm (mean,
+// then Σd² − (Σd)²/n over d = x − mean; Chan, Golub & LeVeque 1983) with every
+// sum a CompensatedSum (platform/accumulate.h; Ogita, Rump & Oishi 2005), so a
+// large common offset or 10^6-element groups cost no accuracy against
+// engine/ops_norm.cpp's double two-pass (tests/test_accumulate.cpp bounds it).
 #include "cuda/cuda_util.cuh"
 
 namespace gantry {
@@ -12,84 +14,99 @@ namespace {
 using cuda::GroupIndex;
 
 // Mean and rstd of the group starting at `base`; every thread gets both.
-__device__ void group_moments(const GroupIndex& g, const float* __restrict__ x, int64_t base, double eps,
-                              double* partial, double& mean, double& rstd) {
-  double s = 0;
-  for (int64_t j = threadIdx.x; j < g.inner; j += blockDim.x) s += x[base + g.offset(j)];
-  mean = cuda::block_sum(s, partial) / double(g.inner);
-  double ss = 0;
-  for (int64_t j = threadIdx.x; j < g.inner; j += blockDim.x) {
-    const double d = x[base + g.offset(j)] - mean;
-    ss += d * d;
+template <class I>
+__device__ void group_moments(const GroupIndex& g, const float* __restrict__ x, I base, float eps,
+                              CompensatedSum* partial, float& mean, float& rstd) {
+  const I inner = I(g.inner);
+  CompensatedSum s{};
+  for (I j = threadIdx.x; j < inner; j += blockDim.x) s.add(x[base + g.offset(j)]);
+  mean = cuda::block_sum(s, partial) / float(g.inner);
+  CompensatedSum sd{}, sd2{};
+  for (I j = threadIdx.x; j < inner; j += blockDim.x) {
+    const float d = x[base + g.offset(j)] - mean;
+    sd.add(d);
+    sd2.add_product(d, d);
   }
-  rstd = 1.0 / sqrt(cuda::block_sum(ss, partial) / double(g.inner) + eps);
+  const float sum_d = cuda::block_sum(sd, partial), sum_d2 = cuda::block_sum(sd2, partial);
+  rstd = 1.0f / sqrtf(corrected_sum_sq(sum_d, sum_d2, float(g.inner)) / float(g.inner) + eps);
 }
 
 // x̂ = (x − mean) · rstd
-__global__ void normalize_kernel(GroupIndex g, double eps, const float* __restrict__ x, float* __restrict__ y) {
-  __shared__ double partial[32];
-  const int64_t base = g.base(blockIdx.x);
-  double mean, rstd;
+template <class I>
+__global__ void normalize_kernel(GroupIndex g, float eps, const float* __restrict__ x, float* __restrict__ y) {
+  __shared__ CompensatedSum partial[32];
+  const I base = g.base(I(blockIdx.x)), inner = I(g.inner);
+  float mean, rstd;
   group_moments(g, x, base, eps, partial, mean, rstd);
-  for (int64_t j = threadIdx.x; j < g.inner; j += blockDim.x) {
-    const int64_t off = base + g.offset(j);
-    y[off] = float((x[off] - mean) * rstd);
+  for (I j = threadIdx.x; j < inner; j += blockDim.x) {
+    const I off = base + g.offset(j);
+    y[off] = (x[off] - mean) * rstd;
   }
 }
 
 // rstd per group, reduced axes kept as 1: output element o is group o.
-__global__ void rstd_kernel(GroupIndex g, double eps, const float* __restrict__ x, float* __restrict__ y) {
-  __shared__ double partial[32];
-  double mean, rstd;
-  group_moments(g, x, g.base(blockIdx.x), eps, partial, mean, rstd);
-  if (threadIdx.x == 0) y[blockIdx.x] = float(rstd);
+template <class I>
+__global__ void rstd_kernel(GroupIndex g, float eps, const float* __restrict__ x, float* __restrict__ y) {
+  __shared__ CompensatedSum partial[32];
+  float mean, rstd;
+  group_moments(g, x, g.base(I(blockIdx.x)), eps, partial, mean, rstd);
+  if (threadIdx.x == 0) y[blockIdx.x] = rstd;
 }
 
 // dx = rstd · (dy − mean(dy) − x̂ · mean(dy · x̂))
+template <class I>
 __global__ void normalize_backward_kernel(GroupIndex g, const float* __restrict__ dy, const float* __restrict__ xh,
                                           const float* __restrict__ rs, float* __restrict__ dx) {
-  __shared__ double partial[32];
-  const int64_t base = g.base(blockIdx.x);
-  double s1 = 0, s2 = 0;
-  for (int64_t j = threadIdx.x; j < g.inner; j += blockDim.x) {
-    const int64_t off = base + g.offset(j);
-    s1 += dy[off];
-    s2 += double(dy[off]) * xh[off];
+  __shared__ CompensatedSum partial[32];
+  const I base = g.base(I(blockIdx.x)), inner = I(g.inner);
+  CompensatedSum s1{}, s2{};
+  for (I j = threadIdx.x; j < inner; j += blockDim.x) {
+    const I off = base + g.offset(j);
+    s1.add(dy[off]);
+    s2.add_product(dy[off], xh[off]);
   }
-  const double m1 = cuda::block_sum(s1, partial) / double(g.inner);
-  const double m2 = cuda::block_sum(s2, partial) / double(g.inner);
-  const double r = rs[blockIdx.x];
-  for (int64_t j = threadIdx.x; j < g.inner; j += blockDim.x) {
-    const int64_t off = base + g.offset(j);
-    dx[off] = float(r * (dy[off] - m1 - xh[off] * m2));
+  const float m1 = cuda::block_sum(s1, partial) / float(g.inner);
+  const float m2 = cuda::block_sum(s2, partial) / float(g.inner);
+  const float r = rs[blockIdx.x];
+  for (I j = threadIdx.x; j < inner; j += blockDim.x) {
+    const I off = base + g.offset(j);
+    dx[off] = r * (dy[off] - m1 - xh[off] * m2);
   }
 }
 
-CudaResult check_groups(const GroupIndex& g, const char* op) {
+// The launch for every op here: one block per group, none when there are no
+// groups or they are empty (graphs hold no empty tensors; the check keeps a
+// direct call from launching an empty grid or dividing by a zero count).
+template <class Launch>
+CudaResult launch_groups(const GroupIndex& g, const char* op, Launch launch) {
+  if (g.outer == 0 || g.inner == 0) return {};
   if (g.outer > int64_t(INT32_MAX)) return CudaResult{op, "more than 2^31 - 1 normalization groups"};
-  return {};
+  const dim3 grid(unsigned(g.outer)), block(unsigned(cuda::group_threads(g.inner)));
+  return cuda::with_index_type(g.outer * g.inner, [&](auto index) { return launch(index, grid, block); });
 }
 
 CudaResult normalize_cuda(const CudaArgs& a, cudaStream_t s) {
   const GroupIndex g = cuda::make_group_index(*a.in_shape[0], a.node->attrs.axes);
-  GANTRY_CUDA_TRY(check_groups(g, "normalize"));
-  normalize_kernel<<<unsigned(g.outer), cuda::group_threads(g.inner), 0, s>>>(g, a.node->attrs.eps, a.in[0], a.out);
-  return launched("normalize_kernel");
+  return launch_groups(g, "normalize", [&](auto index, dim3 grid, dim3 block) {
+    normalize_kernel<decltype(index)><<<grid, block, 0, s>>>(g, a.node->attrs.eps, a.in[0], a.out);
+    return launched("normalize_kernel");
+  });
 }
 
 CudaResult rstd_cuda(const CudaArgs& a, cudaStream_t s) {
   const GroupIndex g = cuda::make_group_index(*a.in_shape[0], a.node->attrs.axes);
-  GANTRY_CUDA_TRY(check_groups(g, "rstd"));
-  rstd_kernel<<<unsigned(g.outer), cuda::group_threads(g.inner), 0, s>>>(g, a.node->attrs.eps, a.in[0], a.out);
-  return launched("rstd_kernel");
+  return launch_groups(g, "rstd", [&](auto index, dim3 grid, dim3 block) {
+    rstd_kernel<decltype(index)><<<grid, block, 0, s>>>(g, a.node->attrs.eps, a.in[0], a.out);
+    return launched("rstd_kernel");
+  });
 }
 
 CudaResult normalize_backward_cuda(const CudaArgs& a, cudaStream_t s) {
   const GroupIndex g = cuda::make_group_index(*a.in_shape[0], a.node->attrs.axes);
-  GANTRY_CUDA_TRY(check_groups(g, "normalize_backward"));
-  normalize_backward_kernel<<<unsigned(g.outer), cuda::group_threads(g.inner), 0, s>>>(g, a.in[0], a.in[1], a.in[2],
-                                                                                       a.out);
-  return launched("normalize_backward_kernel");
+  return launch_groups(g, "normalize_backward", [&](auto index, dim3 grid, dim3 block) {
+    normalize_backward_kernel<decltype(index)><<<grid, block, 0, s>>>(g, a.in[0], a.in[1], a.in[2], a.out);
+    return launched("normalize_backward_kernel");
+  });
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 // engine/ops_reduce.cpp. reduce_sum is deterministic: each output element is
 // summed by one block (shared-memory tree) or, when the kept axes are the
 // contiguous innermost ones, by one thread in index order; never with atomics.
-// Sums accumulate in double, like the CPU reference.
+// Sums are fp32 CompensatedSums (platform/accumulate.h: TwoSum error
+// collection, Ogita-Rump-Oishi Sum2), about as accurate as the CPU
+// reference's double without FP64 arithmetic on the device.
 #include "cuda/cuda_util.cuh"
 
 namespace gantry {
@@ -13,37 +15,44 @@ using cuda::blocks_for;
 using cuda::GroupIndex;
 using cuda::kThreads;
 
-// One block per group: y[o] = Σ_j x[base(o) + offset(j)].
+// One block per group: y[o] = Σ_j x[base(o) + offset(j)]; per-thread
+// compensated sums, merged by a fixed tree.
+template <class I>
 __global__ void reduce_groups_kernel(GroupIndex g, const float* __restrict__ x, float* __restrict__ y) {
-  __shared__ double partial[32];
-  const int64_t o = blockIdx.x;
-  const int64_t base = g.base(o);
-  double acc = 0;
-  for (int64_t j = threadIdx.x; j < g.inner; j += blockDim.x) acc += x[base + g.offset(j)];
-  acc = cuda::block_sum(acc, partial);
-  if (threadIdx.x == 0) y[o] = float(acc);
+  __shared__ CompensatedSum partial[32];
+  const I base = g.base(I(blockIdx.x)), inner = I(g.inner);
+  CompensatedSum acc{};
+  for (I j = threadIdx.x; j < inner; j += blockDim.x) acc.add(x[base + g.offset(j)]);
+  const float sum = cuda::block_sum(acc, partial);
+  if (threadIdx.x == 0) y[blockIdx.x] = sum;
 }
 
 // One thread per output when the kept axes are one contiguous run at the end
 // (e.g. [B, C] summed over B): neighbouring threads read neighbouring floats.
+template <class I>
 __global__ void reduce_columns_kernel(GroupIndex g, const float* __restrict__ x, float* __restrict__ y) {
-  GANTRY_GRID_STRIDE(o, g.outer) {
-    double acc = 0;
-    for (int64_t j = 0; j < g.inner; ++j) acc += x[g.offset(j) + o];
-    y[o] = float(acc);
+  const I inner = I(g.inner);
+  GANTRY_GRID_STRIDE_T(I, o, g.outer) {
+    CompensatedSum acc{};
+    for (I j = 0; j < inner; ++j) acc.add(x[g.offset(j) + o]);
+    y[o] = acc.value();
   }
 }
 
 CudaResult reduce_sum_cuda(const CudaArgs& a, cudaStream_t s) {
   const GroupIndex g = cuda::make_group_index(*a.in_shape[0], a.node->attrs.axes);
+  if (g.outer == 0) return {};
   if (g.inner == 1) return cuda::copy_rows(a.in[0], 0, a.out, 0, 1, g.outer, s);
-  if (g.n_kept == 1 && g.kept_stride[0] == 1 && g.outer >= 1024 && g.inner <= 4096) {
-    reduce_columns_kernel<<<blocks_for(g.outer), kThreads, 0, s>>>(g, a.in[0], a.out);
-    return launched("reduce_columns_kernel");
-  }
-  if (g.outer > int64_t(INT32_MAX)) return CudaResult{"reduce_sum", "more than 2^31 - 1 output elements"};
-  reduce_groups_kernel<<<unsigned(g.outer), cuda::group_threads(g.inner), 0, s>>>(g, a.in[0], a.out);
-  return launched("reduce_groups_kernel");
+  return cuda::with_index_type(g.outer * g.inner, [&](auto index) {
+    using I = decltype(index);
+    if (g.n_kept == 1 && g.kept_stride[0] == 1 && g.outer >= 1024 && g.inner <= 4096) {
+      reduce_columns_kernel<I><<<blocks_for(g.outer), kThreads, 0, s>>>(g, a.in[0], a.out);
+      return launched("reduce_columns_kernel");
+    }
+    if (g.outer > int64_t(INT32_MAX)) return CudaResult{"reduce_sum", "more than 2^31 - 1 output elements"};
+    reduce_groups_kernel<I><<<unsigned(g.outer), cuda::group_threads(g.inner), 0, s>>>(g, a.in[0], a.out);
+    return launched("reduce_groups_kernel");
+  });
 }
 
 // ---- broadcast_to: y[i] = x[broadcast offset of i]
@@ -61,11 +70,11 @@ CudaResult broadcast_to_cuda(const CudaArgs& a, cudaStream_t s) {
   const int64_t n = out.numel();
   if (n == 0) return {};
   const cuda::BroadcastIndex idx = cuda::make_broadcast_index(out, *a.in_shape[0], out);
-  if (cuda::fits_int32(n))
-    broadcast_kernel<int32_t><<<blocks_for(n), kThreads, 0, s>>>(int32_t(n), idx, a.in[0], a.out);
-  else
-    broadcast_kernel<int64_t><<<blocks_for(n), kThreads, 0, s>>>(n, idx, a.in[0], a.out);
-  return launched("broadcast_kernel");
+  return cuda::with_index_type(n, [&](auto index) {
+    using I = decltype(index);
+    broadcast_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(I(n), idx, a.in[0], a.out);
+    return launched("broadcast_kernel");
+  });
 }
 
 // ---- reshape: a copy (tensors never alias, as on the CPU)

@@ -57,6 +57,11 @@ std::string backend_description(BackendKind kind) {
   return e && e->describe && e->probe().ok() ? e->describe() : std::string();
 }
 
+bool backend_rejects_device(BackendKind kind) {
+  const BackendEntry* e = registered(kind);
+  return e && e->rejects_device && !e->probe().ok() && e->rejects_device();
+}
+
 std::vector<BackendKind> available_backends() {
   std::vector<BackendKind> out;
   for (BackendKind k : {BackendKind::cpu, BackendKind::vulkan, BackendKind::cuda})

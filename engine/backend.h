@@ -27,6 +27,10 @@ Status backend_status(BackendKind kind);
 // What a usable backend found, for `gantry info`: its device and the limits it
 // plans with (empty for a backend without a description or without a device).
 std::string backend_description(BackendKind kind);
+// Whether backend_status()'s failure is a device that IS present but that this
+// build cannot run on (CUDA: no kernel image for its compute capability).
+// Harnesses report that as a failure; "no device" (or no driver) is a skip.
+bool backend_rejects_device(BackendKind kind);
 
 class Program {
  public:
@@ -93,6 +97,9 @@ struct BackendEntry {
   Status (*probe)();  // ok when a usable device is present
   Result<std::unique_ptr<Program>> (*compile)(const Graph& g, const CompileOptions& options);
   std::string (*describe)() = nullptr;  // the device and the limits the backend plans with
+  // After a failed probe: true when a device is there but this build cannot
+  // use it (null: the backend never tells the two apart).
+  bool (*rejects_device)() = nullptr;
 };
 // Returns true so that a backend can register from a namespace-scope initializer.
 bool register_backend(const BackendEntry& entry);

@@ -11,11 +11,7 @@
 
 // The CUDA kernels call these same functions (cuda/data.cu): one definition
 // for host and device rather than a copy that could drift.
-#if defined(__CUDACC__)
-#define GANTRY_HD __host__ __device__
-#else
-#define GANTRY_HD
-#endif
+#include "platform/host_device.h"
 
 namespace gantry {
 

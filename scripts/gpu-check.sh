@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One check of gantry's GPU backends on a machine with an NVIDIA GPU:
 #   1. build what is missing (CPU + CUDA + Vulkan, tests on) in $GANTRY_BUILD (build/gpu-check);
-#   2. every GPU test binary (tests/test_backend_*) on CUDA and on Vulkan, where
-#      any skipped test counts as a failure: on this machine both must run;
+#   2. every gpu-labelled test (ctest -L gpu), one row per backend by test name,
+#      where a skipped test counts as a failure: on this machine both must run;
 #   3. compute-sanitizer memcheck and racecheck over one dcgan28 training step;
 #   4. the golden suite on every backend;
 #   5. `gantry bench` beside bench/pytorch_bench.py for dcgan28, cgan32,
@@ -108,22 +108,20 @@ t0=$SECONDS
 gantry=$build/gantry
 "$gantry" info | tee "$logs/info.log"
 
-# 2. The GPU tests, one row per test binary and backend; a skip is a failure here.
+# 2. The gpu-labelled tests, one row per backend (tests whose name holds it); a
+# skip is a failure here.
 for b in ${backends//,/ }; do
-  for t in "$build"/tests/test_backend_*; do
-    [[ -x $t ]] || continue
-    name=$(basename "$t").$b
-    t0=$SECONDS
-    "$t" --gtest_filter="*${b}*" >"$logs/$name.log" 2>&1
-    rc=$?
-    passed=$(grep -c '^\[       OK \]' "$logs/$name.log")
-    skipped=$(grep -c '^\[  SKIPPED \] .*\.' "$logs/$name.log")
-    if ((rc != 0 || skipped > 0 || passed == 0)); then
-      record "$name" FAIL $((SECONDS - t0)) "exit $rc, $passed passed, $skipped skipped"
-    else
-      record "$name" PASS $((SECONDS - t0)) "$passed passed"
-    fi
-  done
+  name=gpu-tests.$b
+  t0=$SECONDS
+  ctest --test-dir "$build" -L gpu -R "$b" -j "$(nproc)" --output-on-failure >"$logs/$name.log" 2>&1
+  rc=$?
+  total=$(grep -c ' Test *#[0-9]*: ' "$logs/$name.log")
+  skipped=$(grep -c '\*\*\*Skipped\| Not Run' "$logs/$name.log")
+  if ((rc != 0 || skipped > 0 || total == 0)); then
+    record "$name" FAIL $((SECONDS - t0)) "ctest exit $rc, $total tests, $skipped skipped"
+  else
+    record "$name" PASS $((SECONDS - t0)) "$total tests"
+  fi
 done
 
 # 3. One training step under compute-sanitizer's memcheck and racecheck.

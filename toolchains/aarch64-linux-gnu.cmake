@@ -44,11 +44,11 @@ endif()
 # CUDA for Jetson, once gantry has CUDA code: point GANTRY_JETSON_CUDA at a CUDA
 # toolkit that holds targets/aarch64-linux (NVIDIA's cuda-cross-aarch64 packages
 # from JetPack). nvcc runs on the host and uses the cross g++ for host code.
-# Xavier is sm_72, Orin sm_87; CUDA 13 dropped sm_72, so Xavier needs CUDA ≤ 12.
+# Xavier is sm_72, Orin sm_87: the default architectures (cuda/cuda.cmake) are
+# narrowed to those two, each kept where the toolkit offers it (CUDA 13
+# dropped sm_72, so Xavier needs CUDA ≤ 12); CMAKE_CUDA_ARCHITECTURES overrides.
 if(GANTRY_JETSON_CUDA)
   set(CMAKE_CUDA_COMPILER ${GANTRY_JETSON_CUDA}/bin/nvcc)
   set(CMAKE_CUDA_HOST_COMPILER ${CMAKE_CXX_COMPILER})
-  if(NOT CMAKE_CUDA_ARCHITECTURES)
-    set(CMAKE_CUDA_ARCHITECTURES "72;87")
-  endif()
+  set(GANTRY_CUDA_ARCH_CANDIDATES 72 87)
 endif()
