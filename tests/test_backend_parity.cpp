@@ -125,6 +125,14 @@ std::vector<GradCase> large_cases() {
                  const Value rm = g.state(Shape{40}, "rm"), rv = g.state(Shape{40}, "rv");
                  return batch_norm(g, x[0], x[1], x[2], rm, rv, true);
                }});
+  // 8·32·32 values per channel: long enough that reduce_axes splits each
+  // channel into chunks (two phases; normalize_backward's second reads rstd
+  // from the scratch, its slot being taken).
+  c.push_back(
+      {"large batch_norm chunked", {InputSpec{{8, 3, 32, 32}}, InputSpec{{3}}, InputSpec{{3}}}, [](Graph& g, V x) {
+         const Value rm = g.state(Shape{3}, "rm"), rv = g.state(Shape{3}, "rv");
+         return batch_norm(g, x[0], x[1], x[2], rm, rv, true);
+       }});
   c.push_back({"large instance_norm",
                {InputSpec{{3, 20, 30, 30}}, InputSpec{{20}}, InputSpec{{20}}},
                [](Graph& g, V x) { return instance_norm(g, x[0], x[1], x[2]); }});
