@@ -14,9 +14,10 @@
 // The per-step values — seed and step number, and input leaves such as batch
 // indices, labels or z — are host writes into that mapped mirror, and step()
 // is one submission. Other leaves go through the chunk with a copy of their own.
-//  - Staged (discrete GPUs): the recorded command buffer starts by copying the
-//    step uniforms into a device-local uniform buffer and the inputs mirror
-//    into the arena's inputs region, so the step reads them from device memory.
+//  - Staged (discrete GPUs, see Device::unified): the recorded command buffer
+//    starts by copying the step uniforms into a device-local uniform buffer
+//    and the inputs mirror into the arena's inputs region, so the step reads
+//    them from device memory.
 //  - Unified: where a memory type is DEVICE_LOCAL and HOST_VISIBLE (integrated
 //    GPUs, Jetson, lavapipe) the host buffer is allocated there and the shaders
 //    read the step uniforms and the inputs from it directly, with no copy (the
@@ -139,8 +140,8 @@ class Device {
   VkDeviceSize max_allocation = 0;  // maxMemoryAllocationSize (Vulkan 1.1 maintenance3)
   uint32_t queue_family = 0;
   bool timestamps = false;
-  // A DEVICE_LOCAL | HOST_VISIBLE | HOST_COHERENT memory type exists (and
-  // GANTRY_VULKAN_NO_UNIFIED is unset): programs take the unified path.
+  // Not a discrete GPU, a DEVICE_LOCAL | HOST_VISIBLE | HOST_COHERENT memory
+  // type exists, and GANTRY_VULKAN_NO_UNIFIED is unset: programs take the unified path.
   bool unified = false;
   vk::DeviceCaps caps;
   VkDevice device = VK_NULL_HANDLE;
@@ -281,7 +282,11 @@ Status Device::open() {
   GANTRY_TRY(apply_limits_override());
   {
     const char* off = std::getenv("GANTRY_VULKAN_NO_UNIFIED");
-    unified = memory_type(~0u, kUnifiedMemory) >= 0 && !(off && std::strcmp(off, "0") != 0);
+    // On a discrete GPU such a type is its PCIe BAR (resizable BAR): the host
+    // reads it uncached, which read() would pay for, and the copies it saves
+    // are cheap there. So discrete GPUs stay staged.
+    unified = props.deviceType != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU && memory_type(~0u, kUnifiedMemory) >= 0 &&
+              !(off && std::strcmp(off, "0") != 0);
   }
 
   const float priority = 1.0f;
