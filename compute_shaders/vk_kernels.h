@@ -10,9 +10,10 @@
 //   set 0, bindings 0..3: four storage-buffer slots, `float slot0[]` ..
 //     `slot3[]`; the encoder names in Dispatch::slots which node operand each
 //     slot is bound to, and the shader reads and writes an operand through its
-//     slot only. The backend binds each slot as a window of the arena that
-//     starts at or just before its operand (vulkan_backend.cpp), so an arena
-//     larger than one binding still works;
+//     slot only. The backend binds each slot as a window of the buffer that
+//     holds its operand (the arena; inputs on unified memory: the host
+//     buffer), starting at or just before the operand (vulkan_backend.cpp),
+//     so an arena larger than one binding still works;
 //   set 0, binding 4: the step uniforms {seed lo, seed hi, step lo, step hi}, a
 //     uniform buffer;
 //   push constants: at most kPushWords 32-bit words, laid out by the shader's

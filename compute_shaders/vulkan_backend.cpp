@@ -18,8 +18,9 @@
 //    starts by copying the step uniforms into a device-local uniform buffer
 //    and the inputs mirror into the arena's inputs region, so the step reads
 //    them from device memory.
-//  - Unified: where a memory type is DEVICE_LOCAL and HOST_VISIBLE (integrated
-//    GPUs, Jetson, lavapipe) the host buffer is allocated there and the shaders
+//  - Unified: where a memory type is DEVICE_LOCAL and HOST_VISIBLE on a device
+//    that is not a discrete GPU (integrated GPUs, Jetson, lavapipe) the host
+//    buffer is allocated there and the shaders
 //    read the step uniforms and the inputs from it directly, with no copy (the
 //    arena's inputs region stays unused). GANTRY_VULKAN_NO_UNIFIED=1 forces the
 //    staged path, so that tests on lavapipe run both.
