@@ -1,10 +1,17 @@
-// Shared by every gantry compute shader: the arena and step-uniform bindings,
+// Shared by every gantry compute shader: the operand and step-uniform bindings,
 // the grid-stride loop and Philox4x32-10 (word for word the arithmetic of
 // platform/philox.h: counter {element/4, stream, step lo, step hi}, key {seed lo, seed hi}).
 // Include after `#version 450` and `#extension GL_GOOGLE_include_directive : require`.
 
-layout(std430, set = 0, binding = 0) buffer Arena { float arena[]; };
-layout(std430, set = 0, binding = 1) readonly buffer StepUniforms {
+// Four storage-buffer slots (Vulkan's guaranteed minimum per stage), each a
+// window of the arena bound by the backend at one node operand; every access
+// names the slot its operand is bound to (the encoder's Dispatch::slots), and
+// positions are elements from that slot's start (vk_kernels.h).
+layout(std430, set = 0, binding = 0) buffer Slot0 { float slot0[]; };
+layout(std430, set = 0, binding = 1) buffer Slot1 { float slot1[]; };
+layout(std430, set = 0, binding = 2) buffer Slot2 { float slot2[]; };
+layout(std430, set = 0, binding = 3) buffer Slot3 { float slot3[]; };
+layout(std140, set = 0, binding = 4) uniform StepUniforms {
   uint seed_lo, seed_hi, step_lo, step_hi;
 } step_u;
 

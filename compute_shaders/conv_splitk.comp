@@ -15,17 +15,17 @@ layout(constant_id = 2) const uint PLANE = 1;  // elements per channel plane (H_
 layout(constant_id = 3) const uint C_OUT = 1;  // output channels
 
 layout(push_constant) uniform Push {
-  uint part;  // [SPLITS, total]
-  uint dst;   // [total]
-  uint bias;  // [C_OUT] when HAS_BIAS
+  uint part;  // slot 0: [SPLITS, total]
+  uint dst;   // slot 1: [total]
+  uint bias;  // slot 2: [C_OUT] when HAS_BIAS
   uint total;
 } pc;
 
 void main() {
   GRID_STRIDE(i, pc.total) {
     float s = 0.0;
-    for (uint k = 0; k < SPLITS; ++k) s += arena[pc.part + k * pc.total + i];
-    if (HAS_BIAS != 0) s += arena[pc.bias + (i / PLANE) % C_OUT];
-    arena[pc.dst + i] = s;
+    for (uint k = 0; k < SPLITS; ++k) s += slot0[pc.part + k * pc.total + i];
+    if (HAS_BIAS != 0) s += slot2[pc.bias + (i / PLANE) % C_OUT];
+    slot1[pc.dst + i] = s;
   }
 }

@@ -17,7 +17,7 @@ layout(constant_id = 0) const uint KIND = FILL_CONSTANT;
 
 layout(push_constant) uniform Push {
   uint n;       // elements
-  uint y;       // y: [n]
+  uint y;       // slot 0: y [n]
   uint stream;  // Philox stream (normal, uniform)
   float alpha;  // fill: the value; normal: mean; uniform: lo
   float beta;   // normal: std; uniform: hi
@@ -50,6 +50,6 @@ void main() {
       }
     }
     const uint first = block * 4;
-    for (uint k = 0; k < 4 && first + k < pc.n; ++k) arena[pc.y + first + k] = v[k];
+    for (uint k = 0; k < 4 && first + k < pc.n; ++k) slot0[pc.y + first + k] = v[k];
   }
 }

@@ -11,9 +11,9 @@ layout(local_size_x = 256) in;
 
 layout(push_constant) uniform Push {
   uint n;      // elements of y = B·width
-  uint data;   // data: [rows, width]
-  uint index;  // index: [B], float32
-  uint y;      // y: [B, width]
+  uint data;   // slot 0, data: [rows, width]
+  uint index;  // slot 1, index: [B], float32
+  uint y;      // slot 2, y: [B, width]
   uint width;  // elements per row
   uint rows;   // R
 } pc;
@@ -21,9 +21,9 @@ layout(push_constant) uniform Push {
 void main() {
   GRID_STRIDE(i, pc.n) {
     const uint b = i / pc.width, c = i - b * pc.width;
-    const float r = arena[pc.index + b];
+    const float r = slot1[pc.index + b];
     // Written so that NaN fails the test; truncation as the CPU's int64_t(r).
-    arena[pc.y + i] =
-        r >= 0.0 && r < float(pc.rows) ? arena[pc.data + uint(r) * pc.width + c] : uintBitsToFloat(0x7FC00000u);
+    slot2[pc.y + i] =
+        r >= 0.0 && r < float(pc.rows) ? slot0[pc.data + uint(r) * pc.width + c] : uintBitsToFloat(0x7FC00000u);
   }
 }

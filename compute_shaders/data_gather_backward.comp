@@ -13,9 +13,9 @@ layout(local_size_x = 256) in;
 
 layout(push_constant) uniform Push {
   uint width;  // elements per row (the invocation count)
-  uint dy;     // dy: [B, width]
-  uint index;  // index: [B], float32; rows outside [0, rows) are skipped
-  uint y;      // y: [rows, width], zeroed
+  uint dy;     // slot 0, dy: [B, width]
+  uint index;  // slot 1, index: [B], float32; rows outside [0, rows) are skipped
+  uint y;      // slot 2, y: [rows, width], zeroed
   uint batch;  // B
   uint rows;
 } pc;
@@ -23,8 +23,8 @@ layout(push_constant) uniform Push {
 void main() {
   GRID_STRIDE(c, pc.width) {
     for (uint i = 0; i < pc.batch; ++i) {
-      const float r = arena[pc.index + i];
-      if (r >= 0.0 && r < float(pc.rows)) arena[pc.y + uint(r) * pc.width + c] += arena[pc.dy + i * pc.width + c];
+      const float r = slot1[pc.index + i];
+      if (r >= 0.0 && r < float(pc.rows)) slot2[pc.y + uint(r) * pc.width + c] += slot0[pc.dy + i * pc.width + c];
     }
   }
 }

@@ -10,15 +10,15 @@ layout(local_size_x = 256) in;
 
 layout(push_constant) uniform Push {
   uint n;       // elements of y = B·classes
-  uint labels;  // labels: [B]
-  uint y;       // y: [B, classes]
+  uint labels;  // slot 0, labels: [B]
+  uint y;       // slot 1, y: [B, classes]
   uint classes;
 } pc;
 
 void main() {
   GRID_STRIDE(i, pc.n) {
     const uint b = i / pc.classes, c = i - b * pc.classes;
-    const float l = arena[pc.labels + b];
-    arena[pc.y + i] = l >= 0.0 && l < float(pc.classes) && uint(l) == c ? 1.0 : 0.0;
+    const float l = slot0[pc.labels + b];
+    slot1[pc.y + i] = l >= 0.0 && l < float(pc.classes) && uint(l) == c ? 1.0 : 0.0;
   }
 }

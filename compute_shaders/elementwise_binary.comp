@@ -19,9 +19,9 @@ layout(constant_id = 1) const uint BROADCAST = 0;
 
 layout(push_constant) uniform Push {
   uint n;       // elements of y
-  uint a;       // a: broadcast to y's shape by the strides sa
-  uint b;       // b: broadcast to y's shape by the strides sb
-  uint y;       // y: [dim[0], ..., dim[4]], row-major
+  uint a;       // slot 0, a: broadcast to y's shape by the strides sa
+  uint b;       // slot 1, b: broadcast to y's shape by the strides sb
+  uint y;       // slot 2, y: [dim[0], ..., dim[4]], row-major
   float alpha;  // leaky_relu_backward: negative slope; clamp_backward: [alpha, beta]
   float beta;
   // y's shape right-aligned in 5 axes (leading axes 1), and the element
@@ -59,6 +59,6 @@ void main() {
         rest = q;
       }
     }
-    arena[pc.y + i] = apply(arena[pc.a + ia], arena[pc.b + ib]);
+    slot2[pc.y + i] = apply(slot0[pc.a + ia], slot1[pc.b + ib]);
   }
 }

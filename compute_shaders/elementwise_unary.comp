@@ -16,8 +16,8 @@ layout(constant_id = 0) const uint OP = UNARY_SCALE;
 
 layout(push_constant) uniform Push {
   uint n;       // elements
-  uint x;       // x: [n]
-  uint y;       // y: [n]
+  uint x;       // slot 0, x: [n]
+  uint y;       // slot 1, y: [n]
   float alpha;  // scale: alpha·x + beta; leaky_relu: negative slope; clamp: [alpha, beta]
   float beta;
 } pc;
@@ -54,5 +54,5 @@ float apply(float x) {
 }
 
 void main() {
-  GRID_STRIDE(i, pc.n) { arena[pc.y + i] = apply(arena[pc.x + i]); }
+  GRID_STRIDE(i, pc.n) { slot1[pc.y + i] = apply(slot0[pc.x + i]); }
 }

@@ -120,6 +120,7 @@ void encode_conv(const NodeArgs& a, std::vector<Dispatch>& out) {
   const bool split = p.splits > 1;
   Dispatch d;
   d.shader = "conv_gemm";
+  d.slots = {input(0), input(1), a.n_in > 2 ? input(2) : Operand::none, split ? Operand::scratch : Operand::out};
   d.spec = p.spec();
   // push: in0, in1, bias, dst, out_split (conv_gemm.comp's Push block)
   d.push[0] = a.in[0];
@@ -133,7 +134,8 @@ void encode_conv(const NodeArgs& a, std::vector<Dispatch>& out) {
   out.push_back(d);
   if (split) {
     // push: part, dst, bias, total (conv_splitk.comp)
-    Dispatch r = dispatch_1d("conv_splitk", p.out_elems, {a.scratch, a.out, bias, uint32_t(p.out_elems)});
+    Dispatch r = dispatch_1d("conv_splitk", p.out_elems, {Operand::scratch, Operand::out, d.slots[2]},
+                             {a.scratch, a.out, bias, uint32_t(p.out_elems)});
     r.spec = {p.splits, p.has_bias, p.h_out * p.w_out, p.c_out};
     out.push_back(r);
   }

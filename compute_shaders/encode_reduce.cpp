@@ -105,9 +105,13 @@ ReducePlan plan_reduce(const Shape& x, uint32_t mask, bool may_chunk) {
   return p;
 }
 
+// Chunked: [outer][chunks][2] statistics, and for normalize_backward a copy of
+// rstd [outer] after them (PHASE 2 binds the scratch in rstd's slot).
 int64_t reduction_scratch(const Graph& g, const Node& n) {
   const ReducePlan p = plan_reduce(g.node(n.inputs[0]).shape, n.attrs.axes, true);
-  return p.push.chunks > 1 ? int64_t(p.push.outer) * p.push.chunks * 2 : 0;
+  if (p.push.chunks == 1) return 0;
+  const int64_t stats = int64_t(p.push.outer) * p.push.chunks * 2;
+  return n.op == Op::normalize_backward ? stats + p.push.outer : stats;
 }
 
 // in0: x (dy for normalize_backward); in1: x̂; in2: rstd (normalize_backward only).
@@ -125,9 +129,13 @@ void encode_reduction(const NodeArgs& a, ReduceCode op, uint32_t mask, bool may_
   // The subgroup variant pays off only when each output's 256 / tile lanes make
   // whole subgroups; it checks again at run time and falls back to the tree.
   const bool subgroup = a.caps.subgroup_arithmetic && a.caps.subgroup_size <= kLocal / p.tile;
+  // Slots as reduce_axes.comp lists them: x, x̂, rstd, out; the scratch
+  // replaces out in PHASE 1 and rstd in PHASE 2.
+  const Operand xhat = a.n_in > 1 ? input(1) : Operand::none, rstd = a.n_in > 2 ? input(2) : Operand::none;
   auto add = [&](uint32_t phase, int64_t work) {
     Dispatch d;
     d.shader = subgroup ? "reduce_axes_subgroup" : "reduce_axes";
+    d.slots = {input(0), xhat, phase == 2 ? Operand::scratch : rstd, phase == 1 ? Operand::scratch : Operand::out};
     d.spec = {p.tile, spec_code(op), phase};
     std::memcpy(d.push.data(), &push, sizeof push);
     d.groups[0] = clamp_groups(work);
@@ -137,6 +145,8 @@ void encode_reduction(const NodeArgs& a, ReduceCode op, uint32_t mask, bool may_
     add(0, p.tiles);
   } else {
     add(1, p.tiles * push.chunks);
+    // PHASE 2 reads rstd through the scratch's slot: the copy PHASE 1 left after the statistics.
+    if (op == ReduceCode::normalize_backward) push.rstd_off = a.scratch + push.outer * push.chunks * 2;
     // sum and rstd finish once per output, the others once per chunk
     add(2, op == ReduceCode::sum || op == ReduceCode::rstd ? p.tiles : p.tiles * push.chunks);
   }
@@ -168,9 +178,11 @@ struct CopyPush {
 };
 static_assert(sizeof(CopyPush) <= kPushWords * 4, "layout_copy push constants exceed 128 bytes");
 
-Dispatch copy_dispatch(const CopyPush& push, uint32_t pad) {
+// src: the operand the copy reads (slot 0); it writes the output (slot 1).
+Dispatch copy_dispatch(Operand src, const CopyPush& push, uint32_t pad) {
   Dispatch d;
   d.shader = "layout_copy";
+  d.slots = {src, Operand::out};
   d.spec = {pad};
   std::memcpy(d.push.data(), &push, sizeof push);
   d.groups[0] = groups_for(push.n, kLocal);
@@ -178,10 +190,11 @@ Dispatch copy_dispatch(const CopyPush& push, uint32_t pad) {
 }
 
 // dst[walk] = src[walk] over `dim` (rank r, outermost first) with source
-// strides ss and destination strides ts. Size-1 axes are dropped and axes
-// contiguous in both tensors merged, so a reshape walks one dim.
-void encode_copy(uint32_t src, uint32_t dst, int r, const int64_t* dim, const int64_t* ss, const int64_t* ts,
-                 std::vector<Dispatch>& out) {
+// strides ss and destination strides ts; src lies in operand src_op, dst in
+// the output. Size-1 axes are dropped and axes contiguous in both tensors
+// merged, so a reshape walks one dim.
+void encode_copy(Operand src_op, uint32_t src, uint32_t dst, int r, const int64_t* dim, const int64_t* ss,
+                 const int64_t* ts, std::vector<Dispatch>& out) {
   int64_t d[kMaxRank], s[kMaxRank], t[kMaxRank], n = 1;
   int m = 0;
   for (int i = 0; i < r; ++i) {
@@ -203,7 +216,7 @@ void encode_copy(uint32_t src, uint32_t dst, int r, const int64_t* dim, const in
     const int slot = 5 - m + i;
     push.d[slot] = uint32_t(d[i]), push.s[slot] = uint32_t(s[i]), push.t[slot] = uint32_t(t[i]);
   }
-  out.push_back(copy_dispatch(push, 0));
+  out.push_back(copy_dispatch(src_op, push, 0));
 }
 
 // A tensor seen as [outer, shape[axis], inner] around `axis`.
@@ -216,12 +229,12 @@ void split_at(const Shape& s, int axis, int64_t& outer, int64_t& inner) {
 void encode_broadcast_to(const NodeArgs& a, std::vector<Dispatch>& out) {
   const Shape& y = a.node->shape;
   const auto ss = broadcast_strides(*a.in_shape[0], y), ts = strides_of(y);
-  encode_copy(a.in[0], a.out, y.rank, y.d.data(), ss.data(), ts.data(), out);
+  encode_copy(input(0), a.in[0], a.out, y.rank, y.d.data(), ss.data(), ts.data(), out);
 }
 
 void encode_reshape(const NodeArgs& a, std::vector<Dispatch>& out) {
   const int64_t n = a.node->shape.numel(), one = 1;
-  encode_copy(a.in[0], a.out, 1, &n, &one, &one, out);
+  encode_copy(input(0), a.in[0], a.out, 1, &n, &one, &one, out);
 }
 
 // One dispatch per input, each into its window of the output.
@@ -233,7 +246,7 @@ void encode_concat(const NodeArgs& a, std::vector<Dispatch>& out) {
   for (int k = 0; k < a.n_in; ++k) {
     const int64_t len = (*a.in_shape[k])[ax];
     const int64_t dim[2] = {outer, len * inner}, ss[2] = {len * inner, 1}, ts[2] = {y[ax] * inner, 1};
-    encode_copy(a.in[k], a.out + uint32_t(at * inner), 2, dim, ss, ts, out);
+    encode_copy(input(k), a.in[k], a.out + uint32_t(at * inner), 2, dim, ss, ts, out);
     at += len;
   }
 }
@@ -244,7 +257,7 @@ void encode_slice(const NodeArgs& a, std::vector<Dispatch>& out) {
   int64_t outer, inner;
   split_at(x, at.axis, outer, inner);
   const int64_t dim[2] = {outer, at.count * inner}, ss[2] = {x[at.axis] * inner, 1}, ts[2] = {at.count * inner, 1};
-  encode_copy(a.in[0] + uint32_t(at.start * inner), a.out, 2, dim, ss, ts, out);
+  encode_copy(input(0), a.in[0] + uint32_t(at.start * inner), a.out, 2, dim, ss, ts, out);
 }
 
 // Writes the whole output in one pass (zeros outside the window), so it needs
@@ -263,7 +276,7 @@ void encode_slice_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
   const uint32_t t[5] = {0, 0, uint32_t(full * inner), uint32_t(inner), 1};
   for (int i = 0; i < 5; ++i) push.d[i] = d[i], push.s[i] = s[i], push.t[i] = t[i];
   push.win_lo = uint32_t(at.start), push.win_hi = uint32_t(at.start + count);
-  out.push_back(copy_dispatch(push, 1));
+  out.push_back(copy_dispatch(input(0), push, 1));
 }
 
 }  // namespace

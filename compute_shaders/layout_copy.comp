@@ -16,7 +16,7 @@ layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint PAD = 0;
 
 layout(push_constant) uniform Push {
-  uint src_off, dst_off;
+  uint src_off, dst_off;  // slots 0 and 1
   uint n;                   // elements to write: the product of d0..d4
   uint rank;                // dims in use, right-aligned: d(5 − rank) .. d4
   uint d0, d1, d2, d3, d4;  // the walked shape, outermost first (unused: 1)
@@ -44,7 +44,7 @@ void main() {
     }
     // a branch, not ?:, so that no load is issued at the wrapped address
     float v = 0.0;
-    if (inside) v = arena[src];
-    arena[dst] = v;
+    if (inside) v = slot0[src];
+    slot1[dst] = v;
   }
 }

@@ -13,10 +13,10 @@ layout(local_size_x = 256) in;
 
 layout(push_constant) uniform Push {
   uint n;      // elements of each tensor
-  uint param;  // param: [n], updated
-  uint grad;   // grad: [n]
-  uint m;      // m: [n], first moment, updated
-  uint v;      // v: [n], second moment, updated
+  uint param;  // slot 0, param: [n], updated
+  uint grad;   // slot 1, grad: [n]
+  uint m;      // slot 2, m: [n], first moment, updated
+  uint v;      // slot 3, v: [n], second moment, updated
   float lr, beta1, beta2, eps;
   float ln_beta1, ln_beta2;  // ln β, formed in double on the host
   float t_per_step;          // updates per step
@@ -29,11 +29,11 @@ void main() {
   const float bc1 = -expm1_accurate(t * pc.ln_beta1), bc2 = -expm1_accurate(t * pc.ln_beta2);
   const float step_size = pc.lr / bc1, rbc2 = 1.0 / sqrt(bc2);
   GRID_STRIDE(i, pc.n) {
-    const float g = arena[pc.grad + i];
-    const float m = pc.beta1 * arena[pc.m + i] + (1.0 - pc.beta1) * g;
-    const float v = pc.beta2 * arena[pc.v + i] + (1.0 - pc.beta2) * g * g;
-    arena[pc.m + i] = m;
-    arena[pc.v + i] = v;
-    arena[pc.param + i] -= step_size * m / (sqrt(v) * rbc2 + pc.eps);
+    const float g = slot1[pc.grad + i];
+    const float m = pc.beta1 * slot2[pc.m + i] + (1.0 - pc.beta1) * g;
+    const float v = pc.beta2 * slot3[pc.v + i] + (1.0 - pc.beta2) * g * g;
+    slot2[pc.m + i] = m;
+    slot3[pc.v + i] = v;
+    slot0[pc.param + i] -= step_size * m / (sqrt(v) * rbc2 + pc.eps);
   }
 }

@@ -10,18 +10,18 @@ layout(local_size_x = 256) in;
 
 layout(push_constant) uniform Push {
   uint n;       // elements of each tensor
-  uint param;   // param: [n], updated
-  uint grad;    // grad: [n]
-  uint sq;      // sq: [n], running mean of grad², updated
+  uint param;   // slot 0, param: [n], updated
+  uint grad;    // slot 1, grad: [n]
+  uint sq;      // slot 2, sq: [n], running mean of grad², updated
   float alpha;  // decay of sq
   float lr, eps;
 } pc;
 
 void main() {
   GRID_STRIDE(i, pc.n) {
-    const float g = arena[pc.grad + i];
-    const float sq = pc.alpha * arena[pc.sq + i] + (1.0 - pc.alpha) * g * g;
-    arena[pc.sq + i] = sq;
-    arena[pc.param + i] -= pc.lr * g / (sqrt(sq) + pc.eps);
+    const float g = slot1[pc.grad + i];
+    const float sq = pc.alpha * slot2[pc.sq + i] + (1.0 - pc.alpha) * g * g;
+    slot2[pc.sq + i] = sq;
+    slot0[pc.param + i] -= pc.lr * g / (sqrt(sq) + pc.eps);
   }
 }

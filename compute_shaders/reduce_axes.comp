@@ -44,12 +44,15 @@ layout(constant_id = 2) const uint PHASE = 0;
 
 const uint R_LANES = 256u / OUT_TILE;
 
+// Slots (common.glsl): x in 0, x̂ in 1, rstd in 2, out in 3; the scratch in 3
+// for PHASE 1 (which writes no output) and in 2 for PHASE 2 (which then reads
+// rstd from the scratch's tail, copied there by PHASE 1).
 layout(push_constant) uniform Push {
   uint x_off;        // x, or dy for normalize_backward: [outer × inner] as above
   uint xhat_off;     // normalize_backward: x̂, the shape of dy
-  uint rstd_off;     // normalize_backward: rstd, [outer]
+  uint rstd_off;     // normalize_backward: rstd, [outer] (PHASE 2: its copy in the scratch)
   uint out_off;      // [outer] (sum, rstd) or the shape of x
-  uint scratch_off;  // PHASE 1, 2: [outer][chunks][2]
+  uint scratch_off;  // PHASE 1, 2: [outer][chunks][2], then for normalize_backward rstd's copy [outer]
   uint outer, inner, chunks, chunk_len;
   uint eps_bits;
   uint rd0, rd1, rd2, rs0, rs1, rs2;  // reduced segments: dims, strides
@@ -151,21 +154,21 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
   if (OP == REDUCE_NORMALIZE_BACKWARD) {
     vec2 s = vec2(0);
     for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
-      const float dy = arena[pc.x_off + k.off];
-      s += vec2(dy, dy * arena[pc.xhat_off + k.off]);
+      const float dy = slot0[pc.x_off + k.off];
+      s += vec2(dy, dy * slot1[pc.xhat_off + k.off]);
     }
     return group_sum(s);
   }
   if (OP == REDUCE_LOG_SOFTMAX) {
     float m = uintBitsToFloat(0xff800000u);  // −inf
-    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) m = max(m, arena[pc.x_off + k.off]);
+    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) m = max(m, slot0[pc.x_off + k.off]);
     m = group_max(m);
     float s = 0;
-    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += exp(arena[pc.x_off + k.off] - m);
+    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += exp(slot0[pc.x_off + k.off] - m);
     return vec2(m, group_sum(vec2(s, 0)).x);
   }
   float s = 0;
-  for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += arena[pc.x_off + k.off];
+  for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += slot0[pc.x_off + k.off];
   s = group_sum(vec2(s, 0)).x;
   if (OP == REDUCE_SUM) return vec2(s, 0);
   // Two passes, as the CPU reference: the second re-reads the chunk (cached)
@@ -173,7 +176,7 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
   const float mean = s / n;
   float m2 = 0;
   for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
-    const float d = arena[pc.x_off + k.off] - mean;
+    const float d = slot0[pc.x_off + k.off] - mean;
     m2 += d * d;
   }
   return vec2(mean, group_sum(vec2(m2, 0)).x);
@@ -188,17 +191,17 @@ vec2 combine_chunks(uint o, bool valid) {
   const uint chunks = valid ? pc.chunks : 0u;
   if (OP != REDUCE_NORMALIZE && OP != REDUCE_RSTD) {
     vec2 s = vec2(0);
-    for (uint c = rl; c < chunks; c += R_LANES) s += vec2(arena[p + 2u * c], arena[p + 2u * c + 1u]);
+    for (uint c = rl; c < chunks; c += R_LANES) s += vec2(slot2[p + 2u * c], slot2[p + 2u * c + 1u]);
     return group_sum(s);
   }
   float s = 0;
   for (uint c = rl; c < chunks; c += R_LANES)
-    s += float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * arena[p + 2u * c];
+    s += float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * slot2[p + 2u * c];
   const float mean = group_sum(vec2(s, 0)).x / float(pc.inner);
   float m2 = 0;
   for (uint c = rl; c < chunks; c += R_LANES) {
-    const float d = arena[p + 2u * c] - mean;
-    m2 += arena[p + 2u * c + 1u] + float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * d * d;
+    const float d = slot2[p + 2u * c] - mean;
+    m2 += slot2[p + 2u * c + 1u] + float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * d * d;
   }
   return vec2(mean, group_sum(vec2(m2, 0)).x);
 }
@@ -230,8 +233,11 @@ void main() {
       if (PHASE == 1u) {
         if (valid && rl == 0u) {
           const uint p = pc.scratch_off + (o * pc.chunks + chunk) * 2u;
-          arena[p] = st.x;
-          arena[p + 1u] = st.y;
+          slot3[p] = st.x;
+          slot3[p + 1u] = st.y;
+          // PHASE 2 has no slot left for rstd: it reads this copy (the encoder points rstd_off at it).
+          if (OP == REDUCE_NORMALIZE_BACKWARD && chunk == 0u)
+            slot3[pc.scratch_off + pc.outer * pc.chunks * 2u + o] = slot2[pc.rstd_off + o];
         }
         continue;
       }
@@ -239,21 +245,21 @@ void main() {
 
     if (OP == REDUCE_SUM || OP == REDUCE_RSTD) {
       if (valid && rl == 0u)
-        arena[pc.out_off + o] = OP == REDUCE_SUM ? st.x : 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
+        slot3[pc.out_off + o] = OP == REDUCE_SUM ? st.x : 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
     } else if (OP == REDUCE_NORMALIZE) {
       const float mean = st.x, rstd = 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
-        arena[pc.out_off + k.off] = (arena[pc.x_off + k.off] - mean) * rstd;
+        slot3[pc.out_off + k.off] = (slot0[pc.x_off + k.off] - mean) * rstd;
     } else if (OP == REDUCE_NORMALIZE_BACKWARD) {
       const float m1 = st.x * inv_n, m2 = st.y * inv_n;
       float r = 0.0;
-      if (valid) r = arena[pc.rstd_off + o];  // a branch: no load past rstd's end
+      if (valid) r = slot2[pc.rstd_off + o];  // a branch: no load past rstd's end
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
-        arena[pc.out_off + k.off] = r * (arena[pc.x_off + k.off] - m1 - arena[pc.xhat_off + k.off] * m2);
+        slot3[pc.out_off + k.off] = r * (slot0[pc.x_off + k.off] - m1 - slot1[pc.xhat_off + k.off] * m2);
     } else {  // log_softmax: (x − max) − log Σ, not x − (max + log Σ): see ops_softmax.cpp
       const float log_sum = log(st.y);
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
-        arena[pc.out_off + k.off] = (arena[pc.x_off + k.off] - st.x) - log_sum;
+        slot3[pc.out_off + k.off] = (slot0[pc.x_off + k.off] - st.x) - log_sum;
     }
   }
 }

@@ -7,22 +7,45 @@
 // $GANTRY_CACHE_DIR (default $XDG_CACHE_HOME/gantry or ~/.cache/gantry), so a
 // second start does not recompile the shaders.
 //
-// Program: the planned arena in one device-local buffer bound whole at
-// binding 0; one host-visible staging buffer laid out as
-//   [ step uniforms (binding 1) | mirror of the arena's inputs region | chunk ]
-// compile() encodes every scheduled node into dispatches (vk_kernels.h) and
-// records them once into one command buffer, which starts by copying the
-// inputs mirror into the arena. So the per-step values — seed and step
-// number, and input leaves such as batch indices, labels or z — are host
-// writes into mapped memory, and step() is one submission. Other leaves go
-// through the chunk with a copy of their own. Between nodes a compute→compute memory barrier is recorded
+// Program: the planned arena in one device-local buffer (one allocation: an
+// arena over maxMemoryAllocationSize is refused, naming the limit), and one
+// host-visible buffer laid out as
+//   [ step uniforms | mirror of the arena's inputs region | chunk ]
+// The per-step values — seed and step number, and input leaves such as batch
+// indices, labels or z — are host writes into that mapped mirror, and step()
+// is one submission. Other leaves go through the chunk with a copy of their own.
+//  - Staged (discrete GPUs, see Device::unified): the recorded command buffer
+//    starts by copying the step uniforms into a device-local uniform buffer
+//    and the inputs mirror into the arena's inputs region, so the step reads
+//    them from device memory.
+//  - Unified: where a memory type is DEVICE_LOCAL and HOST_VISIBLE on a device
+//    that is not a discrete GPU (integrated GPUs, Jetson, lavapipe) the host
+//    buffer is allocated there and the shaders
+//    read the step uniforms and the inputs from it directly, with no copy (the
+//    arena's inputs region stays unused). GANTRY_VULKAN_NO_UNIFIED=1 forces the
+//    staged path, so that tests on lavapipe run both.
+// Binding: every dispatch binds its operands through 4 storage-buffer slots
+// (vk_kernels.h). A slot is a window of the buffer holding its operand that
+// starts at the operand's offset rounded down to minStorageBufferOffsetAlignment
+// and is maxStorageBufferRange long (or reaches the buffer's end); the encoder
+// gets the operand's position from the window's start. So an arena of any size
+// and layout binds, and every program takes this one path (not only those
+// over the limit, which tests could not reach on most devices). Dispatches
+// with the same windows share a descriptor set. A tensor that does not fit in
+// one window is refused, naming it, its size and the limit. (Vulkan 1.1 spec,
+// "Descriptor Set Updates", VkDescriptorBufferInfo: the offset a multiple of
+// minStorageBufferOffsetAlignment, the range ≤ maxStorageBufferRange; "Limit
+// Requirements": 4 storage and 12 uniform buffers per stage, an offset
+// alignment of at most 256 bytes.)
+// Between nodes a compute→compute memory barrier is recorded
 // only where a node touches bytes that an earlier node since the last barrier
 // wrote (or writes bytes it read); dispatches within a node are always
 // separated. With CompileOptions::profile every node is fenced by a barrier
 // and a timestamp, and op_seconds() sums the GPU time per op.
 //
 // Written from the Vulkan 1.1 specification (chapters 7 "Synchronization",
-// 10 "Pipelines" incl. 10.7 "Pipeline Cache", 12 "Resource creation").
+// 10 "Pipelines" incl. 10.7 "Pipeline Cache", 11 "Memory Allocation",
+// 12 "Resource creation", 14 "Resource Descriptors").
 #include "compute_shaders/vulkan_backend.h"
 
 #define VK_NO_PROTOTYPES
@@ -30,12 +53,14 @@
 #include <vulkan/vulkan.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include "compute_shaders/vk_kernels.h"
 #include "platform/atomic_file.h"
@@ -99,6 +124,11 @@ std::string vk_error(const char* call, VkResult r) {
 
 // ---- the device, shared by all programs of the process
 
+// Set 0 (common.glsl): the operand slots at bindings 0 .. kSlots − 1, then the step uniforms.
+constexpr uint32_t kStepBinding = vk::kSlots, kBindings = vk::kSlots + 1;
+constexpr VkMemoryPropertyFlags kUnifiedMemory =
+    VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+
 class Device {
  public:
   ~Device();
@@ -112,6 +142,9 @@ class Device {
   VkDeviceSize max_allocation = 0;  // maxMemoryAllocationSize (Vulkan 1.1 maintenance3)
   uint32_t queue_family = 0;
   bool timestamps = false;
+  // Not a discrete GPU, a DEVICE_LOCAL | HOST_VISIBLE | HOST_COHERENT memory
+  // type exists, and GANTRY_VULKAN_NO_UNIFIED is unset: programs take the unified path.
+  bool unified = false;
   vk::DeviceCaps caps;
   VkDevice device = VK_NULL_HANDLE;
   VkQueue queue = VK_NULL_HANDLE;
@@ -251,6 +284,14 @@ Status Device::open() {
     max_allocation = m3.maxMemoryAllocationSize;
   }
   GANTRY_TRY(apply_limits_override());
+  {
+    const char* off = std::getenv("GANTRY_VULKAN_NO_UNIFIED");
+    // On a discrete GPU such a type is its PCIe BAR (resizable BAR): the host
+    // reads it uncached, which read() would pay for, and the copies it saves
+    // are cheap there. So discrete GPUs stay staged.
+    unified = props.deviceType != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU && memory_type(~0u, kUnifiedMemory) >= 0 &&
+              !(off && std::strcmp(off, "0") != 0);
+  }
 
   const float priority = 1.0f;
   auto qci = info<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
@@ -266,16 +307,17 @@ Status Device::open() {
 #undef GANTRY_VK_FN
   fn.vkGetDeviceQueue(device, queue_family, 0, &queue);
 
-  // One layout for every shader: the arena and the step uniforms, 128 bytes of push constants.
-  VkDescriptorSetLayoutBinding bindings[2] = {};
-  for (uint32_t b = 0; b < 2; ++b) {
+  // One layout for every shader: the operand slots, the step uniforms, 128 bytes of push constants.
+  VkDescriptorSetLayoutBinding bindings[kBindings] = {};
+  for (uint32_t b = 0; b < kBindings; ++b) {
     bindings[b].binding = b;
-    bindings[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    bindings[b].descriptorType =
+        b == kStepBinding ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     bindings[b].descriptorCount = 1;
     bindings[b].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
   }
   auto sli = info<VkDescriptorSetLayoutCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO);
-  sli.bindingCount = 2;
+  sli.bindingCount = kBindings;
   sli.pBindings = bindings;
   GANTRY_VK_TRY(fn.vkCreateDescriptorSetLayout(device, &sli, nullptr, &set_layout));
   VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, vk::kPushWords * 4};
@@ -443,12 +485,30 @@ class VulkanProgram final : public PlannedProgram {
   Status write(Value v, const float* src, int64_t count) override;
   Status read(Value v, float* dst, int64_t count) const override;
   std::vector<std::pair<std::string, double>> op_seconds() const override { return by_op(seconds_per_op_); }
-  std::string device() const override { return dev_->name(); }
+  // Says which memory path the program took (tests check both are run).
+  std::string device() const override { return dev_->name() + (unified_ ? " (unified memory)" : ""); }
 
  private:
+  // Where a slot bound at an arena byte offset sees it: in the host buffer
+  // (unified inputs) or the arena, from `base` for `range` bytes, and the
+  // offset's element position from `base`.
+  struct Window {
+    bool host;
+    VkDeviceSize base, range;
+    uint32_t at;
+  };
+  Window window(int64_t arena_offset) const;
+  // The arena byte offset of a dispatch slot's operand of node id (0 for none).
+  int64_t operand_offset(int32_t id, vk::Operand o) const;
+  // Ok when every operand of node id fits in its window.
+  Status check_windows(int32_t id) const;
+  // One descriptor set per distinct set of windows; set_of[s][k]: dispatch k of schedule entry s.
+  Status create_sets(const std::vector<std::vector<vk::Dispatch>>& dispatches,
+                     std::vector<std::vector<VkDescriptorSet>>& set_of);
   Status create_buffer(VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags want,
                        VkMemoryPropertyFlags prefer, VkBuffer& buffer, VkDeviceMemory& memory);
-  Status record_step(const std::vector<std::vector<vk::Dispatch>>& dispatches);
+  Status record_step(const std::vector<std::vector<vk::Dispatch>>& dispatches,
+                     const std::vector<std::vector<VkDescriptorSet>>& set_of);
   // Runs `record` in the transfer command buffer and waits for it.
   template <class F>
   Status run_transfer(F record) const;
@@ -459,13 +519,15 @@ class VulkanProgram final : public PlannedProgram {
 
   std::shared_ptr<Device> dev_;
   bool profile_;
-  VkBuffer arena_ = VK_NULL_HANDLE, staging_ = VK_NULL_HANDLE;
-  VkDeviceMemory arena_mem_ = VK_NULL_HANDLE, staging_mem_ = VK_NULL_HANDLE;
+  bool unified_ = false;  // inputs and step uniforms read from the host buffer (see the top)
+  // staging_: the host buffer; steps_: the device-local step uniforms (staged path only).
+  VkBuffer arena_ = VK_NULL_HANDLE, staging_ = VK_NULL_HANDLE, steps_ = VK_NULL_HANDLE;
+  VkDeviceMemory arena_mem_ = VK_NULL_HANDLE, staging_mem_ = VK_NULL_HANDLE, steps_mem_ = VK_NULL_HANDLE;
   std::byte* mapped_ = nullptr;
+  VkDeviceSize arena_bytes_ = 0, staging_bytes_ = 0;
   VkDeviceSize inputs_begin_ = 0, inputs_bytes_ = 0;  // the arena's inputs region
   VkDeviceSize chunk_at_ = 0, staging_chunk_ = 0;     // where write()/read() copies pass in staging
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
-  VkDescriptorSet set_ = VK_NULL_HANDLE;
   VkCommandPool commands_ = VK_NULL_HANDLE;
   VkCommandBuffer step_cb_ = VK_NULL_HANDLE, transfer_cb_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
@@ -475,6 +537,7 @@ class VulkanProgram final : public PlannedProgram {
 };
 
 constexpr VkDeviceSize kStepBytes = 256;  // step uniforms at the start of staging; the inputs mirror follows
+constexpr VkDeviceSize kStepValues = 16;  // {seed lo, seed hi, step lo, step hi}
 constexpr VkDeviceSize kMaxStagingChunk = VkDeviceSize(64) << 20;
 
 VulkanProgram::~VulkanProgram() {
@@ -488,9 +551,9 @@ VulkanProgram::~VulkanProgram() {
   if (fence_) f.vkDestroyFence(d, fence_, nullptr);
   if (commands_) f.vkDestroyCommandPool(d, commands_, nullptr);
   if (pool_) f.vkDestroyDescriptorPool(d, pool_, nullptr);
-  for (VkBuffer b : {arena_, staging_})
+  for (VkBuffer b : {arena_, staging_, steps_})
     if (b) f.vkDestroyBuffer(d, b, nullptr);
-  for (VkDeviceMemory m : {arena_mem_, staging_mem_})
+  for (VkDeviceMemory m : {arena_mem_, staging_mem_, steps_mem_})
     if (m) f.vkFreeMemory(d, m, nullptr);
 }
 
@@ -517,72 +580,107 @@ Status VulkanProgram::create_buffer(VkDeviceSize size, VkBufferUsageFlags usage,
   return {};
 }
 
+VulkanProgram::Window VulkanProgram::window(int64_t arena_offset) const {
+  const VkDeviceSize at = VkDeviceSize(arena_offset);
+  const bool host = unified_ && at >= inputs_begin_ && at < inputs_begin_ + inputs_bytes_;
+  const VkDeviceSize pos = host ? kStepBytes + (at - inputs_begin_) : at;
+  const VkDeviceSize size = host ? staging_bytes_ : arena_bytes_;
+  const VkPhysicalDeviceLimits& l = dev_->props.limits;
+  // size − 1: an empty tensor may sit at the buffer's end, and a range must not be empty.
+  const VkDeviceSize base =
+      std::min(pos, size - 1) / l.minStorageBufferOffsetAlignment * l.minStorageBufferOffsetAlignment;
+  return {host, base, std::min<VkDeviceSize>(l.maxStorageBufferRange, size - base), uint32_t((pos - base) / 4)};
+}
+
+int64_t VulkanProgram::operand_offset(int32_t id, vk::Operand o) const {
+  switch (o) {
+    case vk::Operand::none:
+      return 0;
+    case vk::Operand::out:
+      return plan_.offset[id];
+    case vk::Operand::scratch:
+      return plan_.scratch[id];
+    default:
+      return plan_.offset[graph_.node(id).inputs[size_t(o) - size_t(vk::Operand::in0)]];
+  }
+}
+
+Status VulkanProgram::check_windows(int32_t id) const {
+  const Node& n = graph_.node(id);
+  auto check = [&](const std::string& what, int64_t offset, int64_t bytes) -> Status {
+    const Window w = window(offset);
+    if (VkDeviceSize(w.at) * 4 + VkDeviceSize(bytes) <= w.range) return {};
+    return Status::error("vulkan: " + std::string(op_name(n.op)) + " node " + std::to_string(id) + ": its " + what +
+                         " is " + std::to_string(bytes) + " bytes, more than " + dev_->name() +
+                         " can bind as one storage buffer (maxStorageBufferRange " +
+                         std::to_string(dev_->props.limits.maxStorageBufferRange) +
+                         " bytes); use a smaller batch or model, or another device or backend");
+  };
+  for (size_t k = 0; k < n.inputs.size(); ++k) {
+    const Node& in = graph_.node(n.inputs[k]);
+    const std::string what = "input " + std::to_string(k) + (in.name.empty() ? "" : " '" + in.name + "'");
+    GANTRY_TRY(check(what, plan_.offset[n.inputs[k]], in.shape.numel() * 4));
+  }
+  GANTRY_TRY(check("output", plan_.offset[id], n.shape.numel() * 4));
+  if (plan_.scratch[id] >= 0) GANTRY_TRY(check("scratch", plan_.scratch[id], plan_.scratch_elems[id] * 4));
+  return {};
+}
+
 Status VulkanProgram::build() {
   const Fns& f = dev_->fn;
   VkDevice d = dev_->device;
-  const VkDeviceSize total = VkDeviceSize(std::max<int64_t>(plan_.bytes.total(), kArenaAlign));
-  if (total > dev_->props.limits.maxStorageBufferRange || total / 4 > UINT32_MAX) {
-    const ArenaBytes& b = plan_.bytes;
-    return Status::error(
-        "vulkan: the arena needs " + std::to_string(total) + " bytes (params " + std::to_string(b.params) + ", state " +
-        std::to_string(b.state) + ", data " + std::to_string(b.data) + ", inputs " + std::to_string(b.inputs) +
-        ", transient " + std::to_string(b.transient) + "), more than " + dev_->name() +
-        " can bind as one storage buffer (" + std::to_string(dev_->props.limits.maxStorageBufferRange) +
-        " bytes); use a smaller batch or dataset, or another device or backend");
-  }
+  arena_bytes_ = VkDeviceSize(std::max<int64_t>(plan_.bytes.total(), kArenaAlign));
+  unified_ = dev_->unified;
+  inputs_begin_ = VkDeviceSize(plan_.bytes.params + plan_.bytes.state + plan_.bytes.data);
+  inputs_bytes_ = VkDeviceSize(plan_.bytes.inputs);
+  chunk_at_ = kStepBytes + (inputs_bytes_ + kStepBytes - 1) / kStepBytes * kStepBytes;
+  staging_chunk_ = std::min<VkDeviceSize>(arena_bytes_, kMaxStagingChunk);
+  staging_bytes_ = chunk_at_ + staging_chunk_;
 
-  // Encode every scheduled node before touching the device, so a missing kernel is reported first.
+  // Encode every scheduled node before touching the device, so a missing
+  // kernel or an operand too large to bind is reported first (before an arena
+  // too large to allocate).
   std::vector<std::vector<vk::Dispatch>> dispatches(plan_.schedule.size());
   for (size_t s = 0; s < plan_.schedule.size(); ++s) {
     const int32_t id = plan_.schedule[s];
     const Node& n = graph_.node(id);
     const vk::VkOpDef& def = vk::vk_op_def(n.op);
     if (!def.encode) return Status::error(std::string("vulkan: no kernel for op ") + op_name(n.op));
+    GANTRY_TRY(check_windows(id));
     vk::NodeArgs a;
-    fill_args(id, a, [](int64_t byte_offset) { return uint32_t(byte_offset / 4); });
-    a.scratch = plan_.scratch[id] >= 0 ? uint32_t(plan_.scratch[id] / 4) : 0;
+    fill_args(id, a, [&](int64_t byte_offset) { return window(byte_offset).at; });
+    a.scratch = plan_.scratch[id] >= 0 ? window(plan_.scratch[id]).at : 0;
     a.caps = dev_->caps;
     def.encode(a, dispatches[s]);
   }
 
+  if (arena_bytes_ > dev_->max_allocation) {
+    const ArenaBytes& b = plan_.bytes;
+    return Status::error("vulkan: the arena needs " + std::to_string(arena_bytes_) + " bytes (params " +
+                         std::to_string(b.params) + ", state " + std::to_string(b.state) + ", data " +
+                         std::to_string(b.data) + ", inputs " + std::to_string(b.inputs) + ", transient " +
+                         std::to_string(b.transient) + "), more than " + dev_->name() +
+                         " allocates at once (maxMemoryAllocationSize " + std::to_string(dev_->max_allocation) +
+                         " bytes); use a smaller batch or dataset, or another device or backend");
+  }
   GANTRY_TRY(create_buffer(
-      total, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-      0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, arena_, arena_mem_));
-  inputs_begin_ = VkDeviceSize(plan_.bytes.params + plan_.bytes.state + plan_.bytes.data);
-  inputs_bytes_ = VkDeviceSize(plan_.bytes.inputs);
-  chunk_at_ = kStepBytes + (inputs_bytes_ + kStepBytes - 1) / kStepBytes * kStepBytes;
-  staging_chunk_ = std::min<VkDeviceSize>(total, kMaxStagingChunk);
+      arena_bytes_,
+      VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT, 0,
+      VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, arena_, arena_mem_));
+  const VkBufferUsageFlags host_usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
+                                        VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   GANTRY_TRY(create_buffer(
-      chunk_at_ + staging_chunk_,
-      VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
-      staging_, staging_mem_));
+      staging_bytes_, host_usage,
+      unified_ ? kUnifiedMemory : VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+      VK_MEMORY_PROPERTY_HOST_CACHED_BIT, staging_, staging_mem_));
+  if (!unified_)
+    GANTRY_TRY(create_buffer(kStepValues, VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT, 0,
+                             VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, steps_, steps_mem_));
   void* mapped = nullptr;
   GANTRY_VK_TRY(f.vkMapMemory(d, staging_mem_, 0, VK_WHOLE_SIZE, 0, &mapped));
   mapped_ = static_cast<std::byte*>(mapped);
-
-  VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2};
-  auto dpi = info<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
-  dpi.maxSets = 1;
-  dpi.poolSizeCount = 1;
-  dpi.pPoolSizes = &ps;
-  GANTRY_VK_TRY(f.vkCreateDescriptorPool(d, &dpi, nullptr, &pool_));
-  auto dsa = info<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
-  dsa.descriptorPool = pool_;
-  dsa.descriptorSetCount = 1;
-  dsa.pSetLayouts = &dev_->set_layout;
-  GANTRY_VK_TRY(f.vkAllocateDescriptorSets(d, &dsa, &set_));
-  VkDescriptorBufferInfo infos[2] = {{arena_, 0, total}, {staging_, 0, 16}};
-  VkWriteDescriptorSet writes[2] = {};
-  for (uint32_t b = 0; b < 2; ++b) {
-    writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-    writes[b].dstSet = set_;
-    writes[b].dstBinding = b;
-    writes[b].descriptorCount = 1;
-    writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[b].pBufferInfo = &infos[b];
-  }
-  f.vkUpdateDescriptorSets(d, 2, writes, 0, nullptr);
+  std::vector<std::vector<VkDescriptorSet>> set_of;
+  GANTRY_TRY(create_sets(dispatches, set_of));
 
   auto cpi = info<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
   cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -601,12 +699,78 @@ Status VulkanProgram::build() {
 
   // A fresh arena is zero (optimizer moments start at zero, as on the CPU).
   GANTRY_TRY(run_transfer([&](VkCommandBuffer cb) { f.vkCmdFillBuffer(cb, arena_, 0, VK_WHOLE_SIZE, 0); }));
-  GANTRY_TRY(record_step(dispatches));
+  GANTRY_TRY(record_step(dispatches, set_of));
   dev_->save_cache();
   return {};
 }
 
-Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& dispatches) {
+Status VulkanProgram::create_sets(const std::vector<std::vector<vk::Dispatch>>& dispatches,
+                                  std::vector<std::vector<VkDescriptorSet>>& set_of) {
+  const Fns& f = dev_->fn;
+  VkDevice d = dev_->device;
+  // A set is named by its slots' windows: (host, base, range) each.
+  using Key = std::array<std::tuple<bool, VkDeviceSize, VkDeviceSize>, vk::kSlots>;
+  std::map<Key, size_t> index;
+  std::vector<Key> keys;
+  std::vector<std::vector<size_t>> key_of(dispatches.size());
+  for (size_t s = 0; s < dispatches.size(); ++s)
+    for (const vk::Dispatch& dp : dispatches[s]) {
+      Key key;
+      for (int k = 0; k < vk::kSlots; ++k) {
+        const Window w = window(operand_offset(plan_.schedule[s], dp.slots[size_t(k)]));
+        key[size_t(k)] = {w.host, w.base, w.range};
+      }
+      auto [it, added] = index.emplace(key, keys.size());
+      if (added) keys.push_back(key);
+      key_of[s].push_back(it->second);
+    }
+  const uint32_t n = uint32_t(std::max<size_t>(keys.size(), 1));
+  VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n * vk::kSlots},
+                                {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, n}};
+  auto dpi = info<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
+  dpi.maxSets = n;
+  dpi.poolSizeCount = 2;
+  dpi.pPoolSizes = ps;
+  GANTRY_VK_TRY(f.vkCreateDescriptorPool(d, &dpi, nullptr, &pool_));
+  std::vector<VkDescriptorSetLayout> layouts(keys.size(), dev_->set_layout);
+  std::vector<VkDescriptorSet> sets(keys.size());
+  if (!keys.empty()) {
+    auto dsa = info<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
+    dsa.descriptorPool = pool_;
+    dsa.descriptorSetCount = uint32_t(keys.size());
+    dsa.pSetLayouts = layouts.data();
+    GANTRY_VK_TRY(f.vkAllocateDescriptorSets(d, &dsa, sets.data()));
+  }
+  const VkDescriptorBufferInfo step_info =
+      unified_ ? VkDescriptorBufferInfo{staging_, 0, kStepValues} : VkDescriptorBufferInfo{steps_, 0, kStepValues};
+  for (size_t i = 0; i < keys.size(); ++i) {
+    VkDescriptorBufferInfo infos[kBindings];
+    VkWriteDescriptorSet writes[kBindings] = {};
+    for (uint32_t b = 0; b < kBindings; ++b) {
+      if (b == kStepBinding) {
+        infos[b] = step_info;
+      } else {
+        const auto [host, base, range] = keys[i][b];
+        infos[b] = {host ? staging_ : arena_, base, range};
+      }
+      writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+      writes[b].dstSet = sets[i];
+      writes[b].dstBinding = b;
+      writes[b].descriptorCount = 1;
+      writes[b].descriptorType =
+          b == kStepBinding ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[b].pBufferInfo = &infos[b];
+    }
+    f.vkUpdateDescriptorSets(d, kBindings, writes, 0, nullptr);
+  }
+  set_of.assign(dispatches.size(), {});
+  for (size_t s = 0; s < dispatches.size(); ++s)
+    for (size_t k : key_of[s]) set_of[s].push_back(sets[k]);
+  return {};
+}
+
+Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& dispatches,
+                                  const std::vector<std::vector<VkDescriptorSet>>& set_of) {
   const Fns& f = dev_->fn;
   const bool timed = profile_ && dev_->timestamps;
   if (timed) {
@@ -618,12 +782,15 @@ Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& 
   }
   auto bi = info<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
   GANTRY_VK_TRY(f.vkBeginCommandBuffer(step_cb_, &bi));
-  f.vkCmdBindDescriptorSets(step_cb_, VK_PIPELINE_BIND_POINT_COMPUTE, dev_->layout, 0, 1, &set_, 0, nullptr);
-  if (inputs_bytes_ > 0) {
-    const VkBufferCopy c{kStepBytes, inputs_begin_, inputs_bytes_};
-    f.vkCmdCopyBuffer(step_cb_, staging_, arena_, 1, &c);
+  if (!unified_) {  // the step's host-written values into device memory
+    const VkBufferCopy step_values{0, 0, kStepValues};
+    f.vkCmdCopyBuffer(step_cb_, staging_, steps_, 1, &step_values);
+    if (inputs_bytes_ > 0) {
+      const VkBufferCopy c{kStepBytes, inputs_begin_, inputs_bytes_};
+      f.vkCmdCopyBuffer(step_cb_, staging_, arena_, 1, &c);
+    }
     memory_barrier(step_cb_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
-                   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
+                   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_UNIFORM_READ_BIT);
   }
   if (timed) {
     f.vkCmdResetQueryPool(step_cb_, queries_, 0, uint32_t(plan_.schedule.size() + 1));
@@ -636,6 +803,7 @@ Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& 
   // Since the last barrier: what was written and what was read.
   std::vector<Range> written, read;
   VkPipeline bound = VK_NULL_HANDLE;
+  VkDescriptorSet bound_set = VK_NULL_HANDLE;
   for (size_t s = 0; s < plan_.schedule.size(); ++s) {
     const int32_t id = plan_.schedule[s];
     const Node& n = graph_.node(id);
@@ -657,6 +825,9 @@ Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& 
       auto p = dev_->pipeline(dp);
       if (!p.ok()) return Status::error(std::string(op_name(n.op)) + ": " + p.message());
       if (*p != bound) f.vkCmdBindPipeline(step_cb_, VK_PIPELINE_BIND_POINT_COMPUTE, bound = *p);
+      if (set_of[s][k] != bound_set)
+        f.vkCmdBindDescriptorSets(step_cb_, VK_PIPELINE_BIND_POINT_COMPUTE, dev_->layout, 0, 1,
+                                  &(bound_set = set_of[s][k]), 0, nullptr);
       f.vkCmdPushConstants(step_cb_, dev_->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, vk::kPushWords * 4, dp.push.data());
       if (k > 0) barrier();  // a node's dispatches depend on each other
       f.vkCmdDispatch(step_cb_, dp.groups[0], dp.groups[1], dp.groups[2]);

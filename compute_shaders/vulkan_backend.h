@@ -1,8 +1,10 @@
-// The Vulkan compute backend: the planned arena in one device allocation (plus
-// one host-visible staging buffer that also holds the step uniforms), the whole
-// step recorded once into one command buffer and resubmitted each step. The
-// loader is opened at run time, so a binary built with Vulkan still runs (on
-// the other backends) where no loader or driver is installed.
+// The Vulkan compute backend: the planned arena in one device allocation, bound
+// operand by operand through windows (plus one host-visible buffer for the
+// step uniforms and the inputs, copied into device memory or, on unified
+// memory, read in place), the whole step recorded once into one command buffer
+// and resubmitted each step. The loader is opened at run time, so a binary
+// built with Vulkan still runs (on the other backends) where no loader or
+// driver is installed.
 #pragma once
 
 #include <memory>

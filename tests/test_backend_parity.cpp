@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 
 #include "engine/autodiff.h"
@@ -123,6 +125,14 @@ std::vector<GradCase> large_cases() {
                  const Value rm = g.state(Shape{40}, "rm"), rv = g.state(Shape{40}, "rv");
                  return batch_norm(g, x[0], x[1], x[2], rm, rv, true);
                }});
+  // 8·32·32 values per channel: long enough that reduce_axes splits each
+  // channel into chunks (two phases; normalize_backward's second reads rstd
+  // from the scratch, its slot being taken).
+  c.push_back(
+      {"large batch_norm chunked", {InputSpec{{8, 3, 32, 32}}, InputSpec{{3}}, InputSpec{{3}}}, [](Graph& g, V x) {
+         const Value rm = g.state(Shape{3}, "rm"), rv = g.state(Shape{3}, "rv");
+         return batch_norm(g, x[0], x[1], x[2], rm, rv, true);
+       }});
   c.push_back({"large instance_norm",
                {InputSpec{{3, 20, 30, 30}}, InputSpec{{20}}, InputSpec{{20}}},
                [](Graph& g, V x) { return instance_norm(g, x[0], x[1], x[2]); }});
@@ -264,5 +274,47 @@ TEST_P(HostAccess, RoundTripsAndErrors) {
 INSTANTIATE_TEST_SUITE_P(Backends, HostAccess, ::testing::ValuesIn(gpu_backends()),
                          [](const auto& info) { return std::string(backend_name(info.param)); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(HostAccess);
+
+#if GANTRY_HAVE_VULKAN
+// Vulkan's binding of operands (compute_shaders/vulkan_backend.cpp). These run
+// in the ctest entries that change the Vulkan limits and memory path too.
+
+// A tensor over any storage-buffer binding (maxStorageBufferRange is a uint32
+// of bytes) is refused when compiling, naming it, its size and the limit; the
+// check comes before anything is allocated.
+TEST(VulkanBinding, TensorLargerThanABindingIsRefused) {
+  GANTRY_SKIP_UNLESS_USABLE(BackendKind::vulkan);
+  const int64_t saved = memory_limit();
+  set_memory_limit(int64_t(1) << 40);  // the plan only: nothing of this size is allocated
+  Graph g;
+  const Value x = g.input(Shape{(int64_t(1) << 30) + 16}, "huge");
+  const Value y = scale(g, x, 2.0f, 0.0f);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto p = compile(g, CompileOptions{BackendKind::vulkan, {y}});
+  set_memory_limit(saved);
+  ASSERT_FALSE(p.ok());
+  for (const char* part : {"scale node", "input 0 'huge'", "4294967360 bytes", "maxStorageBufferRange"})
+    EXPECT_NE(p.message().find(part), std::string::npos) << part << " missing from: " << p.message();
+}
+
+// The program takes the memory path asked for: staged with
+// GANTRY_VULKAN_NO_UNIFIED=1, and unified on lavapipe otherwise (its memory
+// is device-local and host-visible), so the ctest entries cover both.
+TEST(VulkanBinding, MemoryPathIsTheOneAskedFor) {
+  GANTRY_SKIP_UNLESS_USABLE(BackendKind::vulkan);
+  Graph g;
+  const Value y = scale(g, g.input(Shape{4}, "x"), 2.0f, 0.0f);
+  auto p = compile(g, CompileOptions{BackendKind::vulkan, {y}});
+  ASSERT_TRUE(p.ok()) << p.message();
+  const std::string device = (*p)->device();
+  const bool unified = device.find("(unified memory)") != std::string::npos;
+  const char* off = std::getenv("GANTRY_VULKAN_NO_UNIFIED");
+  if (off && std::strcmp(off, "0") != 0) {
+    EXPECT_FALSE(unified) << device;
+  } else if (device.find("llvmpipe") != std::string::npos) {
+    EXPECT_TRUE(unified) << device;
+  }
+}
+#endif
 
 }  // namespace
