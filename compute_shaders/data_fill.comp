@@ -10,8 +10,6 @@
 // Specialization constant 0 picks the kind. One invocation per Philox block
 // of 4 elements, so each block is generated once.
 
-layout(local_size_x = 256) in;
-
 // Kinds: FILL_* of shader_codes.h (FillCode in the encoder).
 layout(constant_id = 0) const uint KIND = FILL_CONSTANT;
 

@@ -7,8 +7,6 @@
 // [0, R) (or NaN) fills its row with NaN, as on the CPU, so the trainers'
 // NaN guard reports it. One invocation per output element.
 
-layout(local_size_x = 256) in;
-
 layout(push_constant) uniform Push {
   uint n;      // elements of y = B·width
   uint data;   // data: [rows, width]

@@ -11,8 +11,6 @@
 // backend parity tests compare them). Specialization constant 1 = 0 is the
 // fast path where a, b and y all have y's shape.
 
-layout(local_size_x = 256) in;
-
 // Op codes: BINARY_* of shader_codes.h (BinaryCode in the encoders).
 layout(constant_id = 0) const uint OP = BINARY_ADD;
 layout(constant_id = 1) const uint BROADCAST = 0;

@@ -9,8 +9,6 @@
 // the same forms as their CPU reference kernels, which the backend parity
 // tests compare against. x and y may be the same tensor or distinct ones.
 
-layout(local_size_x = 256) in;
-
 // Op codes: UNARY_* of shader_codes.h (UnaryCode in the encoders).
 layout(constant_id = 0) const uint OP = UNARY_SCALE;
 

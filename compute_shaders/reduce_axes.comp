@@ -19,8 +19,9 @@
 // same kind, leaving ≤ 3 kept and ≤ 3 reduced segments (outermost first,
 // unused ones dim 1 / stride 0), so x[o, j] = x[kept_base(o) + red_off(j)].
 //
-// Work: a workgroup of 256 lanes takes OUT_TILE consecutive outputs (a "tile")
-// and one chunk of j; the R_LANES = 256 / OUT_TILE lanes of one output stride
+// Work: a workgroup of LOCAL lanes (a power of two: 256, or 128 where the
+// device allows no more) takes OUT_TILE consecutive outputs (a "tile") and
+// one chunk of j; the R_LANES = LOCAL / OUT_TILE lanes of one output stride
 // over the chunk and meet in a tree. Outputs along a contiguous innermost axis
 // go in one tile, so lanes read neighbouring addresses either way.
 //   PHASE 0  chunks == 1: statistics and result in one dispatch
@@ -29,9 +30,7 @@
 // Built twice (vulkan.cmake): reduce_axes, and reduce_axes_subgroup with
 // GANTRY_SUBGROUP, which meets each output's lanes by subgroupAdd/Max instead
 // of the tree whenever they make whole subgroups (see subgroup_reduce).
-layout(local_size_x = 256) in;
-
-layout(constant_id = 0) const uint OUT_TILE = 1;  // power of two ≤ 256
+layout(constant_id = 0) const uint OUT_TILE = 1;  // power of two ≤ LOCAL
 layout(constant_id = 1) const uint OP = REDUCE_SUM;  // REDUCE_* of shader_codes.h (ReduceCode in the encoder)
 layout(constant_id = 2) const uint PHASE = 0;
 
@@ -42,7 +41,7 @@ layout(constant_id = 2) const uint PHASE = 0;
 //   REDUCE_NORMALIZE_BACKWARD  out = rstd·(dy − mean dy − x̂·mean(dy·x̂))     stats (Σ dy, Σ dy·x̂)
 //   REDUCE_LOG_SOFTMAX         out = (x − max) − log Σ exp(x − max)          stats (max, Σ exp), PHASE 0 only
 
-const uint R_LANES = 256u / OUT_TILE;
+const uint R_LANES = LOCAL / OUT_TILE;
 
 layout(push_constant) uniform Push {
   uint x_off;        // x, or dy for normalize_backward: [outer × inner] as above
@@ -56,7 +55,9 @@ layout(push_constant) uniform Push {
   uint kd0, kd1, kd2, ks0, ks1, ks2;  // kept segments: dims, strides
 } pc;
 
-shared vec2 red[256];
+// 8·LOCAL bytes (and as much again for part[] below): encode_reduce.cpp
+// declares them for the dispatch (Dispatch::shared_bytes).
+shared vec2 red[LOCAL];
 
 uint lane, ol, rl;  // this invocation: index, output within the tile, lane within the output
 
@@ -96,12 +97,12 @@ void advance(inout Cursor k) {
 vec2 meet(vec2 a, vec2 b, bool take_max) { return take_max ? max(a, b) : a + b; }
 
 #ifdef GANTRY_SUBGROUP
-shared vec2 part[256];  // one per subgroup: gl_SubgroupSize may be as small as 1
+shared vec2 part[LOCAL];  // one per subgroup: gl_SubgroupSize may be as small as 1
 
 // gl_SubgroupSize is a power of two ≤ 128 known only at run time. The lanes of
 // one output make whole subgroups when all subgroups are full and R_LANES is a
 // multiple of the size; otherwise the tree. Uniform in the workgroup.
-bool subgroups_fit() { return gl_NumSubgroups * gl_SubgroupSize == 256u && R_LANES % gl_SubgroupSize == 0u; }
+bool subgroups_fit() { return gl_NumSubgroups * gl_SubgroupSize == LOCAL && R_LANES % gl_SubgroupSize == 0u; }
 
 // Loads run with lane = rl·OUT_TILE + ol (neighbouring outputs, neighbouring
 // lanes), so for OUT_TILE > 1 the values first go through red[] into
