@@ -5,6 +5,7 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
 #include "common.glsl"
+#include "elementwise_math.glsl"
 #include "shader_codes.glsl"
 
 // Every reduction over an axis set of a rank ≤ 5 row-major tensor, and the ops
@@ -162,7 +163,11 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
     for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) m = max(m, arena[pc.x_off + k.off]);
     m = group_max(m);
     float s = 0;
-    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += exp(arena[pc.x_off + k.off] - m);
+    // A NaN x makes the row NaN, as on the CPU (is_nan: see elementwise_math.glsl).
+    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
+      const float d = arena[pc.x_off + k.off] - m;
+      s += is_nan(d) ? d : exp(d);
+    }
     return vec2(m, group_sum(vec2(s, 0)).x);
   }
   float s = 0;
@@ -204,6 +209,12 @@ vec2 combine_chunks(uint o, bool valid) {
   return vec2(mean, group_sum(vec2(m2, 0)).x);
 }
 
+// 1 / sqrt(variance + eps); a NaN variance stays NaN (see elementwise_math.glsl).
+float rstd_of(float variance) {
+  const float v = variance + uintBitsToFloat(pc.eps_bits);
+  return is_nan(v) ? v : 1.0 / sqrt(v);
+}
+
 void main() {
   lane = gl_LocalInvocationIndex;
   ol = lane % OUT_TILE;
@@ -240,9 +251,9 @@ void main() {
 
     if (OP == REDUCE_SUM || OP == REDUCE_RSTD) {
       if (valid && rl == 0u)
-        arena[pc.out_off + o] = OP == REDUCE_SUM ? st.x : 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
+        arena[pc.out_off + o] = OP == REDUCE_SUM ? st.x : rstd_of(st.y * inv_n);
     } else if (OP == REDUCE_NORMALIZE) {
-      const float mean = st.x, rstd = 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
+      const float mean = st.x, rstd = rstd_of(st.y * inv_n);
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
         arena[pc.out_off + k.off] = (arena[pc.x_off + k.off] - mean) * rstd;
     } else if (OP == REDUCE_NORMALIZE_BACKWARD) {
@@ -252,7 +263,7 @@ void main() {
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
         arena[pc.out_off + k.off] = r * (arena[pc.x_off + k.off] - m1 - arena[pc.xhat_off + k.off] * m2);
     } else {  // log_softmax: (x − max) − log Σ, not x − (max + log Σ): see ops_softmax.cpp
-      const float log_sum = log(st.y);
+      const float log_sum = is_nan(st.y) ? st.y : log(st.y);
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
         arena[pc.out_off + k.off] = (arena[pc.x_off + k.off] - st.x) - log_sum;
     }
