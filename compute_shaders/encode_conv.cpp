@@ -31,7 +31,7 @@ struct Tile {
 // Fastest first; the last of each list (128 invocations, at most 9.1 KiB)
 // fits every Vulkan device. 16-row tiles serve M ≤ 16 (a generator's RGB
 // layer has M = 3), where a 64-row one would compute 61 of its 64 rows for
-// nothing; 16×256 needs 17.1 KiB, over the 16 KiB every device has.
+// nothing; 16×256 needs 17.1 KiB, over the 16 KiB Vulkan guarantees.
 constexpr Tile kTiles[] = {{64, 64}, {32, 64}};
 constexpr Tile kFlatTiles[] = {{16, 256}, {16, 128}};
 
