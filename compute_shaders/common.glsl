@@ -15,6 +15,13 @@ layout(std140, set = 0, binding = 4) uniform StepUniforms {
   uint seed_lo, seed_hi, step_lo, step_hi;
 } step_u;
 
+// The workgroup: LOCAL invocations along x, a specialization constant
+// (Dispatch::local, constant id kLocalSizeId of vk_kernels.h) so that each
+// encoder sizes it to the device's maxComputeWorkGroupInvocations and
+// maxComputeWorkGroupSize[0]; shared arrays sized by it follow.
+layout(constant_id = 100) const uint LOCAL = 256;
+layout(local_size_x_id = 100) in;
+
 // for (uint i = first; i < n; i += total invocations)
 #define GRID_STRIDE(i, n) \
   for (uint i = gl_GlobalInvocationID.x; i < (n); i += gl_NumWorkGroups.x * gl_WorkGroupSize.x)

@@ -8,10 +8,13 @@
 // The tile loaders compute the im2col / transposed-conv / grad-weight index on
 // the fly, so no column matrix is ever written. Tiling follows the classic
 // shared-memory SGEMM (CUTLASS's "threadblock tile / warp tile / thread tile",
-// without the warp level): a 64×64 C tile per 256 invocations (16×256 when M
-// is at most 16, e.g. the 3 RGB channels of a generator's last layer), 4×4
-// outputs per invocation, K staged through shared memory 16 at a time with the
-// next chunk prefetched into registers while the current one is multiplied.
+// without the warp level): a BM×BN C tile per workgroup, 4×4 outputs per
+// invocation (so LOCAL = BM·BN/16 invocations), K staged through shared memory
+// 16 at a time with the next chunk prefetched into registers while the current
+// one is multiplied. encode_conv.cpp picks the tile from the device's limits:
+// 64×64 (256 invocations) or 32×64 (128, what every Vulkan device allows), and
+// for M at most 16 (e.g. the 3 RGB channels of a generator's last layer)
+// 16×256 or 16×128.
 //
 // Letters: N batch (here BATCH), C channels, H/W spatial, G groups,
 // Cg = C_IN/G, Og = C_OUT/G; the GEMM's own sizes are M, N, K (spec 1..3).
@@ -31,8 +34,6 @@
 // Split K (SPLITS > 1): z also runs over K slices of K_SPLIT; each slice writes
 // its partial result, in the output's layout, to dst + slice·out_split, and
 // conv_splitk.comp sums the slices in order (deterministic, no atomics).
-
-layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint MODE = CONV_CONV2D;  // CONV_* of shader_codes.h (ConvCode in the encoder)
 layout(constant_id = 1) const uint M = 1;
@@ -62,7 +63,7 @@ layout(constant_id = 24) const uint STEP_W = 1;
 layout(constant_id = 25) const uint HAS_BIAS = 0;
 layout(constant_id = 26) const uint TRANS_A = 0;
 layout(constant_id = 27) const uint TRANS_B = 0;
-layout(constant_id = 28) const uint BM = 64;  // C tile: 64×64, or 16×256 when M ≤ 16
+layout(constant_id = 28) const uint BM = 64;  // C tile (LOCAL = BM·BN / 16)
 layout(constant_id = 29) const uint BN = 64;
 
 layout(push_constant) uniform Push {
@@ -83,7 +84,7 @@ const uint HQ = (H_OUT + SH - 1) / SH;  // output rows per phase, the most any p
 const uint WQ = (W_OUT + SW - 1) / SW;
 
 // Each invocation owns 4×4 outputs of the tile, rows tm + RM·i and columns
-// tn + RN·j (RM·RN = 256 invocations): consecutive invocations hold
+// tn + RN·j (RM·RN = LOCAL invocations): consecutive invocations hold
 // consecutive columns, so the stores coalesce along N and the shared-memory
 // reads of a warp are conflict-free (B) or a broadcast (A).
 #define BK 16
@@ -91,17 +92,15 @@ const uint WQ = (W_OUT + SW - 1) / SW;
 #define TN 4
 const uint RN = BN / TN;
 const uint RM = BM / TM;
-const uint LA = BM * BK / 256;  // A elements each invocation stages per chunk: 4 or 1
-const uint LB = BK * BN / 256;  // B: 4 or 16
-#define LA_MAX 4
-#define LB_MAX 16
+const uint LA = BM * BK / LOCAL;  // A elements each invocation stages per chunk: 16 / RN
+const uint LB = BK * BN / LOCAL;  // B: 16 / RM
 
-// Sized for the largest tile side (the 16×256 tile wastes no registers, only
-// these 16 KiB, which never limit occupancy on the GPUs we target). One
-// padding column: the K-fast loaders write a column of the tile per 16
+// Sized by the tile: 4·BK·(BM + 1 + BN + 1) bytes, which encode_conv.cpp
+// declares for the dispatch (Dispatch::shared_bytes) from the same constants.
+// One padding column: the K-fast loaders write a column of the tile per 16
 // invocations, which without it would all hit one bank.
-shared float As[BK][64 + 1];
-shared float Bs[BK][256 + 1];
+shared float As[BK][BM + 1];
+shared float Bs[BK][BN + 1];
 
 // Which way the loaders walk a tile: along K when A's / B's memory is
 // contiguous along K (coalesced global reads), else along M / N.
@@ -199,19 +198,19 @@ void store_c(uint m, uint n, uint split, float v) {
   slot3[pc.dst + split * pc.out_split + o] = v;
 }
 
-float ra[LA_MAX], rb[LB_MAX];
+float ra[LA], rb[LB];
 
 // Global → registers: chunk [k0, k0 + BK) of the tile at (m0, n0), zeros past k_end.
 void fetch(uint m0, uint n0, uint k0, uint k_end) {
   const uint tid = gl_LocalInvocationID.x;
   for (uint i = 0; i < LA; ++i) {
-    const uint e = tid + 256 * i;
+    const uint e = tid + LOCAL * i;
     const uint mm = A_K_FAST ? e / BK : e % BM, kk = A_K_FAST ? e % BK : e / BM;
     const uint m = m0 + mm, k = k0 + kk;
     ra[i] = (m < M && k < k_end) ? load_a(m, k) : 0.0;
   }
   for (uint i = 0; i < LB; ++i) {
-    const uint e = tid + 256 * i;
+    const uint e = tid + LOCAL * i;
     const uint nn = B_K_FAST ? e / BK : e % BN, kk = B_K_FAST ? e % BK : e / BN;
     const uint n = n0 + nn, k = k0 + kk;
     rb[i] = (n < N && k < k_end) ? load_b(k, n) : 0.0;
@@ -221,14 +220,14 @@ void fetch(uint m0, uint n0, uint k0, uint k_end) {
 void stage() {
   const uint tid = gl_LocalInvocationID.x;
   for (uint i = 0; i < LA; ++i) {
-    const uint e = tid + 256 * i;
+    const uint e = tid + LOCAL * i;
     if (A_K_FAST)
       As[e % BK][e / BK] = ra[i];
     else
       As[e / BM][e % BM] = ra[i];
   }
   for (uint i = 0; i < LB; ++i) {
-    const uint e = tid + 256 * i;
+    const uint e = tid + LOCAL * i;
     if (B_K_FAST)
       Bs[e % BK][e / BK] = rb[i];
     else

@@ -7,8 +7,6 @@
 // not depend on scheduling. part: [SPLITS, total] in the output's layout.
 // Checked with the rest of the family by tests/test_backend_parity.cpp.
 
-layout(local_size_x = 256) in;
-
 layout(constant_id = 0) const uint SPLITS = 1;
 layout(constant_id = 1) const uint HAS_BIAS = 0;
 layout(constant_id = 2) const uint PLANE = 1;  // elements per channel plane (H_OUT·W_OUT)

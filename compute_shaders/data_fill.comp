@@ -10,8 +10,6 @@
 // Specialization constant 0 picks the kind. One invocation per Philox block
 // of 4 elements, so each block is generated once.
 
-layout(local_size_x = 256) in;
-
 // Kinds: FILL_* of shader_codes.h (FillCode in the encoder).
 layout(constant_id = 0) const uint KIND = FILL_CONSTANT;
 
@@ -26,6 +24,17 @@ layout(push_constant) uniform Push {
 // log(u) for u in (0, 1]; near 1, where −2·log(u1) feeds Box–Muller's
 // sqrt, through log1p of the exact u − 1 (log there may be 2^-21 off).
 float log_unit(float u) { return u >= 0.5 ? log1p_small(u - 1.0) : log(u); }
+
+// theta in [0, 2π) as the same angle in [−π, π], the range where the Vulkan
+// spec bounds the error of sin and cos (2^-11 absolute; "Precision and
+// Operation of SPIR-V Instructions"), so that the samples are the CPU's up to
+// float rounding. Above π_f, theta − 2π_f is exact (Sterbenz: theta is within
+// a factor 2 of 2π_f) and adding 2π_f − 2π = 1.7484556e-7 leaves one rounding
+// (precise: the two constants must not be folded into one).
+float within_pi(float theta) {
+  precise float reduced = (theta - 6.28318530717958647692) + 1.7484556e-7;
+  return theta >= 3.14159265358979323846 ? reduced : theta;
+}
 
 void main() {
   GRID_STRIDE(block, (pc.n + 3) / 4) {
@@ -43,9 +52,9 @@ void main() {
           const float u1 = float((w[pair] >> 8) + 1u) * (1.0 / 16777216.0);
           const float u2 = philox_uniform01(w[pair + 1]);
           const float r = sqrt(-2.0 * log_unit(u1));
-          const float theta = 6.28318530717958647692 * u2;
-          v[pair] = pc.alpha + pc.beta * (r * cos(theta));
-          v[pair + 1] = pc.alpha + pc.beta * (r * sin(theta));
+          const float theta = 6.28318530717958647692 * u2;  // the CPU's angle, in [0, 2π)
+          v[pair] = pc.alpha + pc.beta * (r * cos(within_pi(theta)));
+          v[pair + 1] = pc.alpha + pc.beta * (r * sin(within_pi(theta)));
         }
       }
     }

@@ -1,13 +1,12 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "elementwise_math.glsl"
 
 // gather(data [R, W...], index [B]) → [B, W...] of engine/ops_data.cpp: rows
 // of data picked by float32 indices holding integers. An index outside
 // [0, R) (or NaN) fills its row with NaN, as on the CPU, so the trainers'
 // NaN guard reports it. One invocation per output element.
-
-layout(local_size_x = 256) in;
 
 layout(push_constant) uniform Push {
   uint n;      // elements of y = B·width
@@ -22,8 +21,8 @@ void main() {
   GRID_STRIDE(i, pc.n) {
     const uint b = i / pc.width, c = i - b * pc.width;
     const float r = slot1[pc.index + b];
-    // Written so that NaN fails the test; truncation as the CPU's int64_t(r).
-    slot2[pc.y + i] =
-        r >= 0.0 && r < float(pc.rows) ? slot0[pc.data + uint(r) * pc.width + c] : uintBitsToFloat(0x7FC00000u);
+    // NaN tested on its bits (elementwise_math.glsl); truncation as the CPU's int64_t(r).
+    slot2[pc.y + i] = !is_nan(r) && r >= 0.0 && r < float(pc.rows) ? slot0[pc.data + uint(r) * pc.width + c]
+                                                                   : uintBitsToFloat(0x7FC00000u);
   }
 }

@@ -9,8 +9,6 @@
 // invocation in the CPU's order (bit for bit its result). The output must be
 // zeroed first (encode_data.cpp dispatches data_fill before this).
 
-layout(local_size_x = 256) in;
-
 layout(push_constant) uniform Push {
   uint width;  // elements per row (the invocation count)
   uint dy;     // slot 0, dy: [B, width]

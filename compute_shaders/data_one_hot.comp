@@ -6,8 +6,6 @@
 // float32 holding integers (truncated as the CPU's int64_t(l)); a label
 // outside [0, classes) gives a zero row. One invocation per output element.
 
-layout(local_size_x = 256) in;
-
 layout(push_constant) uniform Push {
   uint n;       // elements of y = B·classes
   uint labels;  // slot 0, labels: [B]

@@ -11,8 +11,6 @@
 // backend parity tests compare them). Specialization constant 1 = 0 is the
 // fast path where a, b and y all have y's shape.
 
-layout(local_size_x = 256) in;
-
 // Op codes: BINARY_* of shader_codes.h (BinaryCode in the encoders).
 layout(constant_id = 0) const uint OP = BINARY_ADD;
 layout(constant_id = 1) const uint BROADCAST = 0;
@@ -32,12 +30,17 @@ layout(push_constant) uniform Push {
 } pc;
 
 float apply(float a, float b) {
+  // As on the CPU: a NaN operand is the result, except that the backward
+  // passes select dy by x, and a NaN x selects alpha·dy (leaky_relu) or 0
+  // (clamp). Explicit, as the NaN tests of elementwise_math.glsl explain.
+  if (OP != BINARY_LEAKY_RELU_BACKWARD && OP != BINARY_CLAMP_BACKWARD && (is_nan(a) || is_nan(b)))
+    return is_nan(a) ? a : b;
   if (OP == BINARY_ADD) return a + b;
   if (OP == BINARY_SUB) return a - b;
   if (OP == BINARY_MUL) return a * b;
   if (OP == BINARY_DIV) return a / b;
-  if (OP == BINARY_LEAKY_RELU_BACKWARD) return b > 0.0 ? a : pc.alpha * a;          // a = dy, b = x
-  if (OP == BINARY_CLAMP_BACKWARD) return b >= pc.alpha && b <= pc.beta ? a : 0.0;  // a = dy, b = x
+  if (OP == BINARY_LEAKY_RELU_BACKWARD) return is_nan(a) || (!is_nan(b) && b > 0.0) ? a : pc.alpha * a;  // a = dy, b = x
+  if (OP == BINARY_CLAMP_BACKWARD) return !is_nan(b) && b >= pc.alpha && b <= pc.beta ? a : 0.0;          // a = dy, b = x
   // BINARY_BCE_WITH_LOGITS, a = logits x, b = targets t:
   // max(x, 0) − x·t + log1p(exp(−|x|)), log1p accurate where exp(−|x|) is tiny.
   return (a > 0.0 ? a : 0.0) - a * b + log1p_small(exp(-abs(a)));

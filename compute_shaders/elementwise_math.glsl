@@ -6,6 +6,16 @@
 // checked through those ops against the CPU in tests/test_backend_parity.cpp.
 // Include after common.glsl.
 
+// Whether x is NaN, tested on its bits. Without the SignedZeroInfNanPreserve
+// execution mode the Vulkan spec lets an implementation "assume that arguments
+// and results are not NaNs or infinities" ("Precision and Operation of SPIR-V
+// Instructions"), which licenses folding isnan(x) or x != x to false and
+// turning a compare-and-select into min/max, which drop a NaN operand. Integer
+// operations carry no such licence, so the shaders test NaN this way wherever
+// a comparison or a transcendental function could lose one: a NaN produced in
+// a step must reach the loss the trainers check on the host.
+bool is_nan(float x) { return (floatBitsToUint(x) & 0x7fffffffu) > 0x7f800000u; }
+
 // e^x − 1: Taylor series (Horner, through x^8/8!: truncation < 1e-8 relative)
 // where exp(x) − 1 would cancel, exp elsewhere (|e^x − 1| ≥ 0.39 there).
 float expm1_accurate(float x) {

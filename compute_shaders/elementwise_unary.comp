@@ -9,8 +9,6 @@
 // the same forms as their CPU reference kernels, which the backend parity
 // tests compare against. x and y may be the same tensor or distinct ones.
 
-layout(local_size_x = 256) in;
-
 // Op codes: UNARY_* of shader_codes.h (UnaryCode in the encoders).
 layout(constant_id = 0) const uint OP = UNARY_SCALE;
 
@@ -24,7 +22,7 @@ layout(push_constant) uniform Push {
 
 // tanh(|x|) = expm1(2|x|) / (expm1(2|x|) + 2): no cancellation near 0 and no
 // inf/inf for large |x| (tanh(10) is 1 in float32); GLSL's tanh may be
-// neither. A NaN stays NaN (the trainers' NaN guard relies on it).
+// neither.
 float tanh_stable(float x) {
   const float a = abs(x);
   if (a > 10.0) return x > 0.0 ? 1.0 : -1.0;
@@ -41,14 +39,18 @@ float sigmoid_stable(float x) {
 }
 
 float apply(float x) {
+  // Every op here maps NaN to NaN on the CPU (leaky_relu as alpha·x, clamp by
+  // failing both comparisons); explicit, so that no comparison or GLSL
+  // function whose NaN behaviour the spec leaves open decides it.
+  if (is_nan(x)) return x;
   if (OP == UNARY_SCALE) return pc.alpha * x + pc.beta;
   if (OP == UNARY_SQUARE) return x * x;
-  if (OP == UNARY_SQRT) return sqrt(x);
+  if (OP == UNARY_SQRT) return x < 0.0 ? uintBitsToFloat(0x7FC00000u) : sqrt(x);  // GLSL: undefined; CPU: NaN
   if (OP == UNARY_EXP) return exp(x);
   if (OP == UNARY_TANH) return tanh_stable(x);
   if (OP == UNARY_SIGMOID) return sigmoid_stable(x);
   if (OP == UNARY_LEAKY_RELU) return x > 0.0 ? x : pc.alpha * x;
-  if (OP == UNARY_CLAMP) return x < pc.alpha ? pc.alpha : (x > pc.beta ? pc.beta : x);  // NaN passes, as on the CPU
+  if (OP == UNARY_CLAMP) return x < pc.alpha ? pc.alpha : (x > pc.beta ? pc.beta : x);
   // UNARY_COPY (assign)
   return x;
 }

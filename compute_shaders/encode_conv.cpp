@@ -13,13 +13,34 @@ namespace gantry::vk {
 namespace {
 
 constexpr int64_t kChunk = 16;  // conv_gemm.comp's BK: split slices start on a chunk
-// Split K only while the grid is smaller than this (about two 256-invocation
-// groups per SM of an H100, 132 SMs) and each slice keeps ≥ kMinSlice of K:
+// Split K only while the grid is smaller than this (about two workgroups per
+// SM of an H100, 132 SMs) and each slice keeps ≥ kMinSlice of K:
 // the DCGAN weight gradients have M·N of a few tiles and K = batch·H·W.
 constexpr int64_t kTargetGroups = 264;
 constexpr int64_t kMinSlice = 256;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// conv_gemm.comp's C tiles: 4×4 outputs per invocation, so bm·bn/16
+// invocations, and As[BK][bm + 1], Bs[BK][bn + 1] floats of shared memory.
+struct Tile {
+  uint32_t bm, bn;
+  uint32_t invocations() const { return bm * bn / 16; }
+  uint32_t shared_bytes() const { return uint32_t(4 * kChunk * (bm + 1 + bn + 1)); }
+};
+// Fastest first; the last of each list (128 invocations, at most 9.1 KiB)
+// fits every Vulkan device. 16-row tiles serve M ≤ 16 (a generator's RGB
+// layer has M = 3), where a 64-row one would compute 61 of its 64 rows for
+// nothing; 16×256 needs 17.1 KiB, over the 16 KiB Vulkan guarantees.
+constexpr Tile kTiles[] = {{64, 64}, {32, 64}};
+constexpr Tile kFlatTiles[] = {{16, 256}, {16, 128}};
+
+template <size_t n>
+Tile first_fitting(const Tile (&tiles)[n], const DeviceCaps& caps) {
+  for (const Tile& t : tiles)
+    if (caps.fits(t.invocations(), t.shared_bytes())) return t;
+  return tiles[n - 1];  // only a device below Vulkan's minimums gets here, and check_limits refuses it
+}
 
 // One node as conv_gemm.comp sees it: its specialization constants, in
 // constant_id order, and the output size.
@@ -29,18 +50,19 @@ struct Gemm {
   uint32_t batch = 1, c_in = 1, h_in = 1, w_in = 1, c_out = 1, h_out = 1, w_out = 1;
   uint32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
   uint32_t step_h = 1, step_w = 1, has_bias = 0, trans_a = 0, trans_b = 0;
-  uint32_t bm = 64, bn = 64;  // the C tile
+  Tile tile{64, 64};
   int64_t out_elems = 0;
 
   std::vector<uint32_t> spec() const {
     const uint32_t mode_code = spec_code(mode);
-    return {mode_code, M,  N,  K,  Z,  splits, k_split, batch,  c_in,   h_in,   w_in,     c_out,   h_out,   w_out, kh,
-            kw,        sh, sw, ph, pw, dh,     dw,      groups, step_h, step_w, has_bias, trans_a, trans_b, bm,    bn};
+    return {mode_code, M,     N,      K,      Z,      splits,   k_split, batch,   c_in,    h_in,
+            w_in,      c_out, h_out,  w_out,  kh,     kw,       sh,      sw,      ph,      pw,
+            dh,        dw,    groups, step_h, step_w, has_bias, trans_a, trans_b, tile.bm, tile.bn};
   }
 };
 
 // s0, s1: the node's first two input shapes; y: its output shape.
-Gemm plan(const Node& n, const Shape& s0, const Shape& s1, bool bias) {
+Gemm plan(const Node& n, const Shape& s0, const Shape& s1, bool bias, const DeviceCaps& caps) {
   Gemm p;
   const ConvOptions& o = n.attrs.conv;
   const Shape& y = n.shape;
@@ -90,12 +112,10 @@ Gemm plan(const Node& n, const Shape& s0, const Shape& s1, bool bias) {
       p.M = uint32_t(y[0]), p.N = uint32_t(y[1]), p.K = uint32_t(n.attrs.trans_a ? s0[0] : s0[1]);
       break;
   }
-  // A 16×256 tile for M ≤ 16 (a generator's RGB layer has M = 3): the 64×64
-  // one would compute 61 of its 64 rows for nothing.
-  if (p.M <= 16) p.bm = 16, p.bn = 256;
+  p.tile = p.M <= 16 ? first_fitting(kFlatTiles, caps) : first_fitting(kTiles, caps);
   // Split K when the grid alone would leave most of the GPU idle.
   const int64_t K = std::max<int64_t>(p.K, 1);
-  const int64_t tiles = ceil_div(p.M, p.bm) * ceil_div(p.N, p.bn) * p.Z;
+  const int64_t tiles = ceil_div(p.M, p.tile.bm) * ceil_div(p.N, p.tile.bn) * p.Z;
   int64_t splits = 1;
   if (tiles < kTargetGroups && K >= 2 * kMinSlice) splits = std::min(ceil_div(kTargetGroups, tiles), K / kMinSlice);
   const int64_t k_split = ceil_div(ceil_div(K, splits), kChunk) * kChunk;
@@ -104,18 +124,14 @@ Gemm plan(const Node& n, const Shape& s0, const Shape& s1, bool bias) {
   return p;
 }
 
-Gemm plan_node(const Graph& g, const Node& n) {
-  return plan(n, g.node(n.inputs[0]).shape, g.node(n.inputs[1]).shape, n.inputs.size() > 2);
-}
-
 // Split K keeps every slice's partial output: [splits, output elements].
-int64_t conv_scratch_elems(const Graph& g, const Node& n) {
-  const Gemm p = plan_node(g, n);
+int64_t conv_scratch_elems(const Graph& g, const Node& n, const DeviceCaps& caps) {
+  const Gemm p = plan(n, g.node(n.inputs[0]).shape, g.node(n.inputs[1]).shape, n.inputs.size() > 2, caps);
   return p.splits > 1 ? int64_t(p.splits) * p.out_elems : 0;
 }
 
 void encode_conv(const NodeArgs& a, std::vector<Dispatch>& out) {
-  const Gemm p = plan(*a.node, *a.in_shape[0], *a.in_shape[1], a.n_in > 2);
+  const Gemm p = plan(*a.node, *a.in_shape[0], *a.in_shape[1], a.n_in > 2, a.caps);
   const uint32_t bias = a.n_in > 2 ? a.in[2] : 0;
   const bool split = p.splits > 1;
   Dispatch d;
@@ -128,14 +144,16 @@ void encode_conv(const NodeArgs& a, std::vector<Dispatch>& out) {
   d.push[2] = bias;
   d.push[3] = split ? a.scratch : a.out;
   d.push[4] = split ? uint32_t(p.out_elems) : 0;
-  d.groups[0] = uint32_t(std::min<int64_t>(ceil_div(p.N, p.bn), kMaxGroups));
-  d.groups[1] = uint32_t(std::min<int64_t>(ceil_div(p.M, p.bm), kMaxGroups));
-  d.groups[2] = uint32_t(std::min<int64_t>(int64_t(p.Z) * p.splits, kMaxGroups));
+  d.local = p.tile.invocations();
+  d.shared_bytes = p.tile.shared_bytes();
+  d.groups[0] = clamp_groups(ceil_div(p.N, p.tile.bn), a.caps, 0);
+  d.groups[1] = clamp_groups(ceil_div(p.M, p.tile.bm), a.caps, 1);
+  d.groups[2] = clamp_groups(int64_t(p.Z) * p.splits, a.caps, 2);
   out.push_back(d);
   if (split) {
     // push: part, dst, bias, total (conv_splitk.comp)
     Dispatch r = dispatch_1d("conv_splitk", p.out_elems, {Operand::scratch, Operand::out, d.slots[2]},
-                             {a.scratch, a.out, bias, uint32_t(p.out_elems)});
+                             {a.scratch, a.out, bias, uint32_t(p.out_elems)}, a.caps);
     r.spec = {p.splits, p.has_bias, p.h_out * p.w_out, p.c_out};
     out.push_back(r);
   }

@@ -12,16 +12,16 @@ namespace {
 uint32_t u32(int64_t v) { return uint32_t(v); }
 
 // data_fill push: n, y, stream, alpha, beta; one invocation per 4-element Philox block.
-Dispatch fill(FillCode kind, int64_t n, uint32_t y, const Attrs& at) {
+Dispatch fill(FillCode kind, int64_t n, uint32_t y, const Attrs& at, const DeviceCaps& caps) {
   Dispatch d =
-      dispatch_1d("data_fill", (n + 3) / 4, {Operand::out}, {u32(n), y, at.stream, f2u(at.alpha), f2u(at.beta)});
+      dispatch_1d("data_fill", (n + 3) / 4, {Operand::out}, {u32(n), y, at.stream, f2u(at.alpha), f2u(at.beta)}, caps);
   d.spec = {spec_code(kind)};
   return d;
 }
 
 template <FillCode kKind>
 void encode_fill(const NodeArgs& a, std::vector<Dispatch>& out) {
-  out.push_back(fill(kKind, a.node->shape.numel(), a.out, a.node->attrs));
+  out.push_back(fill(kKind, a.node->shape.numel(), a.out, a.node->attrs, a.caps));
 }
 
 // gather(data [R, width], index [B]) → [B, width].
@@ -29,22 +29,22 @@ void encode_gather(const NodeArgs& a, std::vector<Dispatch>& out) {
   const int64_t rows = (*a.in_shape[0])[0], width = rows ? a.in_shape[0]->numel() / rows : 0;
   const int64_t n = a.node->shape.numel();
   out.push_back(dispatch_1d("data_gather", n, {input(0), input(1), Operand::out},
-                            {u32(n), a.in[0], a.in[1], a.out, u32(width), u32(rows)}));
+                            {u32(n), a.in[0], a.in[1], a.out, u32(width), u32(rows)}, a.caps));
 }
 
 // gather_backward(dy [B, width], index [B]) → [rows, width].
 void encode_gather_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
   const int64_t rows = a.node->shape[0], width = a.node->shape.numel() / rows, batch = (*a.in_shape[1])[0];
-  out.push_back(fill(FillCode::constant, rows * width, a.out, Attrs{}));  // Attrs{}: alpha = 0
+  out.push_back(fill(FillCode::constant, rows * width, a.out, Attrs{}, a.caps));  // Attrs{}: alpha = 0
   out.push_back(dispatch_1d("data_gather_backward", width, {input(0), input(1), Operand::out},
-                            {u32(width), a.in[0], a.in[1], a.out, u32(batch), u32(rows)}));
+                            {u32(width), a.in[0], a.in[1], a.out, u32(batch), u32(rows)}, a.caps));
 }
 
 // one_hot(labels [B]) → [B, classes].
 void encode_one_hot(const NodeArgs& a, std::vector<Dispatch>& out) {
   const int64_t n = a.node->shape.numel();
-  out.push_back(
-      dispatch_1d("data_one_hot", n, {input(0), Operand::out}, {u32(n), a.in[0], a.out, u32(a.node->shape[1])}));
+  out.push_back(dispatch_1d("data_one_hot", n, {input(0), Operand::out},
+                            {u32(n), a.in[0], a.out, u32(a.node->shape[1])}, a.caps));
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ void encode_binary(const NodeArgs& a, std::vector<Dispatch>& out) {
   const Shape &sa = *a.in_shape[0], &sb = *a.in_shape[1];
   const Attrs& at = a.node->attrs;
   Dispatch d = dispatch_1d("elementwise_binary", y.numel(), {input(0), input(1), Operand::out},
-                           {u32(y.numel()), a.in[0], a.in[1], a.out, f2u(at.alpha), f2u(at.beta)});
+                           {u32(y.numel()), a.in[0], a.in[1], a.out, f2u(at.alpha), f2u(at.beta)}, a.caps);
   const bool broadcast = sa != y || sb != y;
   if (broadcast) {
     // y's axes right-aligned in 5 slots; missing leading axes are 1 with stride 0.
@@ -39,20 +39,22 @@ void encode_binary(const NodeArgs& a, std::vector<Dispatch>& out) {
 }
 
 // elementwise_unary push: n, x, y, alpha, beta; x is operand xo, y operand yo.
-Dispatch unary(UnaryCode op, int64_t n, Operand xo, uint32_t x, Operand yo, uint32_t y, const Attrs& at) {
-  Dispatch d = dispatch_1d("elementwise_unary", n, {xo, yo}, {u32(n), x, y, f2u(at.alpha), f2u(at.beta)});
+Dispatch unary(UnaryCode op, int64_t n, Operand xo, uint32_t x, Operand yo, uint32_t y, const Attrs& at,
+               const DeviceCaps& caps) {
+  Dispatch d = dispatch_1d("elementwise_unary", n, {xo, yo}, {u32(n), x, y, f2u(at.alpha), f2u(at.beta)}, caps);
   d.spec = {spec_code(op)};
   return d;
 }
 
 template <UnaryCode kOp>
 void encode_unary(const NodeArgs& a, std::vector<Dispatch>& out) {
-  out.push_back(unary(kOp, a.node->shape.numel(), input(0), a.in[0], Operand::out, a.out, a.node->attrs));
+  out.push_back(unary(kOp, a.node->shape.numel(), input(0), a.in[0], Operand::out, a.out, a.node->attrs, a.caps));
 }
 
 // assign(dst, src): an effect, so it writes its first input.
 void encode_assign(const NodeArgs& a, std::vector<Dispatch>& out) {
-  out.push_back(unary(UnaryCode::copy, a.in_shape[0]->numel(), input(1), a.in[1], input(0), a.in[0], a.node->attrs));
+  out.push_back(
+      unary(UnaryCode::copy, a.in_shape[0]->numel(), input(1), a.in[1], input(0), a.in[0], a.node->attrs, a.caps));
 }
 
 // adam(param, grad, m, v). ln β is taken in double here so that the shader's
@@ -64,7 +66,8 @@ void encode_adam(const NodeArgs& a, std::vector<Dispatch>& out) {
       dispatch_1d("optim_adam", n, {input(0), input(1), input(2), input(3)},
                   {u32(n), a.in[0], a.in[1], a.in[2], a.in[3], f2u(at.lr), f2u(at.beta1), f2u(at.beta2), f2u(at.eps),
                    f2u(float(std::log(double(at.beta1)))), f2u(float(std::log(double(at.beta2)))),
-                   f2u(float(at.t_per_step)), f2u(float(at.t_offset + 1))}));
+                   f2u(float(at.t_per_step)), f2u(float(at.t_offset + 1))},
+                  a.caps));
 }
 
 // rmsprop(param, grad, sq); its decay travels in attrs.beta1.
@@ -72,7 +75,7 @@ void encode_rmsprop(const NodeArgs& a, std::vector<Dispatch>& out) {
   const Attrs& at = a.node->attrs;
   const int64_t n = a.in_shape[0]->numel();
   out.push_back(dispatch_1d("optim_rmsprop", n, {input(0), input(1), input(2)},
-                            {u32(n), a.in[0], a.in[1], a.in[2], f2u(at.beta1), f2u(at.lr), f2u(at.eps)}));
+                            {u32(n), a.in[0], a.in[1], a.in[2], f2u(at.beta1), f2u(at.lr), f2u(at.eps)}, a.caps));
 }
 
 }  // namespace

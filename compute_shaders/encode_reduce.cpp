@@ -7,8 +7,9 @@
 // Reductions: one workgroup per tile of outputs, and when there are few
 // outputs but long groups (batch norm over N·H·W, a full sum) also per chunk of
 // the group: PHASE 1 writes per-chunk statistics to scratch, PHASE 2 combines
-// them and finishes. Both chunking and tiling depend only on the shape, so the
-// scratch size (asked before encoding) and the encoding agree.
+// them and finishes. Both chunking and tiling depend only on the shape and the
+// device's workgroup size, so the scratch size (asked before encoding) and the
+// encoding agree.
 #include <algorithm>
 
 #include "compute_shaders/shader_codes.h"
@@ -18,7 +19,6 @@
 namespace gantry::vk {
 namespace {
 
-constexpr uint32_t kLocal = 256;         // local_size_x of both shaders
 constexpr int64_t kTargetGroups = 1024;  // enough workgroups to fill a large GPU (H100: 132 SMs × 8)
 constexpr int64_t kMinPerLane = 16;      // elements each lane sums before a chunk is worth its own workgroup
 constexpr int64_t kMaxChunks = 1024;     // bounds the scratch; PHASE 2 combines chunks R_LANES at a time
@@ -28,7 +28,6 @@ uint32_t pow2_ceil(int64_t n) {
   while (p < n && p < (1u << 30)) p <<= 1;
   return p;
 }
-uint32_t clamp_groups(int64_t g) { return uint32_t(std::clamp<int64_t>(g, 1, kMaxGroups)); }
 
 // ---- reduce_axes.comp
 
@@ -42,15 +41,16 @@ struct ReducePush {
 static_assert(sizeof(ReducePush) <= kPushWords * 4, "reduce_axes push constants exceed 128 bytes");
 
 struct ReducePlan {
-  ReducePush push{};  // shape part only: outer, inner, chunks, chunk_len, segments
-  uint32_t tile = 1;  // OUT_TILE
+  ReducePush push{};     // shape part only: outer, inner, chunks, chunk_len, segments
+  uint32_t local = 256;  // LOCAL: 256 lanes, or as many as the device allows
+  uint32_t tile = 1;     // OUT_TILE
   int64_t tiles = 1;
 };
 
 // x: any shape of rank ≤ 5; mask: the reduced axes. Adjacent axes of the same
 // kind merge (size-1 axes are skipped), so kept and reduced segments alternate:
 // at most 3 of each for rank 5.
-ReducePlan plan_reduce(const Shape& x, uint32_t mask, bool may_chunk) {
+ReducePlan plan_reduce(const Shape& x, uint32_t mask, bool may_chunk, const DeviceCaps& caps) {
   struct Seg {
     bool red;
     int64_t dim, stride;
@@ -68,6 +68,8 @@ ReducePlan plan_reduce(const Shape& x, uint32_t mask, bool may_chunk) {
     }
   }
   ReducePlan p;
+  p.local = caps.local_up_to(256);
+  const uint32_t local = p.local;
   ReducePush& q = p.push;
   for (int i = 0; i < 3; ++i) q.rd[i] = q.kd[i] = 1, q.rs[i] = q.ks[i] = 0;
   int r = 3, k = 3;
@@ -88,7 +90,7 @@ ReducePlan plan_reduce(const Shape& x, uint32_t mask, bool may_chunk) {
   // Tile: several outputs per workgroup when the innermost axis is kept
   // (neighbouring outputs are neighbouring addresses) or the groups are short.
   uint32_t tile = n > 0 && !seg[n - 1].red ? std::min<uint32_t>(64, pow2_ceil(seg[n - 1].dim)) : 1;
-  tile = std::max(tile, kLocal / std::min(kLocal, pow2_ceil(inner)));
+  tile = std::max(tile, local / std::min(local, pow2_ceil(inner)));
   tile = std::max<uint32_t>(1, std::min(tile, pow2_ceil(outer)));
   p.tile = tile;
   p.tiles = (outer + tile - 1) / tile;
@@ -96,7 +98,7 @@ ReducePlan plan_reduce(const Shape& x, uint32_t mask, bool may_chunk) {
   int64_t chunks = 1;
   if (may_chunk && p.tiles < kTargetGroups) {
     const int64_t want = (kTargetGroups + p.tiles - 1) / p.tiles;
-    const int64_t most = inner / (int64_t(kLocal / tile) * kMinPerLane);
+    const int64_t most = inner / (int64_t(local / tile) * kMinPerLane);
     chunks = std::max<int64_t>(1, std::min({want, most, kMaxChunks}));
   }
   const int64_t len = (inner + chunks - 1) / chunks;
@@ -107,8 +109,8 @@ ReducePlan plan_reduce(const Shape& x, uint32_t mask, bool may_chunk) {
 
 // Chunked: [outer][chunks][2] statistics, and for normalize_backward a copy of
 // rstd [outer] after them (PHASE 2 binds the scratch in rstd's slot).
-int64_t reduction_scratch(const Graph& g, const Node& n) {
-  const ReducePlan p = plan_reduce(g.node(n.inputs[0]).shape, n.attrs.axes, true);
+int64_t reduction_scratch(const Graph& g, const Node& n, const DeviceCaps& caps) {
+  const ReducePlan p = plan_reduce(g.node(n.inputs[0]).shape, n.attrs.axes, true, caps);
   if (p.push.chunks == 1) return 0;
   const int64_t stats = int64_t(p.push.outer) * p.push.chunks * 2;
   return n.op == Op::normalize_backward ? stats + p.push.outer : stats;
@@ -118,7 +120,7 @@ int64_t reduction_scratch(const Graph& g, const Node& n) {
 void encode_reduction(const NodeArgs& a, ReduceCode op, uint32_t mask, bool may_chunk, std::vector<Dispatch>& out) {
   const Shape& x = *a.in_shape[0];
   if (x.numel() == 0) return;
-  const ReducePlan p = plan_reduce(x, mask, may_chunk);
+  const ReducePlan p = plan_reduce(x, mask, may_chunk, a.caps);
   ReducePush push = p.push;
   push.x_off = a.in[0];
   push.xhat_off = a.n_in > 1 ? a.in[1] : 0;
@@ -126,9 +128,11 @@ void encode_reduction(const NodeArgs& a, ReduceCode op, uint32_t mask, bool may_
   push.out_off = a.out;
   push.scratch_off = a.scratch;
   push.eps_bits = f2u(a.node->attrs.eps);
-  // The subgroup variant pays off only when each output's 256 / tile lanes make
-  // whole subgroups; it checks again at run time and falls back to the tree.
-  const bool subgroup = a.caps.subgroup_arithmetic && a.caps.subgroup_size <= kLocal / p.tile;
+  // The subgroup variant pays off only when each output's local / tile lanes
+  // make whole subgroups. The reported size is only a hint: the shader checks
+  // gl_SubgroupSize at run time and falls back to the tree, so no subgroup
+  // size is assumed.
+  const bool subgroup = a.caps.subgroup_arithmetic && a.caps.subgroup_size <= p.local / p.tile;
   // Slots as reduce_axes.comp lists them: x, x̂, rstd, out; the scratch
   // replaces out in PHASE 1 and rstd in PHASE 2.
   const Operand xhat = a.n_in > 1 ? input(1) : Operand::none, rstd = a.n_in > 2 ? input(2) : Operand::none;
@@ -138,7 +142,9 @@ void encode_reduction(const NodeArgs& a, ReduceCode op, uint32_t mask, bool may_
     d.slots = {input(0), xhat, phase == 2 ? Operand::scratch : rstd, phase == 1 ? Operand::scratch : Operand::out};
     d.spec = {p.tile, spec_code(op), phase};
     std::memcpy(d.push.data(), &push, sizeof push);
-    d.groups[0] = clamp_groups(work);
+    d.local = p.local;
+    d.shared_bytes = (subgroup ? 2 : 1) * 8 * p.local;  // red[LOCAL] (and part[LOCAL]): vec2
+    d.groups[0] = clamp_groups(work, a.caps);
     out.push_back(d);
   };
   if (push.chunks == 1) {
@@ -179,13 +185,10 @@ struct CopyPush {
 static_assert(sizeof(CopyPush) <= kPushWords * 4, "layout_copy push constants exceed 128 bytes");
 
 // src: the operand the copy reads (slot 0); it writes the output (slot 1).
-Dispatch copy_dispatch(Operand src, const CopyPush& push, uint32_t pad) {
-  Dispatch d;
-  d.shader = "layout_copy";
-  d.slots = {src, Operand::out};
+Dispatch copy_dispatch(Operand src, const CopyPush& push, uint32_t pad, const DeviceCaps& caps) {
+  Dispatch d = dispatch_1d("layout_copy", push.n, {src, Operand::out}, {}, caps);
   d.spec = {pad};
   std::memcpy(d.push.data(), &push, sizeof push);
-  d.groups[0] = groups_for(push.n, kLocal);
   return d;
 }
 
@@ -194,7 +197,7 @@ Dispatch copy_dispatch(Operand src, const CopyPush& push, uint32_t pad) {
 // the output. Size-1 axes are dropped and axes contiguous in both tensors
 // merged, so a reshape walks one dim.
 void encode_copy(Operand src_op, uint32_t src, uint32_t dst, int r, const int64_t* dim, const int64_t* ss,
-                 const int64_t* ts, std::vector<Dispatch>& out) {
+                 const int64_t* ts, const DeviceCaps& caps, std::vector<Dispatch>& out) {
   int64_t d[kMaxRank], s[kMaxRank], t[kMaxRank], n = 1;
   int m = 0;
   for (int i = 0; i < r; ++i) {
@@ -216,7 +219,7 @@ void encode_copy(Operand src_op, uint32_t src, uint32_t dst, int r, const int64_
     const int slot = 5 - m + i;
     push.d[slot] = uint32_t(d[i]), push.s[slot] = uint32_t(s[i]), push.t[slot] = uint32_t(t[i]);
   }
-  out.push_back(copy_dispatch(src_op, push, 0));
+  out.push_back(copy_dispatch(src_op, push, 0, caps));
 }
 
 // A tensor seen as [outer, shape[axis], inner] around `axis`.
@@ -229,12 +232,12 @@ void split_at(const Shape& s, int axis, int64_t& outer, int64_t& inner) {
 void encode_broadcast_to(const NodeArgs& a, std::vector<Dispatch>& out) {
   const Shape& y = a.node->shape;
   const auto ss = broadcast_strides(*a.in_shape[0], y), ts = strides_of(y);
-  encode_copy(input(0), a.in[0], a.out, y.rank, y.d.data(), ss.data(), ts.data(), out);
+  encode_copy(input(0), a.in[0], a.out, y.rank, y.d.data(), ss.data(), ts.data(), a.caps, out);
 }
 
 void encode_reshape(const NodeArgs& a, std::vector<Dispatch>& out) {
   const int64_t n = a.node->shape.numel(), one = 1;
-  encode_copy(input(0), a.in[0], a.out, 1, &n, &one, &one, out);
+  encode_copy(input(0), a.in[0], a.out, 1, &n, &one, &one, a.caps, out);
 }
 
 // One dispatch per input, each into its window of the output.
@@ -246,7 +249,7 @@ void encode_concat(const NodeArgs& a, std::vector<Dispatch>& out) {
   for (int k = 0; k < a.n_in; ++k) {
     const int64_t len = (*a.in_shape[k])[ax];
     const int64_t dim[2] = {outer, len * inner}, ss[2] = {len * inner, 1}, ts[2] = {y[ax] * inner, 1};
-    encode_copy(input(k), a.in[k], a.out + uint32_t(at * inner), 2, dim, ss, ts, out);
+    encode_copy(input(k), a.in[k], a.out + uint32_t(at * inner), 2, dim, ss, ts, a.caps, out);
     at += len;
   }
 }
@@ -257,7 +260,7 @@ void encode_slice(const NodeArgs& a, std::vector<Dispatch>& out) {
   int64_t outer, inner;
   split_at(x, at.axis, outer, inner);
   const int64_t dim[2] = {outer, at.count * inner}, ss[2] = {x[at.axis] * inner, 1}, ts[2] = {at.count * inner, 1};
-  encode_copy(input(0), a.in[0] + uint32_t(at.start * inner), a.out, 2, dim, ss, ts, out);
+  encode_copy(input(0), a.in[0] + uint32_t(at.start * inner), a.out, 2, dim, ss, ts, a.caps, out);
 }
 
 // Writes the whole output in one pass (zeros outside the window), so it needs
@@ -276,7 +279,7 @@ void encode_slice_backward(const NodeArgs& a, std::vector<Dispatch>& out) {
   const uint32_t t[5] = {0, 0, uint32_t(full * inner), uint32_t(inner), 1};
   for (int i = 0; i < 5; ++i) push.d[i] = d[i], push.s[i] = s[i], push.t[i] = t[i];
   push.win_lo = uint32_t(at.start), push.win_hi = uint32_t(at.start + count);
-  out.push_back(copy_dispatch(input(0), push, 1));
+  out.push_back(copy_dispatch(input(0), push, 1, a.caps));
 }
 
 }  // namespace

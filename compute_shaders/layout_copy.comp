@@ -9,7 +9,6 @@
 // The same functions as engine/ops_reduce.cpp. The encoder drops size-1 axes
 // and merges axes that are contiguous in both tensors, so most copies walk
 // one or two dims.
-layout(local_size_x = 256) in;
 
 // 1: slice_backward. Axis 3 of the walk is the sliced axis: destination
 // coordinates [win_lo, win_hi) read the source at coordinate − win_lo, the rest are 0.

@@ -9,8 +9,6 @@
 // double; here they are −expm1(t·ln β) in float with ln β from the host, so
 // 1 − β^t does not cancel when β^t is near 1 (β2 = 0.999, t small).
 
-layout(local_size_x = 256) in;
-
 layout(push_constant) uniform Push {
   uint n;      // elements of each tensor
   uint param;  // slot 0, param: [n], updated

@@ -6,8 +6,6 @@
 // place on param and sq; checked over three steps by SourceParity in
 // tests/test_backend_parity.cpp.
 
-layout(local_size_x = 256) in;
-
 layout(push_constant) uniform Push {
   uint n;       // elements of each tensor
   uint param;   // slot 0, param: [n], updated

@@ -5,6 +5,7 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
 #include "common.glsl"
+#include "elementwise_math.glsl"
 #include "shader_codes.glsl"
 
 // Every reduction over an axis set of a rank ≤ 5 row-major tensor, and the ops
@@ -19,8 +20,9 @@
 // same kind, leaving ≤ 3 kept and ≤ 3 reduced segments (outermost first,
 // unused ones dim 1 / stride 0), so x[o, j] = x[kept_base(o) + red_off(j)].
 //
-// Work: a workgroup of 256 lanes takes OUT_TILE consecutive outputs (a "tile")
-// and one chunk of j; the R_LANES = 256 / OUT_TILE lanes of one output stride
+// Work: a workgroup of LOCAL lanes (a power of two: 256, or 128 where the
+// device allows no more) takes OUT_TILE consecutive outputs (a "tile") and
+// one chunk of j; the R_LANES = LOCAL / OUT_TILE lanes of one output stride
 // over the chunk and meet in a tree. Outputs along a contiguous innermost axis
 // go in one tile, so lanes read neighbouring addresses either way.
 //   PHASE 0  chunks == 1: statistics and result in one dispatch
@@ -29,9 +31,7 @@
 // Built twice (vulkan.cmake): reduce_axes, and reduce_axes_subgroup with
 // GANTRY_SUBGROUP, which meets each output's lanes by subgroupAdd/Max instead
 // of the tree whenever they make whole subgroups (see subgroup_reduce).
-layout(local_size_x = 256) in;
-
-layout(constant_id = 0) const uint OUT_TILE = 1;  // power of two ≤ 256
+layout(constant_id = 0) const uint OUT_TILE = 1;  // power of two ≤ LOCAL
 layout(constant_id = 1) const uint OP = REDUCE_SUM;  // REDUCE_* of shader_codes.h (ReduceCode in the encoder)
 layout(constant_id = 2) const uint PHASE = 0;
 
@@ -42,7 +42,7 @@ layout(constant_id = 2) const uint PHASE = 0;
 //   REDUCE_NORMALIZE_BACKWARD  out = rstd·(dy − mean dy − x̂·mean(dy·x̂))     stats (Σ dy, Σ dy·x̂)
 //   REDUCE_LOG_SOFTMAX         out = (x − max) − log Σ exp(x − max)          stats (max, Σ exp), PHASE 0 only
 
-const uint R_LANES = 256u / OUT_TILE;
+const uint R_LANES = LOCAL / OUT_TILE;
 
 // Slots (common.glsl): x in 0, x̂ in 1, rstd in 2, out in 3; the scratch in 3
 // for PHASE 1 (which writes no output) and in 2 for PHASE 2 (which then reads
@@ -59,7 +59,9 @@ layout(push_constant) uniform Push {
   uint kd0, kd1, kd2, ks0, ks1, ks2;  // kept segments: dims, strides
 } pc;
 
-shared vec2 red[256];
+// 8·LOCAL bytes (and as much again for part[] below): encode_reduce.cpp
+// declares them for the dispatch (Dispatch::shared_bytes).
+shared vec2 red[LOCAL];
 
 uint lane, ol, rl;  // this invocation: index, output within the tile, lane within the output
 
@@ -99,12 +101,12 @@ void advance(inout Cursor k) {
 vec2 meet(vec2 a, vec2 b, bool take_max) { return take_max ? max(a, b) : a + b; }
 
 #ifdef GANTRY_SUBGROUP
-shared vec2 part[256];  // one per subgroup: gl_SubgroupSize may be as small as 1
+shared vec2 part[LOCAL];  // one per subgroup: gl_SubgroupSize may be as small as 1
 
 // gl_SubgroupSize is a power of two ≤ 128 known only at run time. The lanes of
 // one output make whole subgroups when all subgroups are full and R_LANES is a
 // multiple of the size; otherwise the tree. Uniform in the workgroup.
-bool subgroups_fit() { return gl_NumSubgroups * gl_SubgroupSize == 256u && R_LANES % gl_SubgroupSize == 0u; }
+bool subgroups_fit() { return gl_NumSubgroups * gl_SubgroupSize == LOCAL && R_LANES % gl_SubgroupSize == 0u; }
 
 // Loads run with lane = rl·OUT_TILE + ol (neighbouring outputs, neighbouring
 // lanes), so for OUT_TILE > 1 the values first go through red[] into
@@ -164,7 +166,11 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
     for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) m = max(m, slot0[pc.x_off + k.off]);
     m = group_max(m);
     float s = 0;
-    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += exp(slot0[pc.x_off + k.off] - m);
+    // A NaN x makes the row NaN, as on the CPU (is_nan: see elementwise_math.glsl).
+    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
+      const float d = slot0[pc.x_off + k.off] - m;
+      s += is_nan(d) ? d : exp(d);
+    }
     return vec2(m, group_sum(vec2(s, 0)).x);
   }
   float s = 0;
@@ -206,6 +212,12 @@ vec2 combine_chunks(uint o, bool valid) {
   return vec2(mean, group_sum(vec2(m2, 0)).x);
 }
 
+// 1 / sqrt(variance + eps); a NaN variance stays NaN (see elementwise_math.glsl).
+float rstd_of(float variance) {
+  const float v = variance + uintBitsToFloat(pc.eps_bits);
+  return is_nan(v) ? v : 1.0 / sqrt(v);
+}
+
 void main() {
   lane = gl_LocalInvocationIndex;
   ol = lane % OUT_TILE;
@@ -245,9 +257,9 @@ void main() {
 
     if (OP == REDUCE_SUM || OP == REDUCE_RSTD) {
       if (valid && rl == 0u)
-        slot3[pc.out_off + o] = OP == REDUCE_SUM ? st.x : 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
+        slot3[pc.out_off + o] = OP == REDUCE_SUM ? st.x : rstd_of(st.y * inv_n);
     } else if (OP == REDUCE_NORMALIZE) {
-      const float mean = st.x, rstd = 1.0 / sqrt(st.y * inv_n + uintBitsToFloat(pc.eps_bits));
+      const float mean = st.x, rstd = rstd_of(st.y * inv_n);
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
         slot3[pc.out_off + k.off] = (slot0[pc.x_off + k.off] - mean) * rstd;
     } else if (OP == REDUCE_NORMALIZE_BACKWARD) {
@@ -257,7 +269,7 @@ void main() {
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
         slot3[pc.out_off + k.off] = r * (slot0[pc.x_off + k.off] - m1 - slot1[pc.xhat_off + k.off] * m2);
     } else {  // log_softmax: (x − max) − log Σ, not x − (max + log Σ): see ops_softmax.cpp
-      const float log_sum = log(st.y);
+      const float log_sum = is_nan(st.y) ? st.y : log(st.y);
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
         slot3[pc.out_off + k.off] = (slot0[pc.x_off + k.off] - st.x) - log_sum;
     }

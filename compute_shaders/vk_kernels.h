@@ -20,7 +20,13 @@
 //     `layout(push_constant)` block in declaration order; tensor positions are
 //     element (float) indices from the start of the operand's slot (NodeArgs);
 //     floats travel as their bit patterns;
-//   specialization constants: constant_id 0, 1, ... = Dispatch::spec[0], [1], ...
+//   specialization constants: constant_id 0, 1, ... = Dispatch::spec[0], [1], ...;
+//     constant_id kLocalSizeId = Dispatch::local, the workgroup size (LOCAL);
+//   workgroups are 1-D: LOCAL invocations along x.
+// Every dispatch states what it needs of the device (invocations, shared
+// memory, workgroup counts); the backend refuses one over the device's limits
+// (check_limits), so a configuration that does not fit is an error naming the
+// shader, not undefined behaviour in the driver.
 #pragma once
 
 #include <array>
@@ -29,11 +35,13 @@
 #include <vector>
 
 #include "engine/op_table.h"
+#include "platform/status.h"
 
 namespace gantry::vk {
 
-constexpr int kPushWords = 32;          // 128 bytes: the smallest maxPushConstantsSize Vulkan allows
-constexpr uint32_t kMaxGroups = 65535;  // the smallest maxComputeWorkGroupCount Vulkan allows
+constexpr int kPushWords = 32;  // 128 bytes: the smallest maxPushConstantsSize Vulkan allows
+// The specialization constant id of LOCAL in common.glsl (local_size_x_id).
+constexpr uint32_t kLocalSizeId = 100;
 
 // Storage-buffer slots per dispatch: the 4 storage buffers per shader stage
 // that every Vulkan device allows (maxPerStageDescriptorStorageBuffers).
@@ -52,14 +60,37 @@ struct Dispatch {
   std::vector<uint32_t> spec;               // specialization constants 0, 1, ...
   std::array<uint32_t, kPushWords> push{};  // push constant words
   uint32_t groups[3] = {1, 1, 1};
+  uint32_t local = 0;         // invocations per workgroup (LOCAL); 0 is refused, so every encoder sets it
+  uint32_t shared_bytes = 0;  // shared memory the shader declares for this dispatch's constants
 };
 
-// Optional device features an encoder may choose a faster shader variant for;
-// the plain variant needs only core Vulkan 1.1.
+// What the device offers, as gantry believes it (Device::props.limits, after
+// GANTRY_VULKAN_LIMITS): encoders pick each shader's configuration and group
+// counts from it. The defaults are the smallest limits a Vulkan 1.1 device may
+// have (Vulkan spec, "Required Limits"), so DeviceCaps{} is the smallest device.
 struct DeviceCaps {
-  uint32_t subgroup_size = 0;        // invocations per subgroup
-  bool subgroup_arithmetic = false;  // subgroupAdd/Max in compute shaders: the <shader>_subgroup variants
+  uint32_t subgroup_size = 0;                      // invocations per subgroup
+  bool subgroup_arithmetic = false;                // subgroupAdd/Max in compute shaders: the <shader>_subgroup variants
+  uint32_t max_invocations = 128;                  // maxComputeWorkGroupInvocations
+  uint32_t max_local_x = 128;                      // maxComputeWorkGroupSize[0]
+  uint32_t max_shared_bytes = 16384;               // maxComputeSharedMemorySize
+  uint32_t max_groups[3] = {65535, 65535, 65535};  // maxComputeWorkGroupCount
+
+  // Whether a workgroup of `local` invocations with `shared` bytes fits.
+  bool fits(uint32_t local, uint32_t shared) const {
+    return local >= 1 && local <= max_invocations && local <= max_local_x && shared <= max_shared_bytes;
+  }
+  // The largest power-of-two workgroup of at most `want` invocations that fits
+  // (at least 128, which every device allows).
+  uint32_t local_up_to(uint32_t want) const {
+    uint32_t l = want;
+    while (l > 128 && !fits(l, 0)) l /= 2;
+    return l;
+  }
 };
+
+// OK, or an error naming the shader, what the dispatch needs and the limits it exceeds.
+Status check_limits(const Dispatch& d, const DeviceCaps& caps);
 
 // One node as an encoder sees it. Positions are in elements from the start of
 // the window their operand's slot is bound to (not from the arena's start), so
@@ -78,7 +109,8 @@ using Encoder = void (*)(const NodeArgs&, std::vector<Dispatch>&);
 
 struct VkOpDef {
   Encoder encode;
-  int64_t (*scratch_elems)(const Graph& g, const Node& n);  // null: none
+  // null: none. Takes the caps because the split the encoder picks depends on its tile sizes.
+  int64_t (*scratch_elems)(const Graph& g, const Node& n, const DeviceCaps& caps);
 };
 
 // The encoder table, gathered from ops.def (vk_table.cpp).
@@ -92,20 +124,27 @@ inline uint32_t f2u(float f) {
   std::memcpy(&u, &f, 4);
   return u;
 }
-// Workgroups for a 1-D grid-stride loop over n items, `local` invocations per group.
-inline uint32_t groups_for(int64_t n, uint32_t local) {
-  const int64_t g = (n + local - 1) / local;
-  return uint32_t(g < 1 ? 1 : g > kMaxGroups ? kMaxGroups : g);
+// Workgroups along axis `axis` for `want` of them, within the device's count
+// (the shaders loop over what one launch does not cover).
+inline uint32_t clamp_groups(int64_t want, const DeviceCaps& caps, int axis = 0) {
+  return uint32_t(want < 1 ? 1 : want > caps.max_groups[axis] ? caps.max_groups[axis] : want);
 }
-// A 1-D dispatch of `shader` over n items with its slots' operands and the push words given.
+// Workgroups for a 1-D grid-stride loop over n items, `local` invocations per group.
+inline uint32_t groups_for(int64_t n, uint32_t local, const DeviceCaps& caps) {
+  return clamp_groups((n + local - 1) / local, caps);
+}
+// A 1-D grid-stride dispatch of `shader` over n items with its slots' operands
+// and the push words given, in workgroups of 256 invocations or as many as the
+// device allows.
 inline Dispatch dispatch_1d(const char* shader, int64_t n, Slots slots, std::initializer_list<uint32_t> push,
-                            uint32_t local = 256) {
+                            const DeviceCaps& caps) {
   Dispatch d;
   d.shader = shader;
   d.slots = slots;
   size_t i = 0;
   for (uint32_t w : push) d.push[i++] = w;
-  d.groups[0] = groups_for(n, local);
+  d.local = caps.local_up_to(256);
+  d.groups[0] = groups_for(n, d.local, caps);
   return d;
 }
 

@@ -284,6 +284,12 @@ Status Device::open() {
     max_allocation = m3.maxMemoryAllocationSize;
   }
   GANTRY_TRY(apply_limits_override());
+  // The encoders fit every dispatch to these (after the override, which they must not see past).
+  const VkPhysicalDeviceLimits& l = props.limits;
+  caps.max_invocations = l.maxComputeWorkGroupInvocations;
+  caps.max_local_x = l.maxComputeWorkGroupSize[0];
+  caps.max_shared_bytes = l.maxComputeSharedMemorySize;
+  for (int a = 0; a < 3; ++a) caps.max_groups[a] = l.maxComputeWorkGroupCount[a];
   {
     const char* off = std::getenv("GANTRY_VULKAN_NO_UNIFIED");
     // On a discrete GPU such a type is its PCIe BAR (resizable BAR): the host
@@ -420,7 +426,7 @@ int Device::memory_type(uint32_t bits, VkMemoryPropertyFlags want) const {
 }
 
 Result<VkPipeline> Device::pipeline(const vk::Dispatch& d) {
-  std::string key = d.shader;
+  std::string key = std::string(d.shader) + "/" + std::to_string(d.local);
   for (uint32_t s : d.spec) key += "," + std::to_string(s);
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
@@ -442,15 +448,19 @@ Result<VkPipeline> Device::pipeline(const vk::Dispatch& d) {
       return Status::error(std::string("vulkan: shader ") + d.shader + ": " + vk_error("vkCreateShaderModule", r));
     }
   }
-  std::vector<VkSpecializationMapEntry> entries(d.spec.size());
-  for (uint32_t i = 0; i < entries.size(); ++i) entries[i] = {i, i * 4, 4};
-  VkSpecializationInfo si{uint32_t(entries.size()), entries.data(), d.spec.size() * 4, d.spec.data()};
+  // constant_id i = spec[i], then the workgroup size (LOCAL, local_size_x_id) after them.
+  std::vector<uint32_t> values = d.spec;
+  values.push_back(d.local);
+  std::vector<VkSpecializationMapEntry> entries(values.size());
+  for (uint32_t i = 0; i < d.spec.size(); ++i) entries[i] = {i, i * 4, 4};
+  entries.back() = {vk::kLocalSizeId, uint32_t(d.spec.size()) * 4, 4};
+  VkSpecializationInfo si{uint32_t(entries.size()), entries.data(), values.size() * 4, values.data()};
   auto ci = info<VkComputePipelineCreateInfo>(VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO);
   ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
   ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   ci.stage.module = module;
   ci.stage.pName = "main";
-  ci.stage.pSpecializationInfo = d.spec.empty() ? nullptr : &si;
+  ci.stage.pSpecializationInfo = &si;
   ci.layout = layout;
   VkPipeline p = VK_NULL_HANDLE;
   if (VkResult r = fn.vkCreateComputePipelines(device, cache_, 1, &ci, nullptr, &p); r != VK_SUCCESS)
@@ -652,6 +662,9 @@ Status VulkanProgram::build() {
     a.scratch = plan_.scratch[id] >= 0 ? window(plan_.scratch[id]).at : 0;
     a.caps = dev_->caps;
     def.encode(a, dispatches[s]);
+    for (const vk::Dispatch& dp : dispatches[s])
+      if (Status st = vk::check_limits(dp, dev_->caps); !st.ok())
+        return Status::error(std::string(op_name(n.op)) + " on " + dev_->name() + ": " + st.message());
   }
 
   if (arena_bytes_ > dev_->max_allocation) {
@@ -945,7 +958,10 @@ Status VulkanProgram::read(Value v, float* dst, int64_t count) const {
 
 int64_t vulkan_scratch_elems(const Graph& g, const Node& n) {
   auto fn = vk::vk_op_def(n.op).scratch_elems;
-  return fn ? fn(g, n) : 0;
+  if (!fn) return 0;
+  // compile_vulkan opened the device before planning; the encoders' splits depend on its limits.
+  auto dev = Device::get();
+  return fn(g, n, dev.ok() ? (*dev)->caps : vk::DeviceCaps{});
 }
 
 }  // namespace
