@@ -108,12 +108,12 @@ t0=$SECONDS
 gantry=$build/gantry
 "$gantry" info | tee "$logs/info.log"
 
-# 2. The gpu-labelled tests, one row per backend (tests whose name holds it); a
-# skip is a failure here.
+# 2. The gpu-labelled tests, one row per backend (tests whose name holds it,
+# lower case or capitalized); a skip is a failure here.
 for b in ${backends//,/ }; do
   name=gpu-tests.$b
   t0=$SECONDS
-  ctest --test-dir "$build" -L gpu -R "$b" -j "$(nproc)" --output-on-failure >"$logs/$name.log" 2>&1
+  ctest --test-dir "$build" -L gpu -R "$b|${b^}" -j "$(nproc)" --output-on-failure >"$logs/$name.log" 2>&1
   rc=$?
   total=$(grep -c ' Test *#[0-9]*: ' "$logs/$name.log")
   skipped=$(grep -c '\*\*\*Skipped\| Not Run' "$logs/$name.log")
