@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "engine/backend.h"
+#include "engine/gemm.h"
 
 namespace {
 
@@ -38,6 +39,7 @@ int cmd_info(const gantry::cli::Args& args) {
     return help ? 0 : 2;
   }
   std::printf("gantry %s\n", GANTRY_VERSION);
+  std::printf("build: %s\n", GANTRY_BUILD);
   std::printf("backends:");
   for (auto k : gantry::available_backends()) std::printf(" %s", gantry::backend_name(k));
   std::printf("\n");
@@ -46,7 +48,8 @@ int cmd_info(const gantry::cli::Args& args) {
     const std::string text = s.ok() ? gantry::backend_description(k) : s.message();
     if (!text.empty()) std::printf("  %s: %s\n", gantry::backend_name(k), text.c_str());
   }
-  std::printf("hardware threads: %u\n", std::thread::hardware_concurrency());
+  std::printf("cpu: GEMM micro-kernel %s, hardware threads: %u\n", gantry::gemm_kernel(),
+              std::thread::hardware_concurrency());
   return 0;
 }
 

@@ -17,4 +17,8 @@ void gemm(ThreadPool& pool, bool trans_a, bool trans_b, int64_t M, int64_t N, in
           const T* B, int64_t ldb,                                                        // B: [K, N] or [N, K]
           T* C, int64_t ldc, bool accumulate);                                            // C: [M, N]
 
+// The float micro-kernel this binary runs on this CPU, for `gantry info` and
+// the benchmarks: chosen at build time on aarch64 (NEON), at load time on x86-64.
+const char* gemm_kernel();
+
 }  // namespace gantry

@@ -1,9 +1,10 @@
 # Cross-compile gantry for aarch64 Linux (NVIDIA Jetson Xavier/Orin, other arm64
-# boards) on an x86-64 Debian 12 host. Used by the `jetson-cross` preset and
+# boards) on an x86-64 Debian 12 host. Used by the `jetson` preset and
 # scripts/cross-test.sh, which installs what it needs:
 #   crossbuild-essential-arm64           aarch64-linux-gnu-gcc/g++, libc/libstdc++ in /usr/aarch64-linux-gnu
 #   libgtest-dev:arm64                   GoogleTest built for arm64 (dpkg --add-architecture arm64)
-#   libvulkan-dev:arm64, glslang-tools   only for a dynamic build with GANTRY_VULKAN (not the static preset)
+#   libvulkan-dev:arm64, glslang-tools   the Vulkan backend (headers; glslang runs on the host)
+#   mesa-vulkan-drivers:arm64            lavapipe for arm64: the Vulkan tests under qemu
 #   qemu-user (optional)                 runs the aarch64 tests here: ctest uses CMAKE_CROSSCOMPILING_EMULATOR
 # Debian's cross compiler already searches the multiarch folders (/usr/include,
 # /usr/lib/aarch64-linux-gnu), so no --sysroot is needed.
@@ -30,15 +31,19 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 
 # Run target programs through qemu when it is installed: try_run, the test
 # discovery of gtest_discover_tests and every ctest command that names a target.
-# -L points the emulator at the cross libc/libstdc++ for dynamically linked tests.
-# LD_LIBRARY_PATH keeps the loader on that same glibc build: once libc6:arm64 is
-# installed (libvulkan-dev:arm64 pulls it in), /etc/ld.so.cache would hand the
-# cross ld.so (libc6-arm64-cross) the multiarch libc.so.6, a different Debian
-# build, and threaded tests then hang under qemu.
+# One glibc per process: with Debian's arm64 libc6 installed (multiarch; Mesa's
+# arm64 Vulkan driver needs it), programs run on its ld.so, libc and libstdc++
+# from /lib/aarch64-linux-gnu, as on a board; without it, -L points qemu at the
+# cross toolchain's copies and LD_LIBRARY_PATH keeps that ld.so off
+# /etc/ld.so.cache (mixing the two Debian builds of glibc hangs threaded tests).
 find_program(GANTRY_QEMU_AARCH64 qemu-aarch64)
 if(GANTRY_QEMU_AARCH64 AND NOT CMAKE_CROSSCOMPILING_EMULATOR)
-  set(CMAKE_CROSSCOMPILING_EMULATOR
-      "${GANTRY_QEMU_AARCH64};-L;/usr/${GANTRY_CROSS_TRIPLE};-E;LD_LIBRARY_PATH=/usr/${GANTRY_CROSS_TRIPLE}/lib")
+  if(EXISTS /lib/ld-linux-aarch64.so.1 AND EXISTS /usr/lib/${GANTRY_CROSS_TRIPLE}/libc.so.6)
+    set(CMAKE_CROSSCOMPILING_EMULATOR ${GANTRY_QEMU_AARCH64})
+  else()
+    set(CMAKE_CROSSCOMPILING_EMULATOR
+        "${GANTRY_QEMU_AARCH64};-L;/usr/${GANTRY_CROSS_TRIPLE};-E;LD_LIBRARY_PATH=/usr/${GANTRY_CROSS_TRIPLE}/lib")
+  endif()
 endif()
 
 # CUDA for Jetson, once gantry has CUDA code: point GANTRY_JETSON_CUDA at a CUDA
