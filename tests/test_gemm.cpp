@@ -47,9 +47,8 @@ TEST(Gemm, MatchesFloat64ProductWithinTheRoundingBound) {
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb)
         for (int acc = 0; acc < 2; ++acc) {
-          const std::string what = "M" + std::to_string(c.M) + " N" + std::to_string(c.N) + " K" +
-                                   std::to_string(c.K) + (ta ? " Aᵀ" : "") + (tb ? " Bᵀ" : "") +
-                                   (acc ? " accumulate" : "");
+          const std::string what = "M" + std::to_string(c.M) + " N" + std::to_string(c.N) + " K" + std::to_string(c.K) +
+                                   (ta ? " Aᵀ" : "") + (tb ? " Bᵀ" : "") + (acc ? " accumulate" : "");
           const int64_t lda = (ta ? c.M : c.K) + 3, ldb = (tb ? c.K : c.N) + 2, ldc = c.N + 1;  // padded rows
           const auto A = random_matrix((ta ? c.K : c.M) * lda, rng), B = random_matrix((tb ? c.N : c.K) * ldb, rng);
           const auto C0 = random_matrix(c.M * ldc, rng);
