@@ -4,8 +4,8 @@
 # cases, a short README and selftest.sh (scripts/jetson/). Builds the `jetson`
 # preset's two binaries when needed (the cross toolchain: scripts/cross-test.sh
 # installs it), refuses a gantry that needs glibc newer than 2.35, and prints
-# the tarball's path and SHA-256. Same sources, same tarball: file times come
-# from the last commit and entries are sorted.
+# the tarball's path and SHA-256. File times come from the last commit and
+# entries are sorted, so the tarball changes only when its files do.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
