@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <string_view>
 
@@ -115,7 +116,15 @@ bool header_info(Format f, std::span<const uint8_t> bytes, int* w, int* h) {
     case Format::kJpeg:
       return stbi__jpeg_info(&s, w, h, &comp);
     case Format::kBmp:
-      return stbi__bmp_info(&s, w, h, &comp);
+      // A negative height means rows stored top first; stb_image's loader
+      // takes its absolute value, its info function does not.
+      if (!stbi__bmp_info(&s, w, h, &comp)) return false;
+      if (*h == std::numeric_limits<int>::min()) {
+        stbi__err("bad height", "Corrupt BMP");
+        return false;
+      }
+      *h = std::abs(*h);
+      return true;
     case Format::kTga:
       return stbi__tga_info(&s, w, h, &comp);
   }

@@ -406,6 +406,23 @@ TEST_F(ImageFolderTest, ChannelConversionsAndPlanarLayout) {
     EXPECT_TRUE(std::equal(one.begin(), one.end(), planes.begin() + c * 100)) << "plane " << c;
 }
 
+TEST_F(ImageFolderTest, TopDownBmpIsReadTopFirst) {
+  // A negative height in the BMP header: the same rows, stored top first, so
+  // the picture is the original upside down.
+  const Image im = shapes(10, 14, 3, 12);
+  Bytes bmp = encode(im, "bmp");
+  ASSERT_EQ(bmp[22] | bmp[23] << 8, 14) << "the height field of a BITMAPINFOHEADER";
+  const uint32_t minus_14 = uint32_t(-14);
+  for (int i = 0; i < 4; ++i) bmp[size_t(22 + i)] = uint8_t(minus_14 >> (8 * i));
+  Image flipped = im;
+  for (int y = 0; y < im.h; ++y) std::copy_n(&im.px[size_t(im.h - 1 - y) * 30], 30, &flipped.px[size_t(y) * 30]);
+  const Bytes out = decode(write("top_down.bmp", bmp), 10, 3);
+  expect_near_reference(out, reference(flipped, 10), "top-down BMP");
+  std::vector<ImageFile> files = scan_image_folder(dir_.string(), false, 1).value().files;
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].height, 14) << "the scan reports the height, not its sign";
+}
+
 TEST_F(ImageFolderTest, PngOfTheModelSizeIsReproducedExactly) {
   for (int c : {1, 3}) {
     const Image im = shapes(24, 24, c, uint32_t(c));
