@@ -1,7 +1,8 @@
 // The fuzz targets; see targets.h. Besides "no crash", each target checks the
 // promises a caller relies on when a reader accepts a file: data sizes match
 // shapes, no empty images, and for the two formats gantry also writes, that
-// writing what was read and reading it back gives the same tensors bit for bit.
+// writing what was read and reading it back gives the same tensors bit for bit;
+// an image decodes the same way twice, in gray as in RGB, within its output.
 #include "tests/fuzz/targets.h"
 
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "io/golden.h"
 #include "io/idx.h"
+#include "io/image_folder.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "train/generator.h"
@@ -131,11 +133,40 @@ Status generator(std::span<const std::byte> bytes) {
   return Status();
 }
 
+// decode_image into 16x16 RGB, with guard bytes after the output. An image
+// accepted once must decode to the same bytes again and also decode as gray
+// (the same checks, another conversion); neither may write past its C·S·S
+// bytes, and a rejection must name the file.
+Status image(std::span<const std::byte> bytes) {
+  constexpr int kSize = 16;
+  constexpr size_t kPlane = size_t(kSize) * kSize, kGuard = 64;
+  constexpr uint8_t kFill = 0xa5;
+  const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  auto decode = [&](int channels, std::vector<uint8_t>& out) {
+    out.assign(channels * kPlane + kGuard, kFill);
+    const Status s = decode_image(data, "fuzz-image", kSize, channels, out.data());
+    for (size_t i = channels * kPlane; i < out.size(); ++i)
+      if (out[i] != kFill) broken("image", "wrote past its " + std::to_string(channels) + "x16x16 output");
+    if (!s.ok() && s.message().find("'fuzz-image'") == std::string::npos)
+      broken("image", "an error that does not name the file: " + s.message());
+    return s;
+  };
+  std::vector<uint8_t> rgb, again, gray;
+  const Status s = decode(3, rgb);
+  if (!s.ok()) return s;
+  const Status s2 = decode(3, again);
+  if (!s2.ok()) broken("image", "accepted once, then refused: " + s2.message());
+  if (again != rgb) broken("image", "two decodes of the same bytes differ");
+  const Status s3 = decode(1, gray);
+  if (!s3.ok()) broken("image", "accepted as RGB but refused as gray: " + s3.message());
+  return Status();
+}
+
 }  // namespace
 
 const std::vector<std::string>& target_names() {
-  static const std::vector<std::string> names = {"safetensors", "npy",    "idx_images",
-                                                 "idx_labels",  "golden", "generator"};
+  static const std::vector<std::string> names = {"safetensors", "npy",       "idx_images", "idx_labels",
+                                                 "golden",      "generator", "image"};
   return names;
 }
 
@@ -146,6 +177,7 @@ Status feed(std::string_view name, std::span<const std::byte> bytes) {
   if (name == "idx_labels") return idx_labels(bytes);
   if (name == "golden") return golden(bytes);
   if (name == "generator") return generator(bytes);
+  if (name == "image") return image(bytes);
   return Status::error("unknown fuzz target '" + std::string(name) + "'");
 }
 
