@@ -19,6 +19,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -42,6 +43,15 @@
 #define STBI_ONLY_TGA
 #define STBI_NO_STDIO
 #define STBI_MAX_DIMENSIONS 16384
+// Every buffer stb_image allocates starts zeroed: where a damaged file leaves
+// part of a buffer unwritten (stb_image 2.27 ends a JPEG scan early, without
+// an error, when a restart marker is missing, and keeps the rest of the
+// image's planes as allocated), the picture has zeros there rather than
+// whatever the heap held, and decoding one file always gives the same result
+// (tests/fuzz found two decodes of one file differing).
+#define STBI_MALLOC(size) std::calloc(1, size)
+#define STBI_REALLOC(p, size) std::realloc(p, size)
+#define STBI_FREE(p) std::free(p)
 #include "stb_image.h"
 
 namespace gantry {
@@ -101,6 +111,189 @@ struct Header {
   int width = 0, height = 0;
 };
 
+// ---- checks on the data: truncation, which stb_image does not report for
+// JPEG, BMP and TGA, and what stb_image 2.27 cannot read safely
+
+std::string chunk_name(const uint8_t* p) {
+  std::string s;
+  for (int i = 0; i < 4; ++i) s += std::isalpha(p[i]) ? char(p[i]) : '?';
+  return s;
+}
+
+// Every chunk (length, type, data, CRC) must lie within the file, up to IEND.
+std::string png_truncation(std::span<const uint8_t> b) {
+  size_t at = 8;
+  for (;;) {
+    if (at + 8 > b.size()) return "truncated: the PNG ends before its IEND chunk";
+    const uint64_t length = be32(&b[at]);
+    const std::string type = chunk_name(&b[at + 4]);
+    if (at + 12 + length > b.size())
+      return "truncated: the PNG ends inside its " + type + " chunk (" + std::to_string(length) + " bytes declared, " +
+             std::to_string(b.size() - std::min(b.size(), at + 8)) + " left)";
+    if (type == "IEND") return "";
+    at += 12 + length;
+  }
+}
+
+// stb_image 2.27 (Debian 12's libstb-dev) writes the code lengths of a
+// Huffman table (DHT) into an array of 257 whatever the table's code count,
+// up to 16 · 255; tests/fuzz found it, and stb_image 2.28 refuses such a
+// table. stb_image reads the 17 bytes of a table's header even past the end
+// of its segment (and zeros past the end of the file), so this does too.
+std::string huffman_table_problem(std::span<const uint8_t> b, size_t at, int64_t left) {
+  auto byte = [&](size_t i) { return i < b.size() ? b[i] : uint8_t(0); };
+  while (left > 0) {
+    const uint8_t q = byte(at);
+    if (q >> 4 > 1 || (q & 15) > 3) return "";  // stb_image refuses it: "bad DHT header"
+    int codes = 0;
+    for (size_t i = 1; i <= 16; ++i) codes += byte(at + i);
+    if (codes > 256)
+      return "corrupt JPEG: a Huffman table of " + std::to_string(codes) + " codes, over the 256 one can hold";
+    left -= 17 + codes;
+    at += 17 + size_t(codes);
+  }
+  return "";
+}
+
+// Walks a JPEG as stb_image reads it (ITU-T T.81, B.1.1): marker segments by
+// their lengths, and after an SOS the entropy-coded data, where FF is always
+// followed by 00 (a stuffed FF), D0-D7 (a restart marker) or more FF (fill),
+// so that the first other FF xx is the next marker. Every Huffman table must
+// be one stb_image can hold; with `whole`, the walk must also reach the EOI
+// marker (FF D9) after a scan, which a file cut short does not: stb_image
+// itself fills a truncated scan with gray. Segments being skipped by their
+// lengths, an EXIF thumbnail (a whole JPEG inside APP1) cannot stand in for
+// the image's own scan or EOI. Markers stb_image refuses end the walk: its
+// message is the better one.
+std::string jpeg_problem(std::span<const uint8_t> b, bool whole) {
+  const size_t n = b.size();
+  const std::string no_scan = "truncated: the JPEG ends before its first scan";
+  size_t at = 2;
+  bool in_scan = false, scanned = false;
+  for (;;) {
+    while (at + 1 < n) {
+      const uint8_t next = b[at + 1];
+      if (b[at] == 0xff && next != 0xff && !(in_scan && (next == 0x00 || (next >= 0xd0 && next <= 0xd7)))) break;
+      ++at;  // scan data, stuffing, fill, or bytes between segments (stb_image skips them)
+    }
+    if (at + 1 >= n) {
+      if (!whole) return "";
+      return scanned ? "truncated: no JPEG end-of-image marker after the scan" : no_scan;
+    }
+    const uint8_t m = b[at + 1];
+    if (m == 0xd9) return scanned || !whole ? "" : no_scan;
+    const bool segment = (m >= 0xc0 && m <= 0xc2) || m == 0xc4 || (m >= 0xda && m <= 0xdd) ||
+                         (m >= 0xe0 && m <= 0xef) || m == 0xfe;  // SOF0-2, DHT, SOS, DQT, DNL, DRI, APPn, COM
+    if (!segment) return "";
+    if (at + 4 > n) return whole ? "truncated: the JPEG ends inside a marker" : "";
+    const size_t length = be16(&b[at + 2]);
+    if (m == 0xc4)
+      if (std::string why = huffman_table_problem(b, at + 4, int64_t(length) - 2); !why.empty()) return why;
+    if (length < 2) return "";  // stb_image refuses it
+    at += 2 + length;
+    in_scan = m == 0xda;
+    scanned = scanned || in_scan;
+  }
+}
+
+// Uncompressed rows are at the header's offset, each padded to 4 bytes (the
+// last one's padding may be missing: stb_image does not read it). Row y here
+// is the y-th stored, bottom-up or not.
+std::string bmp_problem(std::span<const uint8_t> b, const Header& h) {
+  if (b.size() < 30) return "";
+  const uint64_t offset = le32(&b[10]), header_size = le32(&b[14]);
+  uint64_t bpp = 0, compression = 0;
+  if (header_size == 12) {
+    bpp = le16(&b[24]);
+  } else {
+    if (b.size() < 34) return "";
+    bpp = le16(&b[28]);
+    compression = le32(&b[30]);
+  }
+  if (compression == 1 || compression == 2) return "";  // stb_image refuses RLE; other values read as raw
+  const uint64_t row = (uint64_t(h.width) * bpp + 7) / 8, stride = (uint64_t(h.width) * bpp + 31) / 32 * 4;
+  const uint64_t need = offset + (uint64_t(h.height) - 1) * stride + row;
+  if (need > b.size())
+    return "truncated: its " + size_text(h.width, h.height) + " BMP needs " + std::to_string(need) +
+           " bytes, the file has " + std::to_string(b.size());
+  if (bpp != 1 && bpp != 4 && bpp != 8) return "";
+  // stb_image 2.27 keeps the palette in an uninitialized array of 256 and
+  // reads whatever an index past the palette finds there (tests/fuzz saw
+  // two decodes of one file differ), so every index must be in the palette,
+  // whose size stb_image derives from the pixel data's offset.
+  const int64_t palette =
+      header_size == 12 ? (int64_t(offset) - 38) / 3 : (int64_t(offset) - 14 - int64_t(header_size)) / 4;
+  if (palette > 256) return "";  // stb_image refuses it
+  // stb_image refuses 0 but not fewer, and then reads no palette at all.
+  if (palette < 1)
+    return "corrupt BMP: its pixel data offset " + std::to_string(offset) + " leaves no room for a palette";
+  for (uint64_t y = 0; y < uint64_t(h.height); ++y) {
+    const uint8_t* line = &b[offset + y * stride];
+    for (uint64_t x = 0; x < uint64_t(h.width); ++x) {
+      const int index = bpp == 8   ? line[x]
+                        : bpp == 4 ? line[x / 2] >> (x % 2 ? 0 : 4) & 15
+                                   : line[x / 8] >> (7 - x % 8) & 1;
+      if (index >= palette)
+        return "corrupt BMP: pixel (" + std::to_string(x) + ", " + std::to_string(y) + ") has colour " +
+               std::to_string(index) + ", past its palette of " + std::to_string(palette);
+    }
+  }
+  return "";
+}
+
+// An uncompressed TGA (types 1, 2, 3) needs at least the 18-byte header, the
+// image ID and width·height pixels after them; the run-length coded types
+// cannot be checked without decoding.
+std::string tga_truncation(std::span<const uint8_t> b, const Header& h) {
+  if (b.size() < 18 || b[2] < 1 || b[2] > 3) return "";
+  const uint64_t need = 18 + uint64_t(b[0]) + uint64_t(h.width) * uint64_t(h.height) * ((uint64_t(b[16]) + 7) / 8);
+  if (need <= b.size()) return "";
+  return "truncated: its " + size_text(h.width, h.height) + " TGA needs at least " + std::to_string(need) +
+         " bytes, the file has " + std::to_string(b.size());
+}
+
+// stb_image 2.27 keeps a PNG's palette in an uninitialized array of 256
+// entries and gives a pixel whose index lies past the file's palette whatever
+// that entry holds (tests/fuzz saw two decodes of one file differ). So a
+// palette image is decoded from a copy whose first PLTE chunk is extended to
+// 256 entries, the new ones black: such pixels are black, every time. (A
+// later PLTE only overwrites entries; stb_image checks no CRC, so the copy
+// keeps the old one.) Empty when the file needs no copy.
+std::vector<uint8_t> png_with_full_palette(std::span<const uint8_t> b) {
+  constexpr size_t kFull = 256 * 3;
+  if (b.size() < 33 || b[25] != 3) return {};  // IHDR's colour type: 3 is a palette
+  for (size_t at = 8; at + 12 <= b.size();) {
+    const size_t length = be32(&b[at]);
+    const std::string type = chunk_name(&b[at + 4]);
+    if (type == "IDAT" || type == "IEND") return {};
+    if (type == "PLTE") {
+      if (length >= kFull || length % 3 != 0) return {};  // full, or refused by stb_image
+      std::vector<uint8_t> out(b.begin(), b.begin() + long(at));
+      out.insert(out.end(), {0, 0, kFull >> 8, kFull & 0xff, 'P', 'L', 'T', 'E'});
+      out.insert(out.end(), b.begin() + long(at + 8), b.begin() + long(at + 8 + length));
+      out.resize(out.size() + kFull - length, 0);
+      out.insert(out.end(), b.begin() + long(at + 8 + length), b.end());  // the CRC, then the rest
+      return out;
+    }
+    at += 12 + length;
+  }
+  return {};
+}
+
+std::string data_problem(std::span<const uint8_t> b, const Header& h) {
+  switch (h.format) {
+    case Format::kPng:
+      return png_truncation(b);
+    case Format::kJpeg:
+      return jpeg_problem(b, true);
+    case Format::kBmp:
+      return bmp_problem(b, h);
+    case Format::kTga:
+      return tga_truncation(b, h);
+  }
+  return "";
+}
+
 // stbi_info for the one format `f`. stbi_info_from_memory would try every
 // format in turn and leave the last one's failure ("unknown image type") as
 // the reason; asking the format's own reader (stb_image's internal function,
@@ -138,6 +331,9 @@ std::string header_problem(std::span<const uint8_t> bytes, const std::string& na
     return std::to_string(bytes.size()) + " bytes, over the " + std::to_string(kMaxFileBytes >> 20) +
            " MiB gantry reads as one image";
   if (!sniff(bytes, name, &h->format)) return "not a PNG, JPEG, BMP or TGA image";
+  // The Huffman tables before the frame header are read with it.
+  if (h->format == Format::kJpeg)
+    if (std::string why = jpeg_problem(bytes, false); !why.empty()) return why;
   if (!header_info(h->format, bytes, &h->width, &h->height)) {
     if (h->format == Format::kTga) return "not a PNG, JPEG, BMP or TGA image";
     const char* reason = stbi_failure_reason();
@@ -151,108 +347,6 @@ std::string header_problem(std::span<const uint8_t> bytes, const std::string& na
   if (h->width > kMaxSide || h->height > kMaxSide || int64_t(h->width) * h->height > kMaxPixels)
     return size_text(h->width, h->height) + " pixels, over the " + std::to_string(kMaxSide) +
            " a side and 2^26 in all that gantry decodes";
-  return "";
-}
-
-// ---- truncation, which stb_image does not report for JPEG, BMP and TGA
-
-std::string chunk_name(const uint8_t* p) {
-  std::string s;
-  for (int i = 0; i < 4; ++i) s += std::isalpha(p[i]) ? char(p[i]) : '?';
-  return s;
-}
-
-// Every chunk (length, type, data, CRC) must lie within the file, up to IEND.
-std::string png_truncation(std::span<const uint8_t> b) {
-  size_t at = 8;
-  for (;;) {
-    if (at + 8 > b.size()) return "truncated: the PNG ends before its IEND chunk";
-    const uint64_t length = be32(&b[at]);
-    const std::string type = chunk_name(&b[at + 4]);
-    if (at + 12 + length > b.size())
-      return "truncated: the PNG ends inside its " + type + " chunk (" + std::to_string(length) + " bytes declared, " +
-             std::to_string(b.size() - std::min(b.size(), at + 8)) + " left)";
-    if (type == "IEND") return "";
-    at += 12 + length;
-  }
-}
-
-// Entropy-coded data stuffs a 0x00 after every 0xFF, so the two bytes FF D9
-// (EOI) cannot occur inside a scan: a JPEG whose last FF D9 does not come
-// after its first SOS (FF DA) was cut short. The first SOS is found by
-// stepping over the marker segments before it (ITU-T T.81, B.1.1), so an
-// EXIF thumbnail, a whole JPEG inside APP1, is not mistaken for the image.
-std::string jpeg_truncation(std::span<const uint8_t> b) {
-  size_t at = 2, sos = 0;
-  while (!sos) {
-    if (at + 1 >= b.size()) return "truncated: the JPEG ends before its first scan";
-    // Bytes other than a marker between segments are skipped, as stb_image
-    // skips them; so are fill bytes (FF FF ...).
-    if (b[at] != 0xff || b[at + 1] == 0xff) {
-      ++at;
-      continue;
-    }
-    const uint8_t marker = b[at + 1];
-    if (marker == 0xda) {
-      sos = at;
-    } else if (marker == 0xd9) {
-      return "truncated: the JPEG ends (EOI) before its first scan";
-    } else if (marker == 0xd8 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      at += 2;  // SOI, TEM and RSTn have no length field
-    } else {
-      if (at + 4 > b.size()) return "truncated: the JPEG ends before its first scan";
-      at += 2 + be16(&b[at + 2]);
-    }
-  }
-  // The marker FF D9 at [i - 1, i], after the two bytes of SOS.
-  for (size_t i = b.size() - 1; i > sos + 2; --i)
-    if (b[i] == 0xd9 && b[i - 1] == 0xff) return "";
-  return "truncated: no JPEG end-of-image marker after the scan";
-}
-
-// Uncompressed rows are at the header's offset, each padded to 4 bytes (the
-// last one's padding may be missing: stb_image does not read it).
-std::string bmp_truncation(std::span<const uint8_t> b, const Header& h) {
-  if (b.size() < 30) return "";
-  const uint64_t offset = le32(&b[10]), header_size = le32(&b[14]);
-  uint64_t bpp = 0, compression = 0;
-  if (header_size == 12) {
-    bpp = le16(&b[24]);
-  } else {
-    if (b.size() < 34) return "";
-    bpp = le16(&b[28]);
-    compression = le32(&b[30]);
-  }
-  if (compression != 0 && compression != 3) return "";  // stb_image refuses RLE itself
-  const uint64_t row = (uint64_t(h.width) * bpp + 7) / 8, stride = (uint64_t(h.width) * bpp + 31) / 32 * 4;
-  const uint64_t need = offset + (uint64_t(h.height) - 1) * stride + row;
-  if (need <= b.size()) return "";
-  return "truncated: its " + size_text(h.width, h.height) + " BMP needs " + std::to_string(need) +
-         " bytes, the file has " + std::to_string(b.size());
-}
-
-// An uncompressed TGA (types 1, 2, 3) needs at least the 18-byte header, the
-// image ID and width·height pixels after them; the run-length coded types
-// cannot be checked without decoding.
-std::string tga_truncation(std::span<const uint8_t> b, const Header& h) {
-  if (b.size() < 18 || b[2] < 1 || b[2] > 3) return "";
-  const uint64_t need = 18 + uint64_t(b[0]) + uint64_t(h.width) * uint64_t(h.height) * ((uint64_t(b[16]) + 7) / 8);
-  if (need <= b.size()) return "";
-  return "truncated: its " + size_text(h.width, h.height) + " TGA needs at least " + std::to_string(need) +
-         " bytes, the file has " + std::to_string(b.size());
-}
-
-std::string truncation(std::span<const uint8_t> b, const Header& h) {
-  switch (h.format) {
-    case Format::kPng:
-      return png_truncation(b);
-    case Format::kJpeg:
-      return jpeg_truncation(b);
-    case Format::kBmp:
-      return bmp_truncation(b, h);
-    case Format::kTga:
-      return tga_truncation(b, h);
-  }
   return "";
 }
 
@@ -398,12 +492,14 @@ Status decode_image(std::span<const uint8_t> bytes, const std::string& name, int
     return fail("size is " + std::to_string(size) + "; expected 1.." + std::to_string(kMaxSide));
   Header h;
   if (std::string why = header_problem(bytes, name, &h); !why.empty()) return fail(why);
-  if (std::string why = truncation(bytes, h); !why.empty()) return fail(why);
+  if (std::string why = data_problem(bytes, h); !why.empty()) return fail(why);
 
+  const std::vector<uint8_t> patched = h.format == Format::kPng ? png_with_full_palette(bytes) : std::vector<uint8_t>();
+  const std::span<const uint8_t> data = patched.empty() ? bytes : std::span<const uint8_t>(patched);
   int w = 0, ht = 0, comp = 0;
   stbi__g_failure_reason = nullptr;
-  std::unique_ptr<uint8_t, void (*)(void*)> px(
-      stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &ht, &comp, 0), stbi_image_free);
+  std::unique_ptr<uint8_t, void (*)(void*)> px(stbi_load_from_memory(data.data(), int(data.size()), &w, &ht, &comp, 0),
+                                               stbi_image_free);
   if (!px) {
     const char* reason = stbi_failure_reason();
     return fail(std::string("corrupt ") + format_name(h.format) + ": " + (reason ? reason : "unknown error"));

@@ -51,7 +51,7 @@ struct ImageFolder {
   std::string root;
   std::vector<ImageFile> files;          // sorted by class, then path
   std::vector<std::string> class_names;  // by_class: the sub-folder names, sorted; else empty
-  std::vector<SkippedFile> skipped;      // image files whose header could not be read
+  std::vector<SkippedFile> skipped;      // image files whose header is unreadable or too large
 };
 
 // Finds every image under `root`, recursively (hidden entries, those whose
@@ -60,7 +60,8 @@ struct ImageFolder {
 // reads each header (stbi_info on the first 64 KiB, or the whole file when a
 // JPEG's frame header lies beyond: no decoding). A file whose header is
 // unreadable, or whose size decode_image refuses, goes to `skipped` with the
-// reason. by_class: the ImageFolder convention, one sub-folder of `root` per
+// reason (only headers are read: data truncated after the header is
+// decode_image's to find). by_class: the ImageFolder convention, one sub-folder of `root` per
 // class (sorted by name, byte order), each searched recursively; an image
 // directly in `root` is an error naming it, as is a class folder with no
 // usable image or with a line break in its name. Errors before any training:
@@ -77,8 +78,10 @@ Result<ImageFolder> scan_image_folder(const std::string& root, bool by_class, in
 // end-of-image marker after its scan; a PNG whose chunks end before IEND; a
 // BMP or uncompressed TGA shorter than its header's pixels), a side over
 // 16384 pixels or over 2^26 pixels in all (checked on the header, before
-// decoding), corrupt data (stb_image's reason). Memory: the file, the decoded
-// image and a few filtered rows, all freed on return.
+// decoding), corrupt data (stb_image's reason, or what stb_image 2.27 cannot
+// read safely: a JPEG Huffman table of over 256 codes, a BMP palette index
+// past its palette). Memory: the file, the decoded image and a few filtered
+// rows, all freed on return.
 Status decode_image(const std::string& path, int size, int channels, uint8_t* out);
 // The same on bytes in memory; `name` is used in messages, and its extension
 // decides one thing: TGA has no signature, so bytes without a PNG, JPEG or
@@ -87,7 +90,8 @@ Status decode_image(const std::string& path, int size, int channels, uint8_t* ou
 Status decode_image(std::span<const uint8_t> bytes, const std::string& name, int size, int channels, uint8_t* out);
 
 // The resize + crop step alone, exposed for the tests: src [h, w, channels]
-// interleaved uint8 → out [channels, size, size] planar uint8.
+// interleaved uint8 → out [channels, size, size] planar uint8; h, w, size >= 1
+// and channels 1..4 (an internal invariant: anything else aborts).
 void resize_center_crop(const uint8_t* src, int h, int w, int channels, int size, uint8_t* out);
 
 }  // namespace gantry

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -486,6 +488,102 @@ TEST_F(ImageFolderTest, CorruptAndHostileFilesFailWithTheirReason) {
   Bytes out(3 * 16 * 16);
   EXPECT_TRUE(contains(decode_image(ok, 16, 2, out.data()).message(), "channels is 2"));
   EXPECT_TRUE(contains(decode_image(ok, 0, 3, out.data()).message(), "size is 0"));
+}
+
+TEST_F(ImageFolderTest, OversizedJpegHuffmanTableIsRefusedBeforeStbImageReadsIt) {
+  // A DHT segment after SOI whose 16 code counts sum to 16 · 255 = 4080:
+  // stb_image 2.27 would write their code lengths past its 257-entry array.
+  const Bytes jpg = encode(shapes(16, 16, 3), "jpg");
+  Bytes dht = {0xff, 0xc4, uint8_t((2 + 17 + 4080) >> 8), uint8_t((2 + 17 + 4080) & 0xff), 0x00};
+  dht.resize(dht.size() + 16, 255);
+  dht.resize(dht.size() + 4080, 0);
+  Bytes bad(jpg.begin(), jpg.begin() + 2);
+  bad.insert(bad.end(), dht.begin(), dht.end());
+  bad.insert(bad.end(), jpg.begin() + 2, jpg.end());
+  const std::string path = write("big_table.jpg", bad);
+  expect_decode_error(path, "Huffman table of 4080 codes");
+  write("ok.png", encode(shapes(16, 16, 3), "png"));
+  const Result<ImageFolder> f = scan_image_folder(dir_.string(), false, 1);
+  ASSERT_TRUE(f.ok()) << f.message();
+  ASSERT_EQ(f.value().skipped.size(), 1u);
+  EXPECT_TRUE(contains(f.value().skipped[0].reason, "Huffman table")) << f.value().skipped[0].reason;
+}
+
+// An 8-bit BMP of w x h palette indices (rows top first, stored bottom-up)
+// with a palette of the given BGR colours.
+Bytes bmp8(int w, int h, const std::vector<std::array<uint8_t, 3>>& palette, const Bytes& indices) {
+  const size_t stride = (size_t(w) + 3) / 4 * 4, offset = 54 + 4 * palette.size();
+  Bytes b = bmp_header(w, h, 0);
+  b[10] = uint8_t(offset), b[11] = uint8_t(offset >> 8);
+  b[28] = 8;  // bits per pixel
+  for (const auto& c : palette) b.insert(b.end(), {c[0], c[1], c[2], 0});
+  for (int y = h - 1; y >= 0; --y) {
+    b.insert(b.end(), indices.begin() + y * w, indices.begin() + (y + 1) * w);
+    b.resize(b.size() + stride - size_t(w));
+  }
+  return b;
+}
+
+TEST_F(ImageFolderTest, BmpPaletteIndicesMustBeInThePalette) {
+  // stb_image 2.27 would read an index past the palette from uninitialized memory.
+  const std::vector<std::array<uint8_t, 3>> palette = {{255, 0, 0}, {10, 200, 30}};  // BGR
+  const Bytes ok_indices = {0, 1, 1, 0, 1, 0}, bad_indices = {0, 1, 1, 0, 7, 0};
+  Image rgb{3, 2, 3, {}};
+  for (uint8_t i : ok_indices) rgb.px.insert(rgb.px.end(), {palette[i][2], palette[i][1], palette[i][0]});
+  expect_near_reference(decode(write("ok.bmp", bmp8(3, 2, palette, ok_indices)), 3, 3), reference(rgb, 3),
+                        "an 8-bit BMP");
+  expect_decode_error(write("bad.bmp", bmp8(3, 2, palette, bad_indices)), "past its palette of 2");
+}
+
+// A palette PNG (colour type 3, 8 bits) of w x h indices, rows top first;
+// the CRCs are left zero, as stb_image reads none.
+Bytes palette_png(int w, int h, const std::vector<std::array<uint8_t, 3>>& palette, const Bytes& indices) {
+  Bytes raw;
+  for (int y = 0; y < h; ++y) {
+    raw.push_back(0);  // filter: none
+    raw.insert(raw.end(), indices.begin() + y * w, indices.begin() + (y + 1) * w);
+  }
+  int n = 0;
+  unsigned char* z = stbi_zlib_compress(raw.data(), int(raw.size()), &n, 8);
+  Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  auto chunk = [&](const std::string& type, const Bytes& data) {
+    put_be32(png, uint32_t(data.size()));
+    png.insert(png.end(), type.begin(), type.end());
+    png.insert(png.end(), data.begin(), data.end());
+    put_be32(png, 0);
+  };
+  Bytes ihdr, plte;
+  put_be32(ihdr, uint32_t(w));
+  put_be32(ihdr, uint32_t(h));
+  ihdr.insert(ihdr.end(), {8, 3, 0, 0, 0});
+  for (const auto& c : palette) plte.insert(plte.end(), c.begin(), c.end());
+  chunk("IHDR", ihdr);
+  chunk("PLTE", plte);
+  chunk("IDAT", Bytes(z, z + n));
+  chunk("IEND", {});
+  std::free(z);
+  return png;
+}
+
+// Leaves 64 KiB of the stack below the caller's frame holding 0xA5, so that a
+// decoder reading stack memory it never wrote finds something other than the
+// zeros of a fresh stack.
+[[gnu::noinline]] void dirty_stack() {
+  volatile uint8_t junk[1 << 16];
+  for (auto& b : junk) b = 0xa5;
+}
+
+TEST_F(ImageFolderTest, PngPaletteIndicesPastThePaletteAreBlack) {
+  // stb_image 2.27 would give such a pixel whatever its palette array held.
+  const std::vector<std::array<uint8_t, 3>> palette = {{200, 10, 20}, {5, 100, 250}};
+  const Bytes indices = {0, 1, 9, 1, 1, 200, 0, 0, 2, 0, 1, 255, 1, 1, 0, 3};
+  const std::string path = write("palette.png", palette_png(4, 4, palette, indices));
+  dirty_stack();
+  const Bytes out = decode(path, 4, 3);
+  for (int i = 0; i < 16; ++i)
+    for (int c = 0; c < 3; ++c)
+      EXPECT_EQ(out[size_t(c * 16 + i)], indices[size_t(i)] < 2 ? palette[indices[size_t(i)]][size_t(c)] : 0)
+          << "pixel " << i << " (index " << int(indices[size_t(i)]) << ") channel " << c;
 }
 
 TEST(DecodeImage, TgaIsTriedOnlyWhenTheNameAllowsIt) {
