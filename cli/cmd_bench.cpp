@@ -3,10 +3,17 @@
 // --steps timed steps after --warmup, images/s, the arena by region, and the
 // generator's eval-mode sampling latency at batch 1 and 64. --profile adds
 // the seconds per op (where the time goes). Data: random images of the model's
-// size, so no dataset is needed and nothing is read from disk.
+// size, so no dataset is needed and nothing is read from disk. --data DIR adds
+// the real thing beside it: one pass over DIR (the first epoch, decoding,
+// filling the cache in $GANTRY_CACHE_DIR or a temporary folder) reported as
+// images/s, then steps on DIR's data (warm cache) and on random data in
+// turn, so "data_overhead" compares medians measured side by side.
+#include <stdlib.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "cli/cli.h"
@@ -66,13 +73,49 @@ Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps) {
   return median(ms);
 }
 
+// Random images of the model's size: enough rows for every minibatch of a step.
+Dataset random_data(const TrainConfig& c, int size) {
+  Dataset d;
+  const int64_t rows = std::max<int64_t>(c.batch * c.n_critic, 256);
+  d.images = Shape{rows, c.widths.nc, size, size};
+  d.pixels.resize(size_t(d.images.numel()));
+  for (size_t i = 0; i < d.pixels.size(); ++i) d.pixels[i] = 2 * philox_uniform(1, 0, 7, uint32_t(i)) - 1;
+  d.labels.resize(size_t(rows));
+  for (int64_t i = 0; i < rows; ++i) d.labels[size_t(i)] = float(i % c.widths.classes);
+  for (int k = 0; k < c.widths.classes; ++k) d.class_names.push_back(std::to_string(k));
+  d.source = "random";
+  return d;
+}
+
+// Reads every row of `data` once (decoding; filling its cache) and returns images/s.
+Result<double> first_epoch(DataSource& data) {
+  std::vector<float> pixels(size_t(data.image().numel()));
+  float label = 0;
+  int64_t readable = 0;
+  const auto t0 = clock::now();
+  for (int64_t r = 0; r < data.rows(); ++r) readable += data.read(r, pixels.data(), &label).ok();
+  const double s = std::chrono::duration<double>(clock::now() - t0).count();
+  if (!readable) return Status::error("no image in " + data.description() + " could be read");
+  return double(data.rows()) / std::max(s, 1e-9);
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
+  }
+  return out;
+}
+
 }  // namespace
 
 int bench(const Args& args) {
   constexpr const char* kUsage =
       "usage: gantry bench [--model M,M] [--backend B,B] [--batch N,N] [--steps 20] [--warmup 3]\n"
-      "                    [--threads T] [--profile] [--max-memory SIZE]\n";
-  std::string models = "dcgan28", backends = "cpu", batches = "64";
+      "                    [--threads T] [--profile] [--data DIR [--limit N]] [--max-memory SIZE]\n";
+  std::string models = "dcgan28", backends = "cpu", batches = "64", data_dir;
+  int64_t limit = 0;
   int steps = 20, warmup = 3, threads = 0;
   bool profile = false;
   Flags flags;
@@ -83,6 +126,8 @@ int bench(const Args& args) {
       .number("--warmup", warmup, 0, 100000)
       .number("--threads", threads, 0, kMaxThreads)
       .toggle("--profile", profile)
+      .text("--data", data_dir)
+      .number("--limit", limit, int64_t(0), kMaxElements)
       .max_memory();
   Status st = flags.parse(args);
   if (flags.help()) return std::printf("%s", kUsage), 0;
@@ -95,6 +140,22 @@ int bench(const Args& args) {
   }
   if (st.ok() && batch_list.empty()) st = Status::error("--batch needs at least one number");
   if (!st.ok()) return std::fprintf(stderr, "gantry bench: %s\n%s", st.message().c_str(), kUsage), 2;
+  // The data cache of --data: $GANTRY_CACHE_DIR, else a folder removed at the end.
+  std::string cache_dir;
+  const char* env = std::getenv("GANTRY_CACHE_DIR");
+  if (!data_dir.empty() && env && *env) cache_dir = env;
+  if (!data_dir.empty() && cache_dir.empty()) {
+    std::string t = (std::filesystem::temp_directory_path() / "gantry-bench-XXXXXX").string();
+    if (!::mkdtemp(t.data())) return std::fprintf(stderr, "gantry bench: cannot create %s\n", t.c_str()), 2;
+    cache_dir = t;
+  }
+  struct RemoveAtExit {
+    std::string dir;
+    ~RemoveAtExit() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } temporary{env && *env ? "" : cache_dir};
   int failures = 0;
   for (const std::string& model : split(models))
     for (const std::string& bname : split(backends))
@@ -102,7 +163,7 @@ int bench(const Args& args) {
         const std::string bs = std::to_string(batch);
         auto fail = [&](const std::string& why) {
           std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"batch\":%s,\"error\":\"%s\"}\n", model.c_str(),
-                      bname.c_str(), bs.c_str(), why.c_str());
+                      bname.c_str(), bs.c_str(), json_escape(why).c_str());
           ++failures;
         };
         auto backend = parse_backend(bname);
@@ -120,26 +181,42 @@ int bench(const Args& args) {
         c.widths = (*spec)->widths;
         c.widths.nc = 1;
         c.batch = batch;
-        // Random digits-sized data: enough rows for every minibatch of a step.
-        Dataset d;
-        const int64_t rows = std::max<int64_t>(c.batch * c.n_critic, 256);
-        d.images = Shape{rows, 1, size, size};
-        d.pixels.resize(size_t(d.images.numel()));
-        for (size_t i = 0; i < d.pixels.size(); ++i) d.pixels[i] = 2 * philox_uniform(1, 0, 7, uint32_t(i)) - 1;
-        d.labels.resize(size_t(rows));
-        for (int64_t i = 0; i < rows; ++i) d.labels[size_t(i)] = float(i % 10);
-        d.source = "random";
-        auto t = Trainer::create(c, d);
-        if (!t.ok() || !(*t)->init_weights().ok()) {
-          fail(t.ok() ? "init failed" : t.message());
+        // --data: its first epoch, timed, before the steps.
+        std::unique_ptr<DataSource> real;
+        double epoch_images_per_s = 0;
+        if (!data_dir.empty()) {
+          auto opened = open_data(data_dir, DataOptions{size, 0, (*spec)->conditional, limit, cache_dir});
+          if (!opened.ok()) {
+            fail(opened.message());
+            continue;
+          }
+          real = std::move(*opened);
+          c.widths.nc = int(real->image()[0]);
+          if ((*spec)->conditional) c.widths.classes = int(real->class_names().size());
+          auto rate = first_epoch(*real);
+          if (!rate.ok()) {
+            fail(rate.message());
+            continue;
+          }
+          epoch_images_per_s = *rate;
+        }
+        auto t = Trainer::create(c, random_data(c, size));
+        auto td = real ? Trainer::create(c, std::move(real)) : Result<std::unique_ptr<Trainer>>(nullptr);
+        if (!t.ok() || !td.ok()) {
+          fail(t.ok() ? td.message() : t.message());
           continue;
         }
-        std::vector<double> ms;
-        Status st;
+        std::vector<double> ms, ms_data;
+        Status st = (*t)->init_weights();
+        if (st.ok() && *td) st = (*td)->init_weights();
         for (int i = 0; i < warmup + steps && st.ok(); ++i) {
-          const auto t0 = clock::now();
+          auto t0 = clock::now();
           st = (*t)->step();
           if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+          if (!st.ok() || !*td) continue;
+          t0 = clock::now();
+          st = (*td)->step();
+          if (i >= warmup) ms_data.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
         }
         if (!st.ok()) {
           fail(st.message());
@@ -158,6 +235,14 @@ int bench(const Args& args) {
             1000.0 * double(c.batch) / med, static_cast<long long>(a.params), static_cast<long long>(a.state),
             static_cast<long long>(a.data), static_cast<long long>(a.inputs), static_cast<long long>(a.transient),
             static_cast<long long>(a.total()), s1.ok() ? *s1 : -1.0, s64.ok() ? *s64 : -1.0);
+        if (*td) {
+          const double med_data = median(ms_data);
+          std::printf(
+              ",\"data\":\"%s\",\"first_epoch_images_per_s\":%.1f,\"median_ms_per_step_data\":%.3f,"
+              "\"data_overhead\":%.4f,\"data_skipped\":%lld",
+              json_escape((*td)->data().description()).c_str(), epoch_images_per_s, med_data, med_data / med - 1,
+              static_cast<long long>((*td)->rows_skipped()));
+        }
         if (profile) std::printf(",\"op_seconds\":%s", profile_json((*t)->program()).c_str());
         std::printf("}\n");
         std::fflush(stdout);

@@ -23,7 +23,7 @@ int usage(const std::string& why) {
   std::fprintf(why.empty() ? stdout : stderr,
                "usage: gantry sample (--checkpoint RUN/checkpoint.safetensors | --weights G.safetensors)\n"
                "         [--n 64] [--seed S] [--grid out.png] [--columns C] [--upscale U] [--raw-out out.npy]\n"
-               "         [--class K | --classes all] [--truncation T] [--interpolate A,B --frames K]\n"
+               "         [--class NAME|K | --classes all] [--truncation T] [--interpolate A,B --frames K]\n"
                "         [--z z.npy] [--backend cpu] [--threads T] [--max-memory SIZE]\n");
   return 2;
 }
@@ -56,11 +56,24 @@ std::vector<float> slerp_strip(const float* a, const float* b, int64_t nz, int f
   return z;
 }
 
+// --class: a class name (the checkpoint's, e.g. a folder name), else an index.
+Result<int64_t> class_index(const std::vector<std::string>& names, const std::string& arg) {
+  for (size_t k = 0; k < names.size(); ++k)
+    if (names[k] == arg) return int64_t(k);
+  int64_t k = -1;
+  if (parse_number("--class", arg, int64_t(0), int64_t(names.size()) - 1, k).ok()) return k;
+  std::string known;
+  for (size_t i = 0; i < names.size() && i < 20; ++i) known += (i ? ", " : "") + names[i];
+  return Status::error("--class '" + arg + "' is neither a class name nor an index 0.." +
+                       std::to_string(names.size() - 1) + " (classes: " + known + (names.size() > 20 ? ", ..." : "") +
+                       ")");
+}
+
 }  // namespace
 
 int sample(const Args& args) {
-  std::string checkpoint, weights, grid, raw_out, z_file, classes_arg, interpolate, backend_name = "cpu";
-  int64_t n = 64, class_id = -1;
+  std::string checkpoint, weights, grid, raw_out, z_file, class_arg, classes_arg, interpolate, backend_name = "cpu";
+  int64_t n = 64;
   uint64_t seed = 1;
   int columns = 0, upscale = 1, frames = 8, threads = 0;
   float truncation = 0;
@@ -74,7 +87,7 @@ int sample(const Args& args) {
       .text("--interpolate", interpolate)
       .text("--backend", backend_name)
       .number("--n", n, int64_t(1), kMaxElements)
-      .number("--class", class_id, int64_t(0), int64_t(1) << 20)
+      .text("--class", class_arg)
       .number("--seed", seed, uint64_t(0), ~uint64_t(0))
       .number("--columns", columns, 0, 1 << 15)
       .number("--upscale", upscale, 1, 64)
@@ -136,7 +149,12 @@ int sample(const Args& args) {
   }
   if (gen->classes) {
     if (flags.given("--class") && flags.given("--classes")) return usage("give one of --class and --classes");
-    if (class_id >= gen->classes) return usage("--class must be 0.." + std::to_string(gen->classes - 1));
+    int64_t class_id = -1;
+    if (flags.given("--class")) {
+      auto k = class_index(gen->class_names, class_arg);
+      if (!k.ok()) return usage(k.message());
+      class_id = *k;
+    }
     if (class_id >= 0) {
       labels.assign(size_t(n), float(class_id));
     } else {

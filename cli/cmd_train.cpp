@@ -1,19 +1,24 @@
-// `gantry train`: trains a model on MNIST and writes, under --out RUN_DIR,
-// samples/step_NNNNNN.png (fixed z; for cgan32 one row per digit),
+// `gantry train`: trains a model on MNIST or an image folder (train/dataset.h)
+// and writes, under --out RUN_DIR, samples/step_NNNNNN.png (fixed z; for
+// cgan32 one row per class),
 // metrics.csv, loss.png and checkpoint.safetensors (atomically, every
 // --checkpoint-every steps, at the end, and on SIGINT, SIGTERM and SIGHUP).
 // A NaN or Inf in a logged value stops the run, naming the step and the value;
 // the last checkpoint on disk is the last good one. A run directory is locked
 // (flock on RUN_DIR/.lock) while a run uses it, and a new run never writes
-// into one that holds a run unless told --overwrite.
+// into one that holds a run unless told --overwrite. An image folder's
+// decoded cache goes to $GANTRY_CACHE_DIR, else RUN_DIR (--no-cache: none).
+// An unreadable image is skipped, named on stderr, and counted at the end.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +45,8 @@ struct Options {
   TrainConfig config;
   std::string data = "data/mnist", out, resume;
   int64_t steps = 2000, limit = 0;
+  int channels = 0;  // 0: the data's (train/dataset.h, DataOptions)
+  bool no_cache = false;
   int64_t sample_every = 200, checkpoint_every = 500, log_every = 10;
   bool overwrite = false;
   Flags flags;
@@ -52,10 +59,12 @@ int usage(const char* why) {
                "                    [--backend cpu] [--seed S] [--threads T] [--limit N] [--sample-every K]\n"
                "                    [--checkpoint-every K] [--log-every K] [--lr X] [--beta1 X] [--beta2 X]\n"
                "                    [--n-critic N] [--lambda X] [--clip C] [--nz N] [--ngf N] [--ndf N]\n"
-               "                    [--max-memory SIZE]\n"
+               "                    [--channels 1|3] [--no-cache] [--max-memory SIZE]\n"
                "       gantry train --resume RUN_DIR [--steps N] [--data DIR] [--backend B] [--threads T]\n"
                "                    [--lr X] [--beta1 X] [--beta2 X] [--lambda X] [--clip C] [...]\n"
-               "models: dcgan28 (default), dcgan64, cgan32, wgangp28, wgangp64, wgan-clip28, wgan-clip64\n");
+               "models: dcgan28 (default), dcgan64, cgan32, wgangp28, wgangp64, wgan-clip28, wgan-clip64\n"
+               "data: a folder with MNIST's IDX files (default data/mnist), or of PNG/JPEG/BMP/TGA images\n"
+               "      (searched recursively; for cgan32 one sub-folder per class)\n");
   return why ? 2 : 0;
 }
 
@@ -75,6 +84,8 @@ Status parse(const Args& args, Options& o) {
       .text("--resume", o.resume)
       .text("--backend", backend)
       .toggle("--overwrite", o.overwrite)
+      .toggle("--no-cache", o.no_cache)
+      .number("--channels", o.channels, 1, 3)
       .number("--steps", o.steps, int64_t(1), kMaxSteps)
       .number("--batch", c.batch, int64_t(1), kMaxBatch)
       .number("--seed", c.seed, uint64_t(0), ~uint64_t(0))
@@ -97,6 +108,7 @@ Status parse(const Args& args, Options& o) {
   auto b = parse_backend(backend);
   if (!b.ok()) return b.status();
   c.backend = *b;
+  if (o.channels == 2) return Status::error("--channels takes 1 (gray) or 3 (RGB), not 2");
   if (!o.resume.empty()) {
     if (o.flags.given("--out") && o.out != o.resume)
       return Status::error("--resume continues in RUN_DIR itself; drop --out");
@@ -111,8 +123,7 @@ Status parse(const Args& args, Options& o) {
   if (o.flags.given("--nz")) w.nz = c.widths.nz;
   if (o.flags.given("--ngf")) w.ngf = c.widths.ngf;
   if (o.flags.given("--ndf")) w.ndf = c.widths.ndf;
-  w.nc = 1;  // MNIST
-  c.widths = w;
+  c.widths = w;  // nc and classes come from the data (train())
   return c.check();
 }
 
@@ -146,7 +157,8 @@ Status merge_resumed(const TrainConfig& saved, Options& o) {
       {"--nz", {std::to_string(saved.widths.nz), std::to_string(asked.widths.nz)}},
       {"--ngf", {std::to_string(saved.widths.ngf), std::to_string(asked.widths.ngf)}},
       {"--ndf", {std::to_string(saved.widths.ndf), std::to_string(asked.widths.ndf)}},
-      {"--n-critic", {std::to_string(saved.n_critic), std::to_string(asked.n_critic)}}};
+      {"--n-critic", {std::to_string(saved.n_critic), std::to_string(asked.n_critic)}},
+      {"--channels", {std::to_string(saved.widths.nc), std::to_string(o.channels)}}};
   for (const auto& [flag, values] : fixed)
     if (o.flags.given(flag) && values.first != values.second)
       return Status::error(std::string(flag) + " " + values.second + " differs from the checkpoint's " + values.first +
@@ -194,14 +206,25 @@ std::string hms(double seconds) {
   return buf;
 }
 
-// The fixed latent grid: 8×8 samples, or for conditional models 10 rows (digits 0..9) × 10.
+// Unreadable images, named on stderr: the first kNamed of a run, then only counted.
+constexpr int kNamed = 20;  // "the first 20" below
+int g_named = 0;
+void print_skipped(const std::vector<std::string>& lines) {
+  for (const std::string& line : lines)
+    if (g_named++ < kNamed) std::fprintf(stderr, "gantry train: %s\n", line.c_str());
+}
+
+// The fixed latent grid: 8×8 samples, or for conditional models one row of 10
+// per class (the first kGridClasses classes).
+constexpr int kGridClasses = 16;
 struct SampleGrid {
   std::vector<float> z, labels;
   int columns = 8;
 };
 SampleGrid make_grid(const Trainer& t) {
   SampleGrid s;
-  const int nz = t.config().widths.nz, n = t.conditional() ? 100 : 64;
+  const int nz = t.config().widths.nz, classes = std::min(t.config().widths.classes, kGridClasses);
+  const int n = t.conditional() ? 10 * classes : 64;
   s.columns = t.conditional() ? 10 : 8;
   s.z.resize(size_t(n) * nz);
   for (int i = 0; i < n; ++i)
@@ -277,7 +300,8 @@ int train(const Args& args) {
   };
   const std::string ckpt = o.out + "/checkpoint.safetensors";
 
-  std::string saved_rows;  // the resumed run's data set size, when its checkpoint records it
+  std::string saved_rows;                  // the resumed run's data set size, when its checkpoint records it
+  std::vector<std::string> saved_classes;  // a resumed conditional run's class names
   if (!o.resume.empty()) {
     // The config lives in the checkpoint's metadata.
     auto f = read_safetensors(ckpt);
@@ -288,16 +312,33 @@ int train(const Args& args) {
     if (!c.ok()) return fail(2, ckpt + ": " + c.message());
     if (Status s = merge_resumed(*c, o); !s.ok()) return fail(2, s.message());
     if (const std::string* rows = f->meta("data_rows")) saved_rows = *rows;
+    if (const std::string* names = f->meta("class_names")) saved_classes = split_class_names(*names);
   }
   auto spec = nets::model_spec(o.config.model);
   if (!spec.ok()) return fail(2, spec.message());
   const int size = (*spec)->image_size;
-  auto data = load_dataset(o.data, size, o.limit);
+  DataOptions dopt;
+  dopt.size = size;
+  dopt.channels = o.resume.empty() ? o.channels : o.config.widths.nc;
+  dopt.classes = (*spec)->conditional;
+  dopt.limit = o.limit;
+  const char* cache_env = std::getenv("GANTRY_CACHE_DIR");
+  if (!o.no_cache) dopt.cache_dir = cache_env && *cache_env ? cache_env : o.out;
+  auto data = open_data(o.data, dopt);
   if (!data.ok()) return fail(2, data.message());
-  if (!saved_rows.empty() && saved_rows != std::to_string(data->images[0]))
-    std::printf("resume: %lld digits from %s where the run had %s; the minibatch order changes from here\n",
-                static_cast<long long>(data->images[0]), o.data.c_str(), saved_rows.c_str());
-  auto trainer = Trainer::create(o.config, *data);
+  const DataSource& source = **data;
+  if (o.resume.empty()) {
+    o.config.widths.nc = int(source.image()[0]);
+    if ((*spec)->conditional) o.config.widths.classes = int(source.class_names().size());
+  } else if ((*spec)->conditional && !saved_classes.empty() && saved_classes != source.class_names()) {
+    return fail(2, "the classes of " + o.data + " (" + std::to_string(source.class_names().size()) +
+                       ") are not the ones " + ckpt + " was trained on (" + std::to_string(saved_classes.size()) +
+                       "): a label would change its meaning");
+  }
+  if (!saved_rows.empty() && saved_rows != std::to_string(source.rows()))
+    std::printf("resume: %lld images in %s where the run had %s; the minibatch order changes from here\n",
+                static_cast<long long>(source.rows()), o.data.c_str(), saved_rows.c_str());
+  auto trainer = Trainer::create(o.config, std::move(*data));
   if (!trainer.ok()) return fail(2, trainer.message());
   Trainer& t = **trainer;
 
@@ -332,10 +373,12 @@ int train(const Args& args) {
   if (!o.resume.empty()) (void)log.load_upto(t.steps_done());
 
   const ArenaBytes& a = t.arena();
-  std::printf("gantry train: %s on %s, %lld digits %dx%d from %s, batch %lld, steps %lld -> %lld\n",
-              o.config.model.c_str(), backend_name(o.config.backend), static_cast<long long>(data->images[0]), size,
-              size, o.data.c_str(), static_cast<long long>(o.config.batch), static_cast<long long>(t.steps_done()),
+  std::printf("gantry train: %s on %s, %s at %dx%d, batch %lld, steps %lld -> %lld\n", o.config.model.c_str(),
+              backend_name(o.config.backend), t.data().description().c_str(), size, size,
+              static_cast<long long>(o.config.batch), static_cast<long long>(t.steps_done()),
               static_cast<long long>(o.steps));
+  if (const std::string cache = t.data().cache_status(); !cache.empty()) std::printf("data %s\n", cache.c_str());
+  print_skipped(t.data().warnings());
   std::printf("arena: %.1f MiB (params %.1f, state %.1f, data %.1f, inputs %.3f, transient %.1f)\n",
               double(a.total()) / 1048576, double(a.params) / 1048576, double(a.state) / 1048576,
               double(a.data) / 1048576, double(a.inputs) / 1048576, double(a.transient) / 1048576);
@@ -356,9 +399,9 @@ int train(const Args& args) {
     GANTRY_TRY(t.sample(grid.z, grid.labels, images));
     char name[64];
     std::snprintf(name, sizeof name, "/samples/step_%06lld.png", static_cast<long long>(t.steps_done()));
-    const int n = int(grid.z.size() / size_t(t.config().widths.nz));
-    GANTRY_TRY(write_image_grid(o.out + name, images, n, 1, size, size, grid.columns, size < 64 ? 2 : 1));
-    return write_image_grid(o.out + "/samples/latest.png", images, n, 1, size, size, grid.columns, size < 64 ? 2 : 1);
+    const int n = int(grid.z.size() / size_t(t.config().widths.nz)), nc = t.config().widths.nc;
+    GANTRY_TRY(write_image_grid(o.out + name, images, n, nc, size, size, grid.columns, size < 64 ? 2 : 1));
+    return write_image_grid(o.out + "/samples/latest.png", images, n, nc, size, size, grid.columns, size < 64 ? 2 : 1);
   };
 
   using clock = std::chrono::steady_clock;
@@ -374,7 +417,9 @@ int train(const Args& args) {
     return 1;
   };
   while (t.steps_done() < o.steps) {
-    if (Status s = t.step(); !s.ok()) return stop(s);
+    const Status stepped = t.step();
+    print_skipped(t.take_data_warnings());
+    if (!stepped.ok()) return stop(stepped);
     const int64_t step = t.steps_done();
     const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
     const double rate = double(step - first) / std::max(elapsed, 1e-9);
@@ -410,6 +455,10 @@ int train(const Args& args) {
       return 128 + sig;  // the shell's convention for a death by signal
     }
   }
+  if (const int64_t skipped = int64_t(t.data().warnings().size()) + t.rows_skipped())
+    std::printf("\nskipped %lld unreadable image%s (named on stderr%s)", static_cast<long long>(skipped),
+                skipped == 1 ? "" : "s", skipped > kNamed ? ", the first 20" : "");
+  if (const std::string cache = t.data().cache_status(); !cache.empty()) std::printf("\ndata %s", cache.c_str());
   std::printf("\ndone: %lld steps in %s; samples in %s/samples/latest.png, curves in %s/loss.png, checkpoint %s\n",
               static_cast<long long>(t.steps_done() - first),
               hms(std::chrono::duration<double>(clock::now() - start).count()).c_str(), o.out.c_str(), o.out.c_str(),

@@ -103,24 +103,36 @@ Result<std::vector<uint8_t>> read_idx_labels(const std::string& path) {
   return format_bytes::parse_file(path, parse_idx_labels);
 }
 
+namespace {
+// In order of preference: the training split first, then the test split;
+// the dashed names are LeCun's, the dotted ones are Kaggle's re-upload.
+const char* const kMnistPairs[][2] = {
+    {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"},
+    {"train-images.idx3-ubyte", "train-labels.idx1-ubyte"},
+    {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"},
+    {"t10k-images.idx3-ubyte", "t10k-labels.idx1-ubyte"},
+};
+}  // namespace
+
+bool mnist_files_present(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& pair : kMnistPairs)
+    for (const char* name : pair)
+      for (const char* ext : {"", ".gz"})
+        if (std::filesystem::exists(std::filesystem::path(dir) / (std::string(name) + ext), ec)) return true;
+  return false;
+}
+
 Result<MnistSet> load_mnist(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     return Status::error("MNIST directory '" + dir + "' " +
                          (fs::exists(dir, ec) ? "is not a directory" : "does not exist"));
-  // In order of preference: the training split first, then the test split;
-  // the dashed names are LeCun's, the dotted ones are Kaggle's re-upload.
-  static const char* const kPairs[][2] = {
-      {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"},
-      {"train-images.idx3-ubyte", "train-labels.idx1-ubyte"},
-      {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"},
-      {"t10k-images.idx3-ubyte", "t10k-labels.idx1-ubyte"},
-  };
   const fs::path base(dir);
   auto present = [&](const std::string& name) { return fs::is_regular_file(base / name, ec); };
   std::string looked_for, gzipped;
-  for (const auto& pair : kPairs) {
+  for (const auto& pair : kMnistPairs) {
     const bool images = present(pair[0]), labels = present(pair[1]);
     if (images != labels)
       return Status::error("MNIST directory '" + dir + "' has '" + (images ? pair[0] : pair[1]) +

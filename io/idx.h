@@ -47,4 +47,8 @@ struct MnistSet {
 // or when a label is not a digit.
 Result<MnistSet> load_mnist(const std::string& dir);
 
+// True when `dir` holds any of those files, or one of them gzipped: the folder
+// is meant as MNIST (and load_mnist says what is missing), not as images.
+bool mnist_files_present(const std::string& dir);
+
 }  // namespace gantry

@@ -108,7 +108,7 @@ std::string size_text(int64_t w, int64_t h) { return std::to_string(w) + "x" + s
 
 struct Header {
   Format format = Format::kPng;
-  int width = 0, height = 0;
+  int width = 0, height = 0, channels = 0;
 };
 
 // ---- checks on the data: truncation, which stb_image does not report for
@@ -298,20 +298,19 @@ std::string data_problem(std::span<const uint8_t> b, const Header& h) {
 // format in turn and leave the last one's failure ("unknown image type") as
 // the reason; asking the format's own reader (stb_image's internal function,
 // compiled into this file) keeps its reason ("too large", "bad IHDR len").
-bool header_info(Format f, std::span<const uint8_t> bytes, int* w, int* h) {
+bool header_info(Format f, std::span<const uint8_t> bytes, int* w, int* h, int* comp) {
   stbi__context s;
   stbi__start_mem(&s, bytes.data(), int(bytes.size()));
   stbi__g_failure_reason = nullptr;  // thread-local: no stale reason from an earlier file
-  int comp = 0;
   switch (f) {
     case Format::kPng:
-      return stbi__png_info(&s, w, h, &comp);
+      return stbi__png_info(&s, w, h, comp);
     case Format::kJpeg:
-      return stbi__jpeg_info(&s, w, h, &comp);
+      return stbi__jpeg_info(&s, w, h, comp);
     case Format::kBmp:
       // A negative height means rows stored top first; stb_image's loader
       // takes its absolute value, its info function does not.
-      if (!stbi__bmp_info(&s, w, h, &comp)) return false;
+      if (!stbi__bmp_info(&s, w, h, comp)) return false;
       if (*h == std::numeric_limits<int>::min()) {
         stbi__err("bad height", "Corrupt BMP");
         return false;
@@ -319,7 +318,7 @@ bool header_info(Format f, std::span<const uint8_t> bytes, int* w, int* h) {
       *h = std::abs(*h);
       return true;
     case Format::kTga:
-      return stbi__tga_info(&s, w, h, &comp);
+      return stbi__tga_info(&s, w, h, comp);
   }
   return false;
 }
@@ -334,7 +333,7 @@ std::string header_problem(std::span<const uint8_t> bytes, const std::string& na
   // The Huffman tables before the frame header are read with it.
   if (h->format == Format::kJpeg)
     if (std::string why = jpeg_problem(bytes, false); !why.empty()) return why;
-  if (!header_info(h->format, bytes, &h->width, &h->height)) {
+  if (!header_info(h->format, bytes, &h->width, &h->height, &h->channels)) {
     if (h->format == Format::kTga) return "not a PNG, JPEG, BMP or TGA image";
     const char* reason = stbi_failure_reason();
     const std::string why = reason ? reason : "unknown error";
@@ -629,7 +628,7 @@ Result<size_t> add_images(ImageFolder& folder, const fs::path& dir, int32_t labe
       folder.skipped.push_back({p, why});
       continue;
     }
-    folder.files.push_back({p, label, h.width, h.height});
+    folder.files.push_back({p, label, h.width, h.height, h.channels});
     ++added;
   }
   return added;

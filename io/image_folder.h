@@ -41,6 +41,7 @@ struct ImageFile {
   std::string path;   // as found under the folder (root/…)
   int32_t label = 0;  // index into ImageFolder::class_names; 0 without classes
   int width = 0, height = 0;
+  int channels = 0;  // the file's own: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA
 };
 
 struct SkippedFile {

@@ -18,7 +18,6 @@ namespace {
 // LeakyReLU(0.2) in the discriminators, DCGAN's slope (Radford et al. 2016);
 // the WGAN critics use the same.
 constexpr float kLeakySlope = 0.2f;
-constexpr int kMnistClasses = 10;  // MNIST digits: labels 0..9
 
 enum class LayerKind { conv, conv_transpose, batch_norm, instance_norm, relu, leaky_relu, tanh };
 
@@ -181,8 +180,9 @@ Value one_hot_maps(Graph& g, const std::string& kind, Value labels, int64_t batc
 // where a layer splits a width in two, even.
 bool check_widths(Graph& g, const std::string& kind, const Widths& w, bool even_ndf = false) {
   const std::string all = "nz=" + std::to_string(w.nz) + " ngf=" + std::to_string(w.ngf) +
-                          " ndf=" + std::to_string(w.ndf) + " nc=" + std::to_string(w.nc);
-  if (w.nz < 1 || w.ngf < 1 || w.ndf < 1 || w.nc < 1) {
+                          " ndf=" + std::to_string(w.ndf) + " nc=" + std::to_string(w.nc) +
+                          " classes=" + std::to_string(w.classes);
+  if (w.nz < 1 || w.ngf < 1 || w.ndf < 1 || w.nc < 1 || w.classes < 1) {
     g.fail(kind + ": widths " + all + " must be positive");
     return false;
   }
@@ -340,20 +340,21 @@ Network dcgan28_discriminator(Graph& g, const Widths& w) { return critic28(g, w,
 // With ngf = 128 (the model table's default widths) the channels are 256/512/256/128.
 // Conv biases are on (PyTorch's default).
 Network cgan32_generator(Graph& g, const Widths& w) {
-  Network net = start("cgan32.G", Shape{w.nz}, Shape{w.nc, 32, 32}, kMnistClasses);
+  Network net = start("cgan32.G", Shape{w.nz}, Shape{w.nc, 32, 32}, w.classes);
   if (!check_widths(g, net.kind, w)) return net;
   const int64_t ngf = w.ngf;
   LayerBuilder z_branch(g, net, ""), label_branch(g, net, ""), trunk(g, net, "");
   z_branch.conv_transpose(w.nz, 2 * ngf, 4, 1, 0, "deconv1_1").batch_norm(2 * ngf, "deconv1_1_bn").relu();
-  label_branch.conv_transpose(kMnistClasses, 2 * ngf, 4, 1, 0, "deconv1_2").batch_norm(2 * ngf, "deconv1_2_bn").relu();
+  label_branch.conv_transpose(w.classes, 2 * ngf, 4, 1, 0, "deconv1_2").batch_norm(2 * ngf, "deconv1_2_bn").relu();
   trunk.conv_transpose(4 * ngf, 2 * ngf, 4, 2, 1, "deconv2").batch_norm(2 * ngf, "deconv2_bn").relu();  // → 8×8
   trunk.conv_transpose(2 * ngf, ngf, 4, 2, 1, "deconv3").batch_norm(ngf, "deconv3_bn").relu();          // → 16×16
   trunk.conv_transpose(ngf, w.nc, 4, 2, 1, "deconv4").tanh();                                           // → 32×32
-  net.forward = [kind = net.kind, in = net.input_shape, z_layers = z_branch.take(), label_layers = label_branch.take(),
+  net.forward = [kind = net.kind, in = net.input_shape, classes = w.classes, z_layers = z_branch.take(),
+                 label_layers = label_branch.take(),
                  trunk_layers = trunk.take()](Graph& g, Value z, Value labels, bool training) {
     z = image_batch(g, kind, z, in);  // [B, nz, 1, 1]
     if (!z.valid()) return z;
-    const Value c = one_hot_maps(g, kind, labels, g.shape(z)[0], kMnistClasses, 1, 1);  // [B, 10, 1, 1]
+    const Value c = one_hot_maps(g, kind, labels, g.shape(z)[0], classes, 1, 1);  // [B, classes, 1, 1]
     const Value h = concat(g, {run(g, z_layers, z, training), run(g, label_layers, c, training)}, 1);
     return run(g, trunk_layers, h, training);
   };
@@ -369,22 +370,22 @@ Network cgan32_generator(Graph& g, const Widths& w) {
 // Both first convs are followed by leaky_relu(0.2); the slope is 0.2
 // throughout; conv biases are on. The Sigmoid is left out (logits; see critic64).
 Network cgan32_discriminator(Graph& g, const Widths& w) {
-  Network net = start("cgan32.D", Shape{w.nc, 32, 32}, Shape{1}, kMnistClasses);
+  Network net = start("cgan32.D", Shape{w.nc, 32, 32}, Shape{1}, w.classes);
   if (!check_widths(g, net.kind, w, true)) return net;
   const int64_t ndf = w.ndf;
   LayerBuilder image_branch(g, net, ""), label_branch(g, net, ""), trunk(g, net, "");
   image_branch.conv(w.nc, ndf / 2, 4, 2, 1, "conv1_1").leaky_relu();
-  label_branch.conv(kMnistClasses, ndf / 2, 4, 2, 1, "conv1_2").leaky_relu();
+  label_branch.conv(w.classes, ndf / 2, 4, 2, 1, "conv1_2").leaky_relu();
   trunk.conv(ndf, 2 * ndf, 4, 2, 1, "conv2").batch_norm(2 * ndf, "conv2_bn").leaky_relu();      // → 8×8
   trunk.conv(2 * ndf, 4 * ndf, 4, 2, 1, "conv3").batch_norm(4 * ndf, "conv3_bn").leaky_relu();  // → 4×4
   trunk.conv(4 * ndf, 1, 4, 1, 0, "conv4");                                                     // → 1×1
-  net.forward = [kind = net.kind, in = net.input_shape, image_layers = image_branch.take(),
+  net.forward = [kind = net.kind, in = net.input_shape, classes = w.classes, image_layers = image_branch.take(),
                  label_layers = label_branch.take(),
                  trunk_layers = trunk.take()](Graph& g, Value x, Value labels, bool training) {
     x = image_batch(g, kind, x, in);
     if (!x.valid()) return x;
     const int64_t batch = g.shape(x)[0];
-    const Value c = one_hot_maps(g, kind, labels, batch, kMnistClasses, in[1], in[2]);  // [B, 10, 32, 32]
+    const Value c = one_hot_maps(g, kind, labels, batch, classes, in[1], in[2]);  // [B, classes, 32, 32]
     const Value h = concat(g, {run(g, image_layers, x, training), run(g, label_layers, c, training)}, 1);
     return reshape(g, run(g, trunk_layers, h, training), Shape{batch, 1});
   };

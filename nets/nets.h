@@ -56,6 +56,7 @@ struct Network {
 
 struct Widths {
   int nz = 100, ngf = 64, ndf = 64, nc = 1;
+  int classes = 10;  // conditional nets: the one-hot size of a label (MNIST's 10 digits by default)
 };
 
 // DCGAN, 64×64: ConvT(nz→16ngf, k4 s1 p0) → 4×4, then four ConvT k4 s2 p1 halving the
@@ -69,11 +70,11 @@ Network dcgan64_discriminator(Graph& g, const Widths& w);
 Network dcgan28_generator(Graph& g, const Widths& w);
 // Mirrored: Conv(nc→ndf, k4 s2 p1) LReLU → 14, Conv(→2ndf) BN LReLU → 7, Conv(→1, k7). [B,1] logits.
 Network dcgan28_discriminator(Graph& g, const Widths& w);
-// Conditional DCGAN (32×32, 10 classes; 256/512/256/128 channels at ngf 128):
+// Conditional DCGAN (32×32, w.classes classes; 256/512/256/128 channels at ngf 128):
 // z and the one-hot label go through
 // separate first layers that are concatenated. [B,nz] + labels [B] → [B,nc,32,32].
 Network cgan32_generator(Graph& g, const Widths& w);
-// Its D: image and 10×32×32 one-hot label maps through separate first
+// Its D: image and classes×32×32 one-hot label maps through separate first
 // convs, concatenated. [B,nc,32,32] + labels [B] → [B,1] logits. ndf must be even.
 Network cgan32_discriminator(Graph& g, const Widths& w);
 // The 64×64 WGAN critic, InstanceNorm2d(affine) where a DCGAN D has BN: Conv(nc→ndf) IN LReLU, …
@@ -106,7 +107,7 @@ struct ModelSpec {
   const char* name;
   Objective objective;
   int image_size;    // square images, this many pixels a side
-  bool conditional;  // takes a class label (kMnistClasses classes)
+  bool conditional;  // takes a class label (Widths::classes of them)
   Widths widths;     // its default widths (docs/DESIGN.md, "Models")
   Network (*generator)(Graph&, const Widths&);
   Network (*discriminator)(Graph&, const Widths&);

@@ -83,7 +83,7 @@ rc=0
 grep -q "resume: --lr 0.0001 replaces the checkpoint's 0.0002" "$work/log9" || { cat "$work/log9"; fail "--lr on resume not announced"; }
 "$gantry" train --resume "$work/run" --steps 4 --limit 40 --data "$work/data" >"$work/log11" 2>&1 ||
   { cat "$work/log11"; fail "resume with --limit exited non-zero"; }
-grep -q "resume: 40 digits from .* where the run had 64; the minibatch order changes" "$work/log11" ||
+grep -q "resume: 40 images in .* where the run had 64; the minibatch order changes" "$work/log11" ||
   { cat "$work/log11"; fail "a changed data set on resume was not announced"; }
 for bad in "--batch 4" "--nz 16" "--n-critic 3" "--seed 9"; do
   rc=0

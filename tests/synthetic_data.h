@@ -14,6 +14,7 @@ inline Dataset synthetic_digits(int size, int64_t rows = 32) {
   d.pixels.resize(size_t(d.images.numel()));
   for (size_t i = 0; i < d.pixels.size(); ++i) d.pixels[i] = 2 * philox_uniform(5, 0, 1, uint32_t(i)) - 1;
   for (int64_t i = 0; i < rows; ++i) d.labels.push_back(float(i % 10));
+  for (int c = 0; c < 10; ++c) d.class_names.push_back(std::to_string(c));
   return d;
 }
 

@@ -2,7 +2,8 @@
 // replaces the global allocation functions (operator new/delete and malloc)
 // with counting versions, compiles a full GAN training step (conv layers,
 // batch norm, double backward penalty, Adam) and counts allocations across
-// several replays on a multi-threaded pool.
+// several replays on a multi-threaded pool; then the same for a whole
+// Trainer::step, whose minibatches stream through the loader's thread.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,6 +13,8 @@
 #include "engine/autodiff.h"
 #include "engine/cpu_backend.h"
 #include "engine/ops.h"
+#include "tests/synthetic_data.h"
+#include "train/trainer.h"
 
 extern "C" void* __libc_malloc(size_t);
 extern "C" void* __libc_calloc(size_t, size_t);
@@ -94,4 +97,27 @@ TEST(ZeroAllocation, StepAllocatesNothing) {
   const long probe = g_allocations.load();
   std::vector<int> v(10);
   EXPECT_GT(g_allocations.load() - probe, 0);
+}
+
+// A trainer's step in the steady state: the loader thread fills the next
+// batches from the data source while the step runs, into batches it
+// allocated up front (train/loader.h), so the count covers both threads.
+TEST(ZeroAllocation, TrainerStepAllocatesNothing) {
+  for (const char* model : {"dcgan28", "cgan32"}) {
+    TrainConfig c;
+    c.model = model;
+    c.batch = 4;
+    c.threads = 2;
+    c.widths = (*nets::model_spec(model))->widths;
+    c.widths.nz = 8, c.widths.ngf = 4, c.widths.ndf = 4;
+    const int size = (*nets::model_spec(model))->image_size;
+    auto t = Trainer::create(c, gantry::testing::synthetic_digits(size, 10));  // an epoch every 2.5 steps
+    ASSERT_TRUE(t.ok()) << t.message();
+    ASSERT_TRUE((*t)->init_weights().ok());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*t)->step().ok());  // the loader thread starts, the ring fills
+    const long before = g_allocations.load();
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE((*t)->step().ok());
+    const long during = g_allocations.load() - before;
+    EXPECT_EQ(during, 0) << model << ": " << during << " heap allocations in 6 trainer steps";
+  }
 }

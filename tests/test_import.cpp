@@ -52,6 +52,7 @@ TEST(Import, ExportThenImportGivesIdenticalSamples) {
     d.images = Shape{8, 1, s, s};
     d.pixels.assign(size_t(d.images.numel()), 0.1f);
     d.labels.assign(8, 3.0f);
+    for (int k = 0; k < 10; ++k) d.class_names.push_back(std::to_string(k));
     auto t = Trainer::create(c, d);
     ASSERT_TRUE(t.ok()) << t.message();
     ASSERT_TRUE((*t)->init_weights().ok());

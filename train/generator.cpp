@@ -107,6 +107,11 @@ Result<LoadedGenerator> from_checkpoint(const SafeTensorsFile& f, const std::str
   if (!probe.ok() || !net.forward)
     return Status::error(path + ": cannot build the " + c.model + " generator: " + probe.status().message());
   gen.classes = net.classes;
+  if (const std::string* names = f.meta("class_names")) gen.class_names = split_class_names(*names);
+  if (gen.classes && int64_t(gen.class_names.size()) != gen.classes) {
+    gen.class_names.clear();  // a checkpoint from before class names (MNIST): the digits
+    for (int k = 0; k < gen.classes; ++k) gen.class_names.push_back(std::to_string(k));
+  }
   gen.image = net.output_shape;
   for (const auto* list : {&net.params, &net.buffers})
     for (const nets::NamedTensor& t : *list) {

@@ -22,8 +22,9 @@ struct LoadedGenerator {
   std::string source;       // the file
   std::string description;  // one line for the user
   int64_t nz = 0;
-  int classes = 0;  // conditional generators: number of classes
-  Shape image;      // [C, H, W]
+  int classes = 0;                       // conditional generators: number of classes
+  std::vector<std::string> class_names;  // and their names (a checkpoint's, else "0", "1", ...)
+  Shape image;                           // [C, H, W]
   std::function<nets::Network(Graph&)> build;
   std::vector<SafeTensor> tensors;  // PyTorch names, in the network's params-then-buffers order
   int64_t batches_tracked = 0;      // written back as BatchNorm's num_batches_tracked by export

@@ -22,6 +22,19 @@ Value batch_mean(Graph& g, Value v) {  // [B, 1] → scalar
 
 }  // namespace
 
+std::string join_class_names(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : "\n") + n;
+  return s;
+}
+
+std::vector<std::string> split_class_names(const std::string& text) {
+  std::vector<std::string> names;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) names.push_back(line);
+  return names;
+}
+
 Result<int64_t> parse_checkpoint_step(const std::string& path, const std::string& text) {
   std::istringstream in(text);
   int64_t step = -1;
@@ -35,8 +48,8 @@ Result<int64_t> parse_checkpoint_step(const std::string& path, const std::string
 std::string TrainConfig::serialize() const {
   std::ostringstream s;
   s << "model=" << model << ";batch=" << batch << ";seed=" << seed << ";nz=" << widths.nz << ";ngf=" << widths.ngf
-    << ";ndf=" << widths.ndf << ";nc=" << widths.nc << ";lr=" << lr << ";beta1=" << beta1 << ";beta2=" << beta2
-    << ";n_critic=" << n_critic << ";lambda=" << lambda << ";clip=" << clip;
+    << ";ndf=" << widths.ndf << ";nc=" << widths.nc << ";classes=" << widths.classes << ";lr=" << lr
+    << ";beta1=" << beta1 << ";beta2=" << beta2 << ";n_critic=" << n_critic << ";lambda=" << lambda << ";clip=" << clip;
   return s.str();
 }
 
@@ -70,6 +83,8 @@ Result<TrainConfig> TrainConfig::parse(const std::string& text) {
       s = whole(c.widths.ndf);
     else if (k == "nc")
       s = whole(c.widths.nc);
+    else if (k == "classes")  // absent from checkpoints before image folders: MNIST's 10
+      s = whole(c.widths.classes);
     else if (k == "lr")
       s = whole(c.lr);
     else if (k == "beta1")
@@ -101,8 +116,8 @@ Status TrainConfig::check() const {
   for (Status s :
        {range("batch", double(batch), 1, double(kMaxBatch)), range("nz", widths.nz, 1, kMaxWidth),
         range("ngf", widths.ngf, 1, kMaxWidth), range("ndf", widths.ndf, 1, kMaxWidth), range("nc", widths.nc, 1, 4),
-        range("threads", threads, 0, kMaxThreads), range("n_critic", n_critic, 1, kMaxCritic),
-        range("lambda", lambda, 0, 1e6), range("clip", clip, 1e-9, 1e3)})
+        range("classes", widths.classes, 1, kMaxClasses), range("threads", threads, 0, kMaxThreads),
+        range("n_critic", n_critic, 1, kMaxCritic), range("lambda", lambda, 0, 1e6), range("clip", clip, 1e-9, 1e3)})
     if (!s.ok()) return s;
   // Negative lr/β: the objective's default. β = 1 would divide by zero in
   // Adam's bias correction; NaN fails every comparison, so it is caught too.
@@ -112,7 +127,7 @@ Status TrainConfig::check() const {
   return {};
 }
 
-Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, const Dataset& data) {
+Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, std::unique_ptr<DataSource> data) {
   std::unique_ptr<Trainer> t(new Trainer());
   t->config_ = config;
   TrainConfig& c = t->config_;
@@ -122,13 +137,17 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   t->objective_ = m.objective;
   t->size_ = m.image_size;
   t->conditional_ = m.conditional;
-  if (data.images.rank != 4 || data.images[2] != m.image_size || data.images[3] != m.image_size)
-    return Status::error("dataset " + data.source + " has images " + data.images.str() + ", model " + c.model +
-                         " needs " + std::to_string(m.image_size) + "×" + std::to_string(m.image_size));
   GANTRY_TRY(c.check());
-  if (c.batch > data.images[0])
+  const Shape image{c.widths.nc, m.image_size, m.image_size};
+  if (data->image() != image)
+    return Status::error("data: " + data->description() + " has images " + data->image().str() + ", model " + c.model +
+                         " with nc " + std::to_string(c.widths.nc) + " needs " + image.str());
+  if (c.batch > data->rows())
     return Status::error("batch " + std::to_string(c.batch) + " must be between 1 and the " +
-                         std::to_string(data.images[0]) + " digits in " + data.source);
+                         std::to_string(data->rows()) + " images of " + data->description());
+  if (t->conditional_ && int64_t(data->class_names().size()) != c.widths.classes)
+    return Status::error("data: " + data->description() + " has " + std::to_string(data->class_names().size()) +
+                         " classes, model " + c.model + " was built for " + std::to_string(c.widths.classes));
   const bool gan = t->objective_ == nets::Objective::gan, gp = t->objective_ == nets::Objective::wgan_gp;
   if (c.lr < 0) c.lr = gan ? 2e-4f : gp ? 1e-4f : 5e-5f;
   if (c.beta1 < 0) c.beta1 = 0.5f;
@@ -146,12 +165,13 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   }
 
   const int64_t B = c.batch, batches = gan ? 1 : c.n_critic;
-  t->rows_ = data.images[0];
-  const Value images = g.data(data.images, "data.images");
-  const Value labels = t->conditional_ ? g.data(Shape{t->rows_}, "data.labels") : Value{};
-  t->index_ = g.input(Shape{batches, B}, "batch_index");
+  t->rows_ = data->rows();
+  const Shape batch_image{B, image[0], image[1], image[2]};
+  t->images_ = g.input(Shape{batches, B, image[0], image[1], image[2]}, "batch.images");
+  t->labels_ = t->conditional_ ? g.input(Shape{batches, B}, "batch.labels") : Value{};
   uint32_t stream = 0;
-  auto batch_rows = [&](int64_t k) { return reshape(g, slice(g, t->index_, 0, k, k + 1), Shape{B}); };
+  auto batch_images = [&](int64_t k) { return reshape(g, slice(g, t->images_, 0, k, k + 1), batch_image); };
+  auto batch_labels = [&](int64_t k) { return reshape(g, slice(g, t->labels_, 0, k, k + 1), Shape{B}); };
   auto noise = [&] { return normal(g, Shape{B, c.widths.nz, 1, 1}, stream++); };
 
   // Optimizer updates with per-parameter state named after PyTorch's optimizer
@@ -192,9 +212,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   auto metric = [&](const char* name, Value v) { t->metric_values_.emplace_back(name, v); };
 
   if (gan) {
-    const Value rows = batch_rows(0);
-    const Value x = gather(g, images, rows);
-    const Value y = t->conditional_ ? gather(g, labels, rows) : Value{};
+    const Value x = batch_images(0);
+    const Value y = t->conditional_ ? batch_labels(0) : Value{};
     const Value fake = G.forward(g, noise(), y, true);
     const Value ones = fill(g, Shape{B, 1}, 1), zeros = fill(g, Shape{B, 1}, 0);
     const Value d_real = D.forward(g, x, y, true), d_fake = D.forward(g, fake, y, true);
@@ -212,7 +231,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   } else {
     Value loss_d, wdist, penalty, gnorm;
     for (int64_t k = 0; k < batches; ++k) {
-      const Value x = gather(g, images, batch_rows(k));
+      const Value x = batch_images(k);
       const Value fake = G.forward(g, noise(), Value{}, true);
       const Value d_real = batch_mean(g, D.forward(g, x, Value{}, true));
       const Value d_fake = batch_mean(g, D.forward(g, fake, Value{}, true));
@@ -252,10 +271,8 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, cons
   auto program = compile(g, CompileOptions{c.backend, outputs, c.threads, c.profile});
   if (!program.ok()) return program.status();
   t->program_ = std::move(*program);
-  GANTRY_TRY(t->program_->write(images, data.pixels.data(), int64_t(data.pixels.size())));
-  if (labels.valid()) GANTRY_TRY(t->program_->write(labels, data.labels.data(), int64_t(data.labels.size())));
-  t->index_host_.resize(size_t(batches * B));
-  t->order_ = std::make_unique<EpochOrder>(t->rows_, c.seed);
+  t->data_ = std::move(data);
+  t->loader_ = std::make_unique<Loader>(*t->data_, c.seed, batches * B);
   t->metrics_.resize(t->metric_values_.size());
   for (size_t i = 0; i < t->metrics_.size(); ++i) t->metrics_[i].name = t->metric_values_[i].first;
 
@@ -283,14 +300,15 @@ Status Trainer::init_weights() {
   return {};
 }
 
-Status Trainer::write_batch_indices() {
-  const int64_t per_step = int64_t(index_host_.size());
-  for (int64_t i = 0; i < per_step; ++i) index_host_[size_t(i)] = float(order_->row(step_ * per_step + i));
-  return program_->write(index_, index_host_.data(), per_step);
+Status Trainer::write_batch() {
+  const Loader::Batch& b = loader_->batch(step_);
+  GANTRY_TRY(b.status);
+  GANTRY_TRY(program_->write(images_, b.pixels.data(), int64_t(b.pixels.size())));
+  return labels_.valid() ? program_->write(labels_, b.labels.data(), int64_t(b.labels.size())) : Status();
 }
 
 Status Trainer::step() {
-  GANTRY_TRY(write_batch_indices());
+  GANTRY_TRY(write_batch());
   GANTRY_TRY(program_->step(StepUniforms{config_.seed, uint64_t(step_)}));
   for (size_t i = 0; i < metrics_.size(); ++i)
     GANTRY_TRY(program_->read(metric_values_[i].second, &metrics_[i].value, 1));
@@ -315,6 +333,8 @@ Status Trainer::save(const std::string& path) const {
                 {"step", std::to_string(step_)},
                 {"config", config_.serialize()},
                 {"data_rows", std::to_string(rows_)}};
+  // The class names, so that `gantry sample --class NAME` can find a label.
+  if (conditional_) f.metadata.emplace_back("class_names", join_class_names(data_->class_names()));
   return write_safetensors(path, f);
 }
 

@@ -20,6 +20,7 @@
 #include "engine/backend.h"
 #include "nets/nets.h"
 #include "train/dataset.h"
+#include "train/loader.h"
 #include "train/sampler.h"
 
 namespace gantry {
@@ -32,6 +33,7 @@ constexpr int kMaxCritic = 100;
 constexpr int kMaxWidth = 1 << 14;  // nz, ngf, ndf
 constexpr int64_t kMaxSteps = int64_t(1) << 32;
 constexpr int kMaxThreads = 1024;
+constexpr int kMaxClasses = 1 << 12;
 
 struct TrainConfig {
   std::string model = "dcgan28";  // a name in the model table (nets::model_spec)
@@ -40,7 +42,7 @@ struct TrainConfig {
   BackendKind backend = BackendKind::cpu;
   int threads = 0;
   bool profile = false;  // time every op (gantry bench --profile)
-  nets::Widths widths;   // the model's default widths (ModelSpec::widths) unless changed; nc is 1 (MNIST)
+  nets::Widths widths;   // the model's default widths (ModelSpec::widths) unless changed; nc and classes the data's
   // Optimizer: negative means the objective's default (gan: Adam 2e-4, β₁ 0.5,
   // β₂ 0.999; wgan-gp: Adam 1e-4, β₁ 0.5, β₂ 0.999, where Gulrajani et al. 2017
   // use β₁ 0, β₂ 0.9; wgan-clip: RMSProp 5e-5).
@@ -58,6 +60,10 @@ struct TrainConfig {
   Status check() const;
 };
 
+// A checkpoint's "class_names" metadata (conditional models): the names, one per line.
+std::string join_class_names(const std::vector<std::string>& names);
+std::vector<std::string> split_class_names(const std::string& text);
+
 // A checkpoint's "step" metadata: a whole number in [0, kMaxSteps]; errors name `path`.
 Result<int64_t> parse_checkpoint_step(const std::string& path, const std::string& text);
 
@@ -68,9 +74,15 @@ struct Metric {
 
 class Trainer {
  public:
-  // Builds and compiles the step graph and the eval-mode sampling graph, and
-  // copies the dataset into the arena. Weights start from init_weights() or load().
-  static Result<std::unique_ptr<Trainer>> create(const TrainConfig& config, const Dataset& data);
+  // Builds and compiles the step graph and the eval-mode sampling graph.
+  // Each step's minibatches stream from `data` through a Loader into the
+  // arena's input region; the data set itself never enters the arena. Its
+  // images must be [widths.nc, S, S]; a conditional model needs one class
+  // per widths.classes. Weights start from init_weights() or load().
+  static Result<std::unique_ptr<Trainer>> create(const TrainConfig& config, std::unique_ptr<DataSource> data);
+  static Result<std::unique_ptr<Trainer>> create(const TrainConfig& config, Dataset data) {
+    return create(config, memory_source(std::move(data)));
+  }
 
   Status init_weights();  // DCGAN's initialization (nets::Init), from config.seed
   // One generator iteration. A NaN or Inf in any metric is an error naming
@@ -93,10 +105,14 @@ class Trainer {
   bool conditional() const { return conditional_; }
   const ArenaBytes& arena() const { return program_->arena(); }
   const Program& program() const { return *program_; }
+  const DataSource& data() const { return *data_; }
+  // Rows skipped as unreadable since the last call (one message per file).
+  std::vector<std::string> take_data_warnings() { return loader_->take_warnings(); }
+  int64_t rows_skipped() const { return loader_->skipped(); }
 
  private:
   Trainer() = default;
-  Status write_batch_indices();
+  Status write_batch();
 
   TrainConfig config_;
   nets::Objective objective_ = nets::Objective::gan;
@@ -108,9 +124,9 @@ class Trainer {
   std::unique_ptr<Program> program_;
   nets::Pair nets_;
   std::vector<std::pair<std::string, Value>> persistent_;  // checkpointed leaves by name
-  Value index_;                                            // [batches, B] minibatch rows
-  std::vector<float> index_host_;
-  std::unique_ptr<EpochOrder> order_;
+  std::unique_ptr<DataSource> data_;
+  std::unique_ptr<Loader> loader_;
+  Value images_, labels_;  // inputs: [batches, B, C, S, S] and [batches, B] (conditional)
   std::vector<std::pair<std::string, Value>> metric_values_;
   std::vector<Metric> metrics_;
 
