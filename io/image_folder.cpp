@@ -159,12 +159,13 @@ std::string huffman_table_problem(std::span<const uint8_t> b, size_t at, int64_t
 // their lengths, and after an SOS the entropy-coded data, where FF is always
 // followed by 00 (a stuffed FF), D0-D7 (a restart marker) or more FF (fill),
 // so that the first other FF xx is the next marker. Every Huffman table must
-// be one stb_image can hold; with `whole`, the walk must also reach the EOI
+// be one stb_image can hold (without `whole`, those before the first scan,
+// which stbi_info reads); with `whole`, the walk must also reach the EOI
 // marker (FF D9) after a scan, which a file cut short does not: stb_image
-// itself fills a truncated scan with gray. Segments being skipped by their
-// lengths, an EXIF thumbnail (a whole JPEG inside APP1) cannot stand in for
-// the image's own scan or EOI. Markers stb_image refuses end the walk: its
-// message is the better one.
+// itself fills a truncated scan in without an error. Segments being skipped
+// by their lengths, an EXIF thumbnail (a whole JPEG inside APP1) cannot stand
+// in for the image's own scan or EOI. Markers stb_image refuses end the walk:
+// its message is the better one.
 std::string jpeg_problem(std::span<const uint8_t> b, bool whole) {
   const size_t n = b.size();
   const std::string no_scan = "truncated: the JPEG ends before its first scan";
@@ -193,6 +194,7 @@ std::string jpeg_problem(std::span<const uint8_t> b, bool whole) {
     at += 2 + length;
     in_scan = m == 0xda;
     scanned = scanned || in_scan;
+    if (scanned && !whole) return "";  // the frame header and its tables come before
   }
 }
 
