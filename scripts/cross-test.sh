@@ -108,14 +108,14 @@ done
 
 # ---- CPU unit tests + golden suite under qemu (ctest prefixes CMAKE_CROSSCOMPILING_EMULATOR)
 # The jetson test preset leaves out the command-line scripts (cli.train, run
-# below through a wrapper; cli.model.* and cli.hostile, which run the native
-# binary's checks) and the classifier's 400-step training on real digits,
+# below through a wrapper; cli.images, cli.model.* and cli.hostile, which run
+# the native binary's checks) and the classifier's 400-step training on real digits,
 # which takes about 20 minutes emulated on two cores (18 s natively, where the
 # ci stage runs it). GANTRY_CROSS_FULL=1 runs every CPU test here.
 step "CPU unit tests + golden suite under ${QEMU[*]}"
 t0=$SECONDS
 if [[ ${GANTRY_CROSS_FULL:-0} == 1 ]]; then
-  ctest --test-dir "$BUILD" -L cpu -E '^cli\.(train|model\..*|hostile)$' -j "$JOBS" --output-on-failure 2>&1 | tee "$BUILD/ctest-cpu.log"
+  ctest --test-dir "$BUILD" -L cpu -E '^cli\.(train|images|model\..*|hostile)$' -j "$JOBS" --output-on-failure 2>&1 | tee "$BUILD/ctest-cpu.log"
 else
   ctest --preset jetson -L cpu -j "$JOBS" 2>&1 | tee "$BUILD/ctest-cpu.log"
 fi

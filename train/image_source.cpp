@@ -88,8 +88,9 @@ class ImageFolderSource final : public DataSource {
   std::string cache_status() const override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!writing_) return cache_;
+    const double bytes = double(offset(rows_));
     char size[32];
-    std::snprintf(size, sizeof size, "%.1f MB", double(offset(rows_)) / 1e6);
+    std::snprintf(size, sizeof size, bytes < 1e6 ? "%.0f kB" : "%.1f MB", bytes < 1e6 ? bytes / 1e3 : bytes / 1e6);
     return "cache: " + path_ + " (" + size + ", writing: " + std::to_string(known_.load()) + " of " +
            std::to_string(rows_) + " images read; kept once all are)";
   }

@@ -1,8 +1,8 @@
 // GAN trainers. One generator iteration — every discriminator/critic pass,
 // the gradient penalty, all gradients and optimizer updates, and the
 // generator's own step — is built once as a static graph, compiled for a
-// backend and replayed per step; the host only writes the minibatch indices
-// and the step number. Objectives:
+// backend and replayed per step; the host only writes the step's minibatches
+// (streamed by train/loader.h) and the step number. Objectives:
 //   gan        non-saturating GAN loss on logits (BCE-with-logits), Adam
 //              (Goodfellow et al. 2014; DCGAN settings, Radford et al. 2016)
 //   wgan-gp    Gulrajani et al. 2017, Algorithm 1: n_critic critic steps with
