@@ -39,10 +39,18 @@ std::vector<unsigned char> draw(int c, int k, int w, int h, int channels, uint64
       const double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
       bool in = false;
       switch (c % 4) {
-        case 0: in = dx * dx + dy * dy < r * r; break;
-        case 1: in = std::abs(dx) < r && std::abs(dy) < r; break;
-        case 2: in = std::abs(dy) < r / 3; break;
-        default: in = std::abs(dx - dy) < r / 2; break;
+        case 0:
+          in = dx * dx + dy * dy < r * r;
+          break;
+        case 1:
+          in = std::abs(dx) < r && std::abs(dy) < r;
+          break;
+        case 2:
+          in = std::abs(dy) < r / 3;
+          break;
+        default:
+          in = std::abs(dx - dy) < r / 2;
+          break;
       }
       for (int ch = 0; ch < channels; ++ch) {
         const unsigned char fg = channels == 1 ? static_cast<unsigned char>(70 + 185 * (c % 3) / 2) : colour[ch];
@@ -72,10 +80,18 @@ std::vector<std::string> write_image_folder(const std::string& dir, const ImageF
       const std::vector<unsigned char> px = draw(int(c), k, w, h, channels, spec.seed);
       Writer out;
       switch (format) {
-        case 0: stbi_write_png_to_func(Writer::append, &out, w, h, channels, px.data(), w * channels); break;
-        case 1: stbi_write_jpg_to_func(Writer::append, &out, w, h, channels, px.data(), 95); break;
-        case 2: stbi_write_bmp_to_func(Writer::append, &out, w, h, channels, px.data()); break;
-        default: stbi_write_tga_to_func(Writer::append, &out, w, h, channels, px.data()); break;
+        case 0:
+          stbi_write_png_to_func(Writer::append, &out, w, h, channels, px.data(), w * channels);
+          break;
+        case 1:
+          stbi_write_jpg_to_func(Writer::append, &out, w, h, channels, px.data(), 95);
+          break;
+        case 2:
+          stbi_write_bmp_to_func(Writer::append, &out, w, h, channels, px.data());
+          break;
+        default:
+          stbi_write_tga_to_func(Writer::append, &out, w, h, channels, px.data());
+          break;
       }
       char name[32];
       std::snprintf(name, sizeof name, "img_%05d%s", k, ext[format]);

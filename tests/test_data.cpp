@@ -78,8 +78,7 @@ TEST(Loader, BatchesFollowTheEpochOrderFromAnyStep) {
   // A second loader started mid-way (a resume), and a jump back, read the same.
   NumberedSource again(10, {});  // a source serves one loader (one reading thread)
   Loader resumed(again, 7, 3);
-  for (int64_t step : {7, 8, 9, 2, 3})
-    EXPECT_EQ(rows_of(resumed.batch(step)), seen[size_t(step)]) << "step " << step;
+  for (int64_t step : {7, 8, 9, 2, 3}) EXPECT_EQ(rows_of(resumed.batch(step)), seen[size_t(step)]) << "step " << step;
   // Every epoch is a permutation: each row once per 10 positions.
   std::multiset<int64_t> epoch0;
   for (int64_t p = 0; p < 10; ++p) epoch0.insert(order.row(p));
@@ -341,7 +340,8 @@ TEST(Streaming, ResumeMidEpochIsBitExact) {
   ASSERT_TRUE(second->save(run.path + "/resumed.safetensors").ok());
   EXPECT_EQ(straight->rows_skipped(), 2);  // the truncated PNG and JPEG, each once
 
-  auto a = read_safetensors(run.path + "/straight.safetensors"), b = read_safetensors(run.path + "/resumed.safetensors");
+  auto a = read_safetensors(run.path + "/straight.safetensors"),
+       b = read_safetensors(run.path + "/resumed.safetensors");
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->tensors.size(), b->tensors.size());
   for (size_t i = 0; i < a->tensors.size(); ++i)

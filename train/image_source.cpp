@@ -123,7 +123,7 @@ void ImageFolderSource::open_cache(const std::string& dir) {
   key.add(std::string("gantry-data-cache-1"));
   key.add(int32_t(size_)), key.add(int32_t(image_[0]));
   for (const ImageFile& f : folder_.files) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(f.path.c_str(), &st) != 0) return drop_cache("cannot stat " + f.path);
     key.add(f.path), key.add(f.label), key.add(int64_t(st.st_size)), key.add(int64_t(st.st_mtim.tv_sec)),
         key.add(int64_t(st.st_mtim.tv_nsec));
@@ -147,7 +147,7 @@ void ImageFolderSource::open_cache(const std::string& dir) {
     char header[kHeaderBytes] = {};
     uint64_t k = 0, rows = 0;
     uint32_t c = 0, s = 0;
-    struct stat st{};
+    struct stat st {};
     const bool ok = read_all(fd, header, sizeof header, 0) && ::fstat(fd, &st) == 0 && st.st_size == total &&
                     read_all(fd, status_.data(), status_.size(), kHeaderBytes);
     std::memcpy(&k, header + 8, 8), std::memcpy(&rows, header + 16, 8), std::memcpy(&c, header + 24, 4),

@@ -63,8 +63,8 @@ class Loader {
   std::condition_variable cv_;
   std::thread thread_;
   bool quit_ = false;
-  int64_t next_fill_ = 0;   // the step the thread reads next
-  int64_t consumer_ = -1;   // the step handed out last (its slot is in use)
+  int64_t next_fill_ = 0;  // the step the thread reads next
+  int64_t consumer_ = -1;  // the step handed out last (its slot is in use)
   std::vector<std::string> warnings_;
   int64_t skipped_ = 0;
 };

@@ -143,8 +143,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, std:
     return Status::error("data: " + data->description() + " has images " + data->image().str() + ", model " + c.model +
                          " with nc " + std::to_string(c.widths.nc) + " needs " + image.str());
   if (c.batch > data->rows())
-    return Status::error("batch " + std::to_string(c.batch) + " is larger than the data set: " +
-                         data->description());
+    return Status::error("batch " + std::to_string(c.batch) + " is larger than the data set: " + data->description());
   if (t->conditional_ && int64_t(data->class_names().size()) != c.widths.classes)
     return Status::error("data: " + data->description() + " has " + std::to_string(data->class_names().size()) +
                          " classes, model " + c.model + " was built for " + std::to_string(c.widths.classes));
