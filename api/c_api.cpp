@@ -62,6 +62,9 @@ void gantry_generator_free(gantry_generator* g) { delete g; }
 
 int64_t gantry_generator_nz(const gantry_generator* g) { return g ? g->g->nz() : 0; }
 int gantry_generator_classes(const gantry_generator* g) { return g ? g->g->classes() : 0; }
+const char* gantry_generator_class_name(const gantry_generator* g, int k) {
+  return g && k >= 0 && k < g->g->classes() ? g->g->class_name(k).c_str() : nullptr;
+}
 int gantry_generator_max_batch(const gantry_generator* g) { return g ? g->g->max_batch() : 0; }
 
 void gantry_generator_image_shape(const gantry_generator* g, int* channels, int* height, int* width) {

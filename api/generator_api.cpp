@@ -54,6 +54,10 @@ std::unique_ptr<Generator> Generator::load(const std::string& path, const Genera
 
 int64_t Generator::nz() const { return impl_->loaded.nz; }
 int Generator::classes() const { return impl_->loaded.classes; }
+const std::string& Generator::class_name(int k) const {
+  static const std::string none;
+  return k >= 0 && k < classes() ? impl_->loaded.class_names[size_t(k)] : none;
+}
 int Generator::channels() const { return int(impl_->loaded.image[0]); }
 int Generator::height() const { return int(impl_->loaded.image[1]); }
 int Generator::width() const { return int(impl_->loaded.image[2]); }

@@ -47,6 +47,9 @@ for generator in "$work/run/checkpoint.safetensors" "$src/tests/fixtures/pytorch
     rm -f "$work/out.png"
     "$app" "$generator" "$work/out.png" 12 >"$work/run.log" 2>&1 || { cat "$work/run.log"; fail "$(basename "$app") on $generator"; }
     [[ $(head -c 8 "$work/out.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "$(basename "$app") wrote no PNG"
+    # The conditional checkpoint's class names (MNIST's digits) through both APIs.
+    [[ $generator != */run/* ]] || grep -q "; classes 0, 1, 2, 3, 4, 5, 6, 7, 8, 9$" "$work/run.log" ||
+      { cat "$work/run.log"; fail "$(basename "$app") did not list the class names"; }
   done
 done
 # Bad input through both APIs: a message and a non-zero exit.

@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
                                                                                      : (v + 1) * 127.5f);
     }
   const int ok = stbi_write_png(argv[2], w * n, h, 1, png, w * n);
-  printf("%s: %d samples, %dx%dx%d, nz %lld\n", argv[2], n, c, h, w, (long long)nz);
+  printf("%s: %d samples, %dx%dx%d, nz %lld", argv[2], n, c, h, w, (long long)nz);
+  for (int k = 0; k < classes; ++k) printf("%s%s", k ? ", " : "; classes ", gantry_generator_class_name(g, k));
+  printf("\n");
   gantry_generator_free(g);
   free(z), free(images), free(labels), free(png);
   return ok ? 0 : 1;

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
       }
   if (!stbi_write_png(argv[2], w * n, h, 1, png.data(), w * n))
     return std::fprintf(stderr, "cannot write %s\n", argv[2]), 1;
-  std::printf("%s: %d samples of %s on %s\n", argv[2], n, g->description().c_str(), g->device().c_str());
+  std::printf("%s: %d samples of %s on %s", argv[2], n, g->description().c_str(), g->device().c_str());
+  for (int k = 0; k < g->classes(); ++k) std::printf("%s%s", k ? ", " : "; classes ", g->class_name(k).c_str());
+  std::printf("\n");
   return 0;
 }

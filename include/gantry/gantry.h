@@ -27,6 +27,8 @@ void gantry_generator_free(gantry_generator* g);
 
 int64_t gantry_generator_nz(const gantry_generator* g);
 int gantry_generator_classes(const gantry_generator* g); /* 0: unconditional */
+/* The name of class k (a training folder's sub-folder, "0".."9" for MNIST); NULL when k is out of range. */
+const char* gantry_generator_class_name(const gantry_generator* g, int k);
 /* Image layout [channels, height, width], float32 values in [-1, 1]. */
 void gantry_generator_image_shape(const gantry_generator* g, int* channels, int* height, int* width);
 int gantry_generator_max_batch(const gantry_generator* g);

@@ -44,12 +44,15 @@ class Generator {
   Generator(const Generator&) = delete;
   Generator& operator=(const Generator&) = delete;
 
-  int64_t nz() const;       // latent length per image
-  int classes() const;      // conditional generators: number of classes; 0 otherwise
-  int channels() const;     // images are [channels, height, width], values in [−1, 1]
+  int64_t nz() const;    // latent length per image
+  int classes() const;   // conditional generators: number of classes; 0 otherwise
+  int channels() const;  // images are [channels, height, width], values in [−1, 1]
   int height() const;
   int width() const;
   int64_t image_floats() const { return int64_t(channels()) * height() * width(); }
+  // The name of class k in [0, classes()): the training folder's sub-folder
+  // ("0".."9" for MNIST); empty when k is out of range.
+  const std::string& class_name(int k) const;
   int max_batch() const;
   const std::string& description() const;  // one line: model, source, step
   const std::string& device() const;       // what runs it
