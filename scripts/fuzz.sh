@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of tests/fuzz (clang, ASan + UBSan, in
-# build/fuzz) and runs each one for SECONDS_PER_HARNESS seconds (default 21:
-# seven harnesses, about 2.5 minutes) from a copy of its seed corpus
+# build/fuzz) and runs each one for SECONDS_PER_HARNESS seconds (default 15:
+# seven harnesses, under 2 minutes) from a copy of its seed corpus
 # tests/fuzz/corpus/<target>/, then replays every file in
 # tests/fuzz/regressions/<target>/, with tests/fuzz/dict/<target>.dict (the
 # format's keywords) where there is one. A crash stops nothing else; the script
@@ -10,7 +10,7 @@
 # Usage: scripts/fuzz.sh [SECONDS_PER_HARNESS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-secs=${1:-21}
+secs=${1:-15}
 shift || true
 build=${GANTRY_FUZZ_BUILD:-build/fuzz}
 jobs=${GANTRY_JOBS:-$(nproc)}

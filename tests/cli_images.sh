@@ -31,7 +31,7 @@ refused() {  # refused NAME PATTERN ARGS...: expects exit 2 and PATTERN on stder
 [[ $(wc -l <"$work/corrupt.txt") -eq 3 ]] || fail "make_image_folder wrote no corrupt files"
 small=(--batch 8 --nz 8 --ngf 4 --ndf 4 --threads 2 --log-every 5 --sample-every 10)
 export GANTRY_CACHE_DIR=$work/cache
-run wgangp64 "$gantry" train --model wgangp64 --data "$work/faces" --out "$work/rgb" --steps 20 "${small[@]}"
+run wgangp64 "$gantry" train --model wgangp64 --data "$work/faces" --out "$work/rgb" --steps 20 --batch 4 "${small[@]:2}"
 grep -q "images (RGB) from $work/faces" "$work/wgangp64.log" || { cat "$work/wgangp64.log"; fail "no image-folder header"; }
 grep -q "^data cache: $work/cache/gantry-data-" "$work/wgangp64.log" || fail "no cache line"
 while read -r bad; do
@@ -42,15 +42,16 @@ python_free_png_check() {  # an RGB PNG: colour type 2 at byte 25
   [[ $(od -An -tu1 -j25 -N1 "$1" | tr -d ' ') == 2 ]]
 }
 python_free_png_check "$work/rgb/samples/latest.png" || fail "the wgangp64 sample grid is not RGB"
-ls "$work/cache"/gantry-data-*.u8 >/dev/null || fail "no complete cache after 160 rows of 63"
+ls "$work/cache"/gantry-data-*.u8 >/dev/null || fail "no complete cache after 400 rows of 62"
 
-# A second run reads the cache; a resumed run ends where a straight one does.
-run straight "$gantry" train --model wgangp64 --data "$work/faces" --out "$work/straight" --steps 12 "${small[@]}"
-grep -q "(reading)" "$work/straight.log" || { cat "$work/straight.log"; fail "the cache was not reused"; }
-run half "$gantry" train --model wgangp64 --data "$work/faces" --out "$work/resumed" --steps 5 "${small[@]}"
+# A resumed run ends where a straight one does (the straight run builds the
+# 28x28 cache, the others read it).
+run straight "$gantry" train --model dcgan28 --data "$work/faces" --out "$work/straight" --steps 12 "${small[@]}"
+run half "$gantry" train --model dcgan28 --data "$work/faces" --out "$work/resumed" --steps 5 "${small[@]}"
+grep -q "(reading)" "$work/half.log" || { cat "$work/half.log"; fail "the cache was not reused"; }
 run resume "$gantry" train --resume "$work/resumed" --data "$work/faces" --steps 12 --threads 2 --log-every 5 --sample-every 10
 cmp "$work/straight/checkpoint.safetensors" "$work/resumed/checkpoint.safetensors" ||
-  fail "a run resumed mid-epoch (step 5: position 200 of epochs of 62 rows) differs from the straight run"
+  fail "a run resumed mid-epoch (step 5: position 40 of epochs of 62 rows) differs from the straight run"
 
 # Conditional: classes from sub-folders, gray by default for gray files.
 "$make_folder" "$work/shapes" --classes "disc,square,bar" --per-class 20 --gray --min 16 --max 48 >/dev/null

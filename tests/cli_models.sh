@@ -16,7 +16,7 @@ fail() { echo "FAIL ($model): $*" >&2; exit 1; }
 for f in samples/step_000001.png samples/latest.png metrics.csv loss.png checkpoint.safetensors; do
   [[ -s $work/run/$f ]] || { cat "$work/log"; fail "missing $f"; }
 done
-"$gantry" sample --checkpoint "$work/run/checkpoint.safetensors" --grid "$work/grid.png" --raw-out "$work/s.npy" \
+"$gantry" sample --checkpoint "$work/run/checkpoint.safetensors" --n 8 --grid "$work/grid.png" --raw-out "$work/s.npy" \
   >"$work/log2" 2>&1 || { cat "$work/log2"; fail "sample exited non-zero"; }
 [[ -s $work/grid.png && -s $work/s.npy ]] || fail "sample wrote no grid or npy"
 if [[ $model != cgan32 ]]; then

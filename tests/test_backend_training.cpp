@@ -7,8 +7,9 @@
 // by 2·lr. Measured on lavapipe (dcgan28, 20 steps): 2e-7 at step 0, 4e-5 at
 // step 2, 1e-3 at step 8, then 1–3e-2. The stated tolerance for every metric
 // at step s: |gpu − cpu| ≤ min(1e-5·3^s, 5e-2)·(1 + |cpu|) — tight where it
-// checks the kernels, geometric growth after; the test prints every step's
-// largest difference and how much of the tolerance was used.
+// checks the kernels, geometric growth after (the cap from step 8 on, so
+// dcgan28's 12 steps check four at it); the test prints every step's largest
+// difference and how much of the tolerance was used.
 // wgangp28 exercises the gradient penalty's double backward on the backend;
 // cgan32 the conditional path; dcgan64 (one step at batch 2, whose arena is
 // over 128 MiB) a program larger than one storage-buffer binding on lavapipe
@@ -141,7 +142,7 @@ std::string run_name(const ::testing::TestParamInfo<std::tuple<BackendKind, Run>
 
 INSTANTIATE_TEST_SUITE_P(Models, TracksCpu,
                          ::testing::Combine(::testing::ValuesIn(gpu_backends()),
-                                            ::testing::Values(Run{"dcgan28", 20, 16, false},
+                                            ::testing::Values(Run{"dcgan28", 12, 16, false},
                                                               Run{"wgangp28", 4, 8, true}, Run{"cgan32", 4, 8, true},
                                                               Run{"dcgan64", 1, 2, false, int64_t(128) << 20, true})),
                          run_name);

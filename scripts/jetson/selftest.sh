@@ -5,8 +5,8 @@
 #    it cannot start, ./gantry-static (CPU only; any glibc, e.g. JetPack 5);
 # 2. gantry info;
 # 3. the golden suite (golden/conv_transpose2d) on every backend the board has;
-# 4. a 20-step training run of a narrow dcgan28 (16 feature maps, batch 8:
-#    every kernel of the model, little arithmetic) on the first GPU backend
+# 4. a 20-step (SELFTEST_STEPS) training run of a narrow dcgan28 (16 feature
+#    maps, batch 8: every kernel of the model, little arithmetic) on the first GPU backend
 #    (else the CPU), on MNIST_DIR when given, else on 256 random images made
 #    here (a check of the training path, not a model worth sampling);
 # 5. a sample grid from its checkpoint;
@@ -19,6 +19,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${SELFTEST_OUT:-$here/selftest-out}
+steps=${SELFTEST_STEPS:-20}
 golden=${SELFTEST_GOLDEN:-$here/golden/conv_transpose2d}
 data=${1:-}
 read -r -a run <<<"${GANTRY_RUN:-}"
@@ -82,7 +83,7 @@ if [[ -z $data ]]; then
     for i in $(seq 0 255); do printf "\\x0$((i % 10))"; done; } >"$data/train-labels-idx1-ubyte"
 fi
 check "train-$backend" g train --model dcgan28 --ngf 16 --ndf 16 --nz 16 --batch 8 --data "$data" --out "$out/run" \
-  --steps 20 --sample-every 20 --log-every 5 --backend "$backend"
+  --steps "$steps" --sample-every "$steps" --log-every 5 --backend "$backend"
 
 # 5. A sample grid from that checkpoint.
 check "sample-$backend" g sample --checkpoint "$out/run/checkpoint.safetensors" --n 64 --grid "$out/samples.png" \
