@@ -1,7 +1,12 @@
-// Blocked GEMM after the GotoBLAS layout (Goto & van de Geijn, "Anatomy of
-// High-Performance Matrix Multiplication", TOMS 2008): pack an MC×KC block of
-// A in MR-row panels and a KC×NC block of B in NR-column panels, then an
-// MR×NR register tile runs down KC. Plain C++ that compilers vectorize.
+// Blocked matrix product after the GotoBLAS layout (Goto & van de Geijn,
+// "Anatomy of High-Performance Matrix Multiplication", TOMS 2008): pack an
+// MC×KC block of A in MR-row panels and a KC×NC block of B in NR-column
+// panels, then an MR×NR register tile runs down KC. Packing reads A and B
+// through their index maps (gemm.h), which is what lets a convolution be one
+// product straight from its input: its column matrix exists a block at a time,
+// in the pack buffer. Plain C++ that compilers vectorize, and a NEON tile on
+// aarch64. This file is compiled with -ffp-contract=fast (CMakeLists.txt), so
+// the tile's multiply-adds are fused wherever the target has FMA.
 #include "engine/gemm.h"
 
 #include <algorithm>
@@ -16,31 +21,60 @@
 namespace gantry {
 namespace {
 
-constexpr int64_t MR = 4, NR = 16;  // register tile: 4 rows × 16 columns, two 8-float vectors per row
-constexpr int64_t MC = 64, NC = 256, KC = 128;
+// Register tile MR×NR: 6×16 on x86-64 (12 accumulators of the 16 AVX2
+// registers, as BLIS's Haswell kernel), 4×16 on aarch64 (the NEON tile below).
+// Blocks: A 132×256 and B 256×128 floats sit together in a 512 KiB L2; a
+// B panel (16 KiB) and an A panel in L1. MC covers 128 channels in one block.
+#if defined(__aarch64__)
+constexpr int64_t MR = 4;
+#else
+constexpr int64_t MR = 6;
+#endif
+constexpr int64_t NR = 16;
+constexpr int64_t MC = 132, NC = 128, KC = 256;
+static_assert(MC % MR == 0 && NC % NR == 0, "blocks are whole tiles");
 
-template <class T>
-__attribute__((always_inline)) inline void pack_a(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc,
-                                                  int64_t k0, int64_t kc, T* Ap) {
-  // Ap[panel][k][r] = op(A)[i0 + panel·MR + r][k0 + k], zero beyond mc.
-  for (int64_t p = 0; p < mc; p += MR)
-    for (int64_t k = 0; k < kc; ++k)
-      for (int64_t r = 0; r < MR; ++r) {
-        const int64_t i = i0 + p + r, kk = k0 + k;
-        *Ap++ = p + r < mc ? (trans ? A[kk * lda + i] : A[i * lda + kk]) : T(0);
-      }
+// Offsets of indices [i0, i0 + count) of a dimension laid out as `l`.
+void offsets(const Extent& e, const Layout& l, int64_t i0, int64_t count, int64_t* off) {
+  int64_t d2 = i0 % e.n[2], d1 = i0 / e.n[2] % e.n[1], d0 = i0 / e.n[2] / e.n[1];
+  int64_t at = d0 * l.s[0] + d1 * l.s[1] + d2 * l.s[2];
+  for (int64_t i = 0; i < count; ++i) {
+    off[i] = at;
+    at += l.s[2];
+    if (++d2 < e.n[2]) continue;  // odometer step
+    d2 = 0;
+    at += l.s[1] - e.n[2] * l.s[2];
+    if (++d1 < e.n[1]) continue;
+    d1 = 0;
+    at += l.s[0] - e.n[1] * l.s[1];
+  }
 }
 
+// Ap[panel][k][r] = A[row p + r][k], zero beyond mc.
 template <class T>
-__attribute__((always_inline)) inline void pack_b(bool trans, const T* B, int64_t ldb, int64_t j0, int64_t nc,
-                                                  int64_t k0, int64_t kc, T* Bp) {
-  // Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c], zero beyond nc.
-  for (int64_t p = 0; p < nc; p += NR)
+__attribute__((always_inline)) inline void pack_a(const T* a, const int64_t* rows, const int64_t* ks, int64_t mc,
+                                                  int64_t kc, T* Ap) {
+  for (int64_t p = 0; p < mc; p += MR)
     for (int64_t k = 0; k < kc; ++k)
-      for (int64_t c = 0; c < NR; ++c) {
-        const int64_t j = j0 + p + c, kk = k0 + k;
-        *Bp++ = p + c < nc ? (trans ? B[j * ldb + kk] : B[kk * ldb + j]) : T(0);
-      }
+      for (int64_t r = 0; r < MR; ++r) *Ap++ = p + r < mc ? a[rows[p + r] + ks[k]] : T(0);
+}
+
+// Bp[panel][k][c] = B[k][column p + c], zero beyond nc. A panel whose columns
+// are adjacent in memory (a convolution's images side by side in its input
+// copy, or a row-major B) is copied a row of NR at a time.
+template <class T>
+__attribute__((always_inline)) inline void pack_b(const T* b, const int64_t* ks, const int64_t* cols, int64_t kc,
+                                                  int64_t nc, T* Bp) {
+  for (int64_t p = 0; p < nc; p += NR) {
+    bool adjacent = p + NR <= nc;
+    for (int64_t c = 1; adjacent && c < NR; ++c) adjacent = cols[p + c] == cols[p] + c;
+    if (adjacent) {
+      for (int64_t k = 0; k < kc; ++k, Bp += NR) std::memcpy(Bp, b + ks[k] + cols[p], NR * sizeof(T));
+      continue;
+    }
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t c = 0; c < NR; ++c) *Bp++ = p + c < nc ? b[ks[k] + cols[p + c]] : T(0);
+  }
 }
 
 // The MR×NR tile in vector registers (GCC/Clang vector extensions: 32-byte
@@ -56,7 +90,7 @@ __attribute__((always_inline)) inline void micro_kernel(int64_t kc, const T* __r
     vec bv[V];
     for (int64_t j = 0; j < V; ++j) std::memcpy(&bv[j], b + j * L, sizeof(vec));
     for (int64_t r = 0; r < MR; ++r) {
-      const vec av = vec{} + a[r];
+      const vec av = a[r] - vec{};  // a broadcast (x − 0 is x, also for −0; 0 + x is not)
       for (int64_t j = 0; j < V; ++j) acc[r][j] += av * bv[j];
     }
   }
@@ -69,9 +103,7 @@ __attribute__((always_inline)) inline void micro_kernel(int64_t kc, const T* __r
 // vector registers; per k, one load of the 4 packed A values (one register,
 // since MR = 4), four loads of B and 16 FMAs, each taking its A value from a
 // lane (FMLA by element), so no broadcast instruction: 21 instructions for 64
-// multiply-adds, against 4 broadcasts + 32 FMUL/FADD in the generic kernel.
-// Same order of summation per output as the generic kernel, one rounding per
-// step instead of two.
+// multiply-adds. Same order of summation per output as the generic kernel.
 template <>
 __attribute__((always_inline)) inline void micro_kernel<float>(int64_t kc, const float* __restrict__ a,
                                                                const float* __restrict__ b, float (&c)[MR][NR]) {
@@ -95,10 +127,11 @@ __attribute__((always_inline)) inline void micro_kernel<float>(int64_t kc, const
 }
 #endif
 
-// One MC×NC tile of C over all of K. On x86-64 it is compiled twice — for the
-// baseline and for x86-64-v3 (AVX2, FMA) — and the loader picks the version
-// the CPU supports (GCC function multiversioning); the rest of gantry stays
-// baseline, so one binary runs on any x86-64 machine. ARM's NEON is baseline.
+// One MC×NC tile of C over all of K, summed in a tile buffer and written once.
+// On x86-64 it is compiled twice — for the baseline and for x86-64-v3 (AVX2,
+// FMA) — and the loader picks the version the CPU supports (GCC function
+// multiversioning); the rest of gantry stays baseline, so one binary runs on
+// any x86-64 machine. ARM's NEON is baseline.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define GANTRY_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
@@ -106,41 +139,52 @@ __attribute__((always_inline)) inline void micro_kernel<float>(int64_t kc, const
 #endif
 
 template <class T>
-struct GemmArgs {
-  bool trans_a, trans_b, accumulate;
-  int64_t M, N, K, lda, ldb, ldc, tiles_n;
-  const T *A, *B;
-  T* C;
-};
-
-template <class T>
-__attribute__((always_inline)) inline void gemm_tile_body(const GemmArgs<T>& g, int64_t t) {
+__attribute__((always_inline)) inline void tile_body(const Product<T>& p, int64_t tiles_n, int64_t t) {
   alignas(64) T Ap[MC * KC];
   alignas(64) T Bp[KC * NC];
-  const int64_t i0 = (t / g.tiles_n) * MC, j0 = (t % g.tiles_n) * NC;
-  const int64_t mc = std::min(MC, g.M - i0), nc = std::min(NC, g.N - j0);
-  if (g.K == 0 && !g.accumulate)
-    for (int64_t i = 0; i < mc; ++i) std::fill(g.C + (i0 + i) * g.ldc + j0, g.C + (i0 + i) * g.ldc + j0 + nc, T(0));
-  for (int64_t k0 = 0; k0 < g.K; k0 += KC) {
-    const int64_t kc = std::min(KC, g.K - k0);
-    pack_a(g.trans_a, g.A, g.lda, i0, mc, k0, kc, Ap);
-    pack_b(g.trans_b, g.B, g.ldb, j0, nc, k0, kc, Bp);
-    const bool overwrite = k0 == 0 && !g.accumulate;
+  alignas(64) T Ct[MC * NC];
+  int64_t a_rows[MC], c_rows[MC], b_cols[NC], c_cols[NC], a_ks[KC], b_ks[KC];
+  const int64_t M = p.m.size(), N = p.n.size(), K = p.k.size();
+  const int64_t i0 = (t / tiles_n) * MC, j0 = (t % tiles_n) * NC;
+  const int64_t mc = std::min(MC, M - i0), nc = std::min(NC, N - j0);
+  offsets(p.m, p.a_m, i0, mc, a_rows);
+  offsets(p.m, p.c_m, i0, mc, c_rows);
+  offsets(p.n, p.b_n, j0, nc, b_cols);
+  offsets(p.n, p.c_n, j0, nc, c_cols);
+  if (K == 0)
+    for (int64_t r = 0; r < mc; ++r) std::fill(Ct + r * NC, Ct + r * NC + nc, T(0));
+  for (int64_t k0 = 0; k0 < K; k0 += KC) {
+    const int64_t kc = std::min(KC, K - k0);
+    offsets(p.k, p.a_k, k0, kc, a_ks);
+    offsets(p.k, p.b_k, k0, kc, b_ks);
+    pack_a(p.a, a_rows, a_ks, mc, kc, Ap);
+    pack_b(p.b, b_ks, b_cols, kc, nc, Bp);
     for (int64_t ip = 0; ip < mc; ip += MR)
       for (int64_t jp = 0; jp < nc; jp += NR) {
         T c[MR][NR];
         micro_kernel(kc, Ap + ip * kc, Bp + jp * kc, c);
         const int64_t mr = std::min(MR, mc - ip), nr = std::min(NR, nc - jp);
         for (int64_t r = 0; r < mr; ++r) {
-          T* crow = g.C + (i0 + ip + r) * g.ldc + j0 + jp;
-          for (int64_t j = 0; j < nr; ++j) crow[j] = overwrite ? c[r][j] : crow[j] + c[r][j];
+          T* ct = Ct + (ip + r) * NC + jp;
+          for (int64_t j = 0; j < nr; ++j) ct[j] = k0 == 0 ? c[r][j] : ct[j] + c[r][j];
         }
       }
   }
+  for (int64_t r = 0; r < mc; ++r) {
+    T* crow = p.c + c_rows[r];
+    const T* ct = Ct + r * NC;
+    if (p.accumulate) {
+      for (int64_t j = 0; j < nc; ++j) crow[c_cols[j]] += ct[j];
+    } else {
+      for (int64_t j = 0; j < nc; ++j) crow[c_cols[j]] = ct[j];
+    }
+  }
 }
 
-GANTRY_MULTIVERSION void gemm_tile(const GemmArgs<float>& g, int64_t t) { gemm_tile_body(g, t); }
-GANTRY_MULTIVERSION void gemm_tile(const GemmArgs<double>& g, int64_t t) { gemm_tile_body(g, t); }
+GANTRY_MULTIVERSION void product_tile(const Product<float>& p, int64_t tiles_n, int64_t t) { tile_body(p, tiles_n, t); }
+GANTRY_MULTIVERSION void product_tile(const Product<double>& p, int64_t tiles_n, int64_t t) {
+  tile_body(p, tiles_n, t);
+}
 
 }  // namespace
 
@@ -148,22 +192,44 @@ const char* gemm_kernel() {
 #if defined(__aarch64__)
   return "aarch64 NEON FMA, 4x16 tile";
 #elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-  return __builtin_cpu_supports("x86-64-v3") ? "x86-64-v3 (AVX2), 4x16 tile" : "x86-64 baseline (SSE2), 4x16 tile";
+  return __builtin_cpu_supports("x86-64-v3") ? "x86-64-v3 (AVX2, FMA), 6x16 tile" : "x86-64 baseline (SSE2), 6x16 tile";
 #else
-  return "generic vector code, 4x16 tile";
+  return "generic vector code, 6x16 tile";
 #endif
+}
+
+template <class T>
+void product(ThreadPool& pool, const Product<T>& p) {
+  const int64_t M = p.m.size(), N = p.n.size();
+  if (M == 0 || N == 0) return;
+  const int64_t tiles_m = (M + MC - 1) / MC, tiles_n = (N + NC - 1) / NC;
+  pool.parallel_for(tiles_m * tiles_n, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) product_tile(p, tiles_n, t);
+  });
 }
 
 template <class T>
 void gemm(ThreadPool& pool, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
           const T* B, int64_t ldb, T* C, int64_t ldc, bool accumulate) {
-  const int64_t tiles_m = (M + MC - 1) / MC, tiles_n = (N + NC - 1) / NC;
-  const GemmArgs<T> g{trans_a, trans_b, accumulate, M, N, K, lda, ldb, ldc, tiles_n, A, B, C};
-  pool.parallel_for(tiles_m * tiles_n, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) gemm_tile(g, t);
-  });
+  Product<T> p;
+  p.m.n[2] = M;
+  p.n.n[2] = N;
+  p.k.n[2] = K;
+  p.a = A;
+  p.a_m.s[2] = trans_a ? 1 : lda;
+  p.a_k.s[2] = trans_a ? lda : 1;
+  p.b = B;
+  p.b_k.s[2] = trans_b ? 1 : ldb;
+  p.b_n.s[2] = trans_b ? ldb : 1;
+  p.c = C;
+  p.c_m.s[2] = ldc;
+  p.c_n.s[2] = 1;
+  p.accumulate = accumulate;
+  product(pool, p);
 }
 
+template void product<float>(ThreadPool&, const Product<float>&);
+template void product<double>(ThreadPool&, const Product<double>&);
 template void gemm<float>(ThreadPool&, bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
                           int64_t, float*, int64_t, bool);
 template void gemm<double>(ThreadPool&, bool, bool, int64_t, int64_t, int64_t, const double*, int64_t, const double*,

@@ -1,8 +1,9 @@
-// Cache-blocked matrix product for the CPU backend, written here (no external
-// BLAS): C[M,N] = op(A)[M,K] · op(B)[K,N] (+ C when accumulating), row-major
-// with leading dimensions, op(X) = X or Xᵀ. Blocks of C are split across the
-// pool; each element is summed over K in a fixed order, so the result does not
-// depend on the number of threads.
+// Cache-blocked matrix products for the CPU backend, written here (no external
+// BLAS). product() multiplies matrices that are seen through index maps, so a
+// convolution runs as one product straight from its input (an implicit GEMM:
+// no column matrix) and writes its output in place; gemm() is the plain
+// row-major case. Blocks of C are split across the pool; each element is
+// summed over K in a fixed order, so results do not depend on the thread count.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,38 @@ namespace gantry {
 
 class ThreadPool;
 
+// How one dimension of a product is laid out in a matrix: index
+// i = (d0·n1 + d1)·n2 + d2 (the sizes n[] belong to the dimension) lies at
+// offset d0·s[0] + d1·s[1] + d2·s[2] from the matrix's base. A row-major
+// [M, K] matrix: rows {0, 0, lda}, columns {0, 0, 1} with sizes {1, 1, M} and
+// {1, 1, K}; a convolution's pixels (oh, ow, image) in a [C, H, W, N] copy of
+// its input: sizes {Ho, Wo, N}, strides {s·W·N, s·N, 1}. Strides may be negative.
+struct Extent {
+  int64_t n[3] = {1, 1, 1};
+  int64_t size() const { return n[0] * n[1] * n[2]; }
+};
+struct Layout {
+  int64_t s[3] = {0, 0, 0};
+};
+
+// C[m, n] = Σ_k A[m, k]·B[k, n], or C[m, n] + that sum when accumulating.
+template <class T>
+struct Product {
+  Extent m, n, k;
+  const T* a;
+  Layout a_m, a_k;
+  const T* b;
+  Layout b_k, b_n;
+  T* c;
+  Layout c_m, c_n;
+  bool accumulate = false;
+};
+
+template <class T>
+void product(ThreadPool& pool, const Product<T>& p);
+
+// C[M,N] = op(A)[M,K] · op(B)[K,N] (+ C when accumulating), row-major with
+// leading dimensions, op(X) = X or Xᵀ.
 template <class T>
 void gemm(ThreadPool& pool, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,  //
           const T* A, int64_t lda,                                                        // A: [M, K] or [K, M]

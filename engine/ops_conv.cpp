@@ -1,11 +1,14 @@
 // Convolution family, PyTorch semantics (torch.nn.functional.conv2d and
 // conv_transpose2d: stride, padding, output_padding, dilation, groups, bias).
-// CPU kernels are GEMM-based: conv2d = im2col + GEMM; conv_transpose2d =
-// GEMM (Wᵀ·x) + col2im, the scatter form of a transposed convolution;
-// conv2d_grad_weight = im2col + GEMM with dy. The three ops are closed under
-// differentiation: each one's gradients are made of the other two.
+// CPU kernels are implicit GEMMs (engine/gemm.h) read straight from a copy
+// of the input (below); conv_transpose2d runs by output phase. The three ops
+// are closed under differentiation: each one's gradients are made of the
+// other two.
 //   x: [N, C_in, H, W]   conv2d w: [C_out, C_in/G, kH, kW]
 //   conv_transpose2d w: [C_in, C_out/G, kH, kW]   bias: [C_out]
+#include <algorithm>
+#include <numeric>
+
 #include "engine/gemm.h"
 #include "engine/kernel_util.h"
 #include "engine/ops.h"
@@ -66,23 +69,73 @@ Attrs back_to(const Attrs& at, const Shape& x, const Shape& dy, int kh, int kw) 
   return b;
 }
 
-// col[(c·kH + i)·kW + j][oh·Wo + ow] = x[c][oh·s − p + i·d][ow·s − p + j·d] (0 outside)
+// The CPU kernels run every convolution as matrix products read straight
+// from a copy of the input with the images last, [C, Hp, Wp, N], framed by
+// the zero padding the taps reach (an implicit GEMM: gemm.h): the NR columns
+// of a packing panel are NR images at one pixel, adjacent in memory, so the
+// column matrix is never built and its panels are copied, not gathered. One
+// pass over the input for the copy, against kH·kW/stride² passes for im2col.
+struct Frame {
+  int64_t lo[2] = {0, 0}, size[2] = {0, 0};  // padding before, framed size: rows, columns
+};
+
+// xs[c][lo₀ + h][lo₁ + w][n] = x[n][c][h][w], zero elsewhere in the frame.
 template <class T>
-void im2col(ThreadPool& pool, const T* x, int64_t C, int64_t H, int64_t W, int kh, int kw, const Attrs& a, int64_t Ho,
-            int64_t Wo, T* col) {
-  pool.parallel_for(C * kh * kw, 1, [&](int64_t r0, int64_t r1) {
+void images_last(ThreadPool& pool, const T* x, const Shape& s, const Frame& f, T* xs) {
+  const int64_t N = s[0], C = s[1], H = s[2], W = s[3], Hp = f.size[0], Wp = f.size[1];
+  pool.parallel_for(C * Hp, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t c = r / (kh * kw), i = r / kw % kh, j = r % kw;
-      T* dst = col + r * Ho * Wo;
-      for (int64_t oh = 0; oh < Ho; ++oh) {
-        const int64_t ih = oh * a.conv.stride[0] - a.conv.padding[0] + i * a.conv.dilation[0];
-        for (int64_t ow = 0; ow < Wo; ++ow) {
-          const int64_t iw = ow * a.conv.stride[1] - a.conv.padding[1] + j * a.conv.dilation[1];
-          *dst++ = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[(c * H + ih) * W + iw] : T(0);
+      const int64_t c = r / Hp, h = r % Hp - f.lo[0];
+      T* dst = xs + r * Wp * N;
+      if (h < 0 || h >= H) {
+        std::fill(dst, dst + Wp * N, T(0));
+        continue;
+      }
+      for (int64_t wp = 0; wp < Wp; ++wp, dst += N) {
+        const int64_t w = wp - f.lo[1];
+        if (w < 0 || w >= W) {
+          std::fill(dst, dst + N, T(0));
+          continue;
         }
+        for (int64_t n = 0; n < N; ++n) dst[n] = x[((n * C + c) * H + h) * W + w];
       }
     }
   });
+}
+
+// The frame a convolution's taps reach: rows oh·s − p + i·d for oh < out, i < k.
+Frame conv_frame(const Shape& x, const Shape& y, int kh, int kw, const ConvOptions& o) {
+  Frame f;
+  const int k[2] = {kh, kw};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t last = (y[2 + i] - 1) * o.stride[i] - o.padding[i] + (k[i] - 1) * int64_t(o.dilation[i]);
+    f.lo[i] = o.padding[i];
+    f.size[i] = o.padding[i] + std::max(x[2 + i], last + 1);
+  }
+  return f;
+}
+
+// A transposed convolution by output phase: along one axis the outputs
+// oh ≡ first (mod s) take the taps i = tap0 + t·tap_step (those with
+// i·d ≡ oh + p, mod s) from input rows ih = (oh + p − i·d)/s = q + e0 − t·e_step,
+// oh = first + q·s. Each phase pair is a small dense convolution: no
+// scattered adds and no taps that only hit zeros between input pixels.
+struct Phase {
+  int64_t first = 0, count = 0;              // outputs first + q·s, q < count
+  int64_t tap0 = 0, tap_step = 1, taps = 0;  // kernel rows
+  int64_t e0 = 0, e_step = 0;                // input rows
+};
+
+Phase phase_of(int r, int64_t out, int k, int s, int p, int d) {
+  Phase ph;
+  ph.first = ((r - p) % s + s) % s;
+  ph.count = ph.first < out ? (out - ph.first + s - 1) / s : 0;
+  ph.tap_step = s / std::gcd(s, d);
+  while (ph.tap0 < ph.tap_step && (ph.tap0 * d - r) % s != 0) ++ph.tap0;
+  if (ph.tap0 < ph.tap_step && ph.tap0 < k) ph.taps = (k - 1 - ph.tap0) / ph.tap_step + 1;
+  ph.e0 = (ph.first + p - ph.tap0 * d) / s;  // exact: first + p ≡ tap0·d (mod s)
+  ph.e_step = ph.tap_step * d / s;
+  return ph;
 }
 
 template <class T>
@@ -118,21 +171,35 @@ void conv2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool
   if (has_bias(n) && need[2]) dx[2] = reduce_sum(g, dy, axes({0, 2, 3}));
 }
 int64_t conv2d_scratch(const Graph& g, const Node& n) {
-  const Shape& w = input_shape(g, n, 1);
-  return w[1] * w[2] * w[3] * n.shape[2] * n.shape[3];
+  const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
+  const Frame f = conv_frame(x, n.shape, int(w[2]), int(w[3]), n.attrs.conv);
+  return x[0] * x[1] * f.size[0] * f.size[1];
 }
+// y[n][o][oh][ow] = Σ_(c,i,j) w[o][c][i][j] · xs[c][oh·s + i·d][ow·s + j·d][n], per group.
 template <class T>
 void conv2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
-  const Attrs& at = a.node->attrs;
-  const int64_t G = at.conv.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = y[2] * y[3];
-  for (int64_t n = 0; n < x[0]; ++n)
-    for (int64_t gr = 0; gr < G; ++gr) {
-      im2col(pool, a.in[0] + (n * x[1] + gr * Cg) * x[2] * x[3], Cg, x[2], x[3], int(w[2]), int(w[3]), at, y[2], y[3],
-             a.scratch);
-      gemm(pool, false, false, Og, P, K, a.in[1] + gr * Og * K, K, a.scratch, P, a.out + (n * y[1] + gr * Og) * P, P,
-           false);
-    }
+  const ConvOptions& o = a.node->attrs.conv;
+  const Frame f = conv_frame(x, y, int(w[2]), int(w[3]), o);
+  images_last(pool, a.in[0], x, f, a.scratch);
+  const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = y[2] * y[3];
+  const int64_t row = f.size[1] * N, plane = f.size[0] * row;
+  for (int64_t gr = 0; gr < G; ++gr) {
+    Product<T> p;
+    p.m.n[2] = Og;
+    p.k = Extent{{Cg, w[2], w[3]}};
+    p.n = Extent{{y[2], y[3], N}};
+    p.a = a.in[1] + gr * Og * K;
+    p.a_m.s[2] = K;
+    p.a_k = Layout{{w[2] * w[3], w[3], 1}};
+    p.b = a.scratch + gr * Cg * plane;
+    p.b_k = Layout{{plane, o.dilation[0] * row, o.dilation[1] * N}};
+    p.b_n = Layout{{o.stride[0] * row, o.stride[1] * N, 1}};
+    p.c = a.out + gr * Og * P;
+    p.c_m.s[2] = P;
+    p.c_n = Layout{{y[3], 1, y[1] * P}};
+    product(pool, p);
+  }
   if (a.n_in > 2) add_bias(pool, a.in[2], y[0], y[1], P, a.out);
 }
 
@@ -162,42 +229,119 @@ void conv_transpose2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::v
   if (need[1]) dx[1] = conv2d_grad_weight(g, dy, input_of(n, 0), int(w[2]), int(w[3]), o);
   if (has_bias(n) && need[2]) dx[2] = reduce_sum(g, dy, axes({0, 2, 3}));
 }
+// How the CPU runs a transposed convolution: by phase, from an input copy in
+// `frame`; or, when the phases would mostly multiply the zeros around a small
+// input (a generator's 1×1 → k×k first layer: k² taps per output, one of them
+// real), as one product into columns [C_out/G·kH·kW, H·W·N] and a col2im.
+struct TransposedPlan {
+  bool by_phase = true;
+  Frame frame;
+  int64_t scratch = 0;  // elements: the input copy, then the columns
+};
+TransposedPlan plan_transposed(const Shape& x, const Shape& w, const Shape& y, const ConvOptions& o) {
+  TransposedPlan t;
+  int64_t phase_taps[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    int64_t lo = 0, top = x[2 + i] - 1;
+    for (int r = 0; r < o.stride[i]; ++r) {
+      const Phase ph = phase_of(r, y[2 + i], int(w[2 + i]), o.stride[i], o.padding[i], o.dilation[i]);
+      if (ph.count == 0 || ph.taps == 0) continue;
+      phase_taps[i] += ph.count * ph.taps;
+      lo = std::max(lo, (ph.taps - 1) * ph.e_step - ph.e0);
+      top = std::max(top, ph.count - 1 + ph.e0);
+    }
+    t.frame.lo[i] = lo;
+    t.frame.size[i] = lo + top + 1;
+  }
+  t.by_phase = phase_taps[0] * phase_taps[1] <= 2 * x[2] * w[2] * x[3] * w[3];
+  if (!t.by_phase) t.frame = Frame{{0, 0}, {x[2], x[3]}};
+  t.scratch = x[0] * x[1] * t.frame.size[0] * t.frame.size[1];
+  if (!t.by_phase) t.scratch += w[1] * w[2] * w[3] * x[2] * x[3] * x[0];
+  return t;
+}
 int64_t conv_transpose2d_scratch(const Graph& g, const Node& n) {
-  const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
-  return w[1] * w[2] * w[3] * x[2] * x[3];
+  return plan_transposed(input_shape(g, n, 0), input_shape(g, n, 1), n.shape, n.attrs.conv).scratch;
 }
 template <class T>
 void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
-  const Attrs& at = a.node->attrs;
-  const int64_t G = at.conv.groups, Cg = x[1] / G, Og = w[1], kh = w[2], kw = w[3];
-  const int64_t R = Og * kh * kw, Pin = x[2] * x[3], Pout = y[2] * y[3];
-  for (int64_t n = 0; n < x[0]; ++n)
+  const ConvOptions& o = a.node->attrs.conv;
+  const TransposedPlan plan = plan_transposed(x, w, y, o);
+  images_last(pool, a.in[0], x, plan.frame, a.scratch);
+  const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[1], kh = w[2], kw = w[3], Pout = y[2] * y[3];
+  const int64_t row = plan.frame.size[1] * N, plane = plan.frame.size[0] * row;
+  if (plan.by_phase) {
+    for (int rh = 0; rh < o.stride[0]; ++rh)
+      for (int rw = 0; rw < o.stride[1]; ++rw) {
+        const Phase ph = phase_of(rh, y[2], int(kh), o.stride[0], o.padding[0], o.dilation[0]);
+        const Phase pw = phase_of(rw, y[3], int(kw), o.stride[1], o.padding[1], o.dilation[1]);
+        if (ph.count == 0 || pw.count == 0) continue;
+        if (ph.taps == 0 || pw.taps == 0) {  // outputs no tap reaches
+          for (int64_t nc = 0; nc < N * y[1]; ++nc)
+            for (int64_t q = 0; q < ph.count; ++q)
+              for (int64_t v = 0; v < pw.count; ++v)
+                a.out[nc * Pout + (ph.first + q * o.stride[0]) * y[3] + pw.first + v * o.stride[1]] = T(0);
+          continue;
+        }
+        // y[n][o][first + q·s][…] = Σ_(c,t,u) w[c][o][tap0 + t·step][…] · xs[c][lo + q + e0 − t·e_step][…][n]
+        for (int64_t gr = 0; gr < G; ++gr) {
+          Product<T> p;
+          p.m.n[2] = Og;
+          p.k = Extent{{Cg, ph.taps, pw.taps}};
+          p.n = Extent{{ph.count, pw.count, N}};
+          p.a = a.in[1] + gr * Cg * Og * kh * kw + ph.tap0 * kw + pw.tap0;
+          p.a_m.s[2] = kh * kw;
+          p.a_k = Layout{{Og * kh * kw, ph.tap_step * kw, pw.tap_step}};
+          p.b = a.scratch + gr * Cg * plane + (plan.frame.lo[0] + ph.e0) * row + (plan.frame.lo[1] + pw.e0) * N;
+          p.b_k = Layout{{plane, -ph.e_step * row, -pw.e_step * N}};
+          p.b_n = Layout{{row, N, 1}};
+          p.c = a.out + gr * Og * Pout + ph.first * y[3] + pw.first;
+          p.c_m.s[2] = Pout;
+          p.c_n = Layout{{o.stride[0] * y[3], o.stride[1], y[1] * Pout}};
+          product(pool, p);
+        }
+      }
+  } else {
+    T* col = a.scratch + N * x[1] * x[2] * x[3];
+    const int64_t R = Og * kh * kw, Pin = x[2] * x[3];
     for (int64_t gr = 0; gr < G; ++gr) {
-      // col[(co·kH + i)·kW + j][pin] = Σ_ci w[ci][co][i][j] · x[ci][pin]
-      gemm(pool, true, false, R, Pin, Cg, a.in[1] + gr * Cg * R, R, a.in[0] + (n * x[1] + gr * Cg) * Pin, Pin,
-           a.scratch, Pin, false);
-      // col2im: y[co][ih·s − p + i·d][iw·s − p + j·d] += col[...][ih·W + iw]; one thread per output channel.
-      T* yg = a.out + (n * y[1] + gr * Og) * Pout;
-      pool.parallel_for(Og, 1, [&](int64_t c0, int64_t c1) {
-        for (int64_t co = c0; co < c1; ++co) {
-          T* yc = yg + co * Pout;
+      // col[(o·kH + i)·kW + j][pin·N + n] = Σ_c w[c][o][i][j] · x[n][c][pin]
+      Product<T> p;
+      p.m.n[2] = R;
+      p.k.n[2] = Cg;
+      p.n.n[2] = Pin * N;
+      p.a = a.in[1] + gr * Cg * R;
+      p.a_m.s[2] = 1;
+      p.a_k.s[2] = R;
+      p.b = a.scratch + gr * Cg * Pin * N;
+      p.b_k.s[2] = Pin * N;
+      p.b_n.s[2] = 1;
+      p.c = col;
+      p.c_m.s[2] = Pin * N;
+      p.c_n.s[2] = 1;
+      product(pool, p);
+      // col2im: y[n][o][ih·s − p + i·d][iw·s − p + j·d] += col[…]; one thread per output plane, fixed order.
+      pool.parallel_for(Og * N, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t co = t / N, n = t % N;
+          T* yc = a.out + (n * y[1] + gr * Og + co) * Pout;
           std::fill(yc, yc + Pout, T(0));
           for (int64_t i = 0; i < kh; ++i)
             for (int64_t j = 0; j < kw; ++j) {
-              const T* col = a.scratch + ((co * kh + i) * kw + j) * Pin;
+              const T* cr = col + ((co * kh + i) * kw + j) * Pin * N + n;
               for (int64_t ih = 0; ih < x[2]; ++ih) {
-                const int64_t oh = ih * at.conv.stride[0] - at.conv.padding[0] + i * at.conv.dilation[0];
+                const int64_t oh = ih * o.stride[0] - o.padding[0] + i * o.dilation[0];
                 if (oh < 0 || oh >= y[2]) continue;
                 for (int64_t iw = 0; iw < x[3]; ++iw) {
-                  const int64_t ow = iw * at.conv.stride[1] - at.conv.padding[1] + j * at.conv.dilation[1];
-                  if (ow >= 0 && ow < y[3]) yc[oh * y[3] + ow] += col[ih * x[3] + iw];
+                  const int64_t ow = iw * o.stride[1] - o.padding[1] + j * o.dilation[1];
+                  if (ow >= 0 && ow < y[3]) yc[oh * y[3] + ow] += cr[(ih * x[3] + iw) * N];
                 }
               }
             }
         }
       });
     }
+  }
   if (a.n_in > 2) add_bias(pool, a.in[2], y[0], y[1], Pout, a.out);
 }
 
@@ -230,22 +374,44 @@ void conv2d_grad_weight_vjp(Graph& g, const Node& n, Value, Value G, const std::
   if (need[1]) dx[1] = crop(g, conv2d(g, input_of(n, 0), G, Value{}, at.conv), dy[2], dy[3]);
 }
 int64_t conv2d_grad_weight_scratch(const Graph& g, const Node& n) {
-  const Shape& dy = input_shape(g, n, 1);
-  return n.shape[1] * n.shape[2] * n.shape[3] * dy[2] * dy[3];
+  const Shape &x = input_shape(g, n, 0), &dy = input_shape(g, n, 1);
+  const Frame f = conv_frame(x, dy, n.attrs.kernel[0], n.attrs.kernel[1], n.attrs.conv);
+  return x[0] * x[1] * f.size[0] * f.size[1] + dy.numel();
 }
+// dw[o][c][i][j] = Σ_(oh,ow,n) xs[c][oh·s + i·d][ow·s + j·d][n] · dy[n][o][oh][ow], per group: the
+// product dwᵀ[(c,i,j), o] over all pixels of all images, with dy copied channels last.
 template <class T>
 void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &dy = *a.in_shape[1], &w = a.node->shape;
-  const Attrs& at = a.node->attrs;
-  const int64_t G = at.conv.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = dy[2] * dy[3];
-  for (int64_t n = 0; n < x[0]; ++n)
-    for (int64_t gr = 0; gr < G; ++gr) {
-      im2col(pool, a.in[0] + (n * x[1] + gr * Cg) * x[2] * x[3], Cg, x[2], x[3], int(w[2]), int(w[3]), at, dy[2], dy[3],
-             a.scratch);
-      // dw_g[Og, K] (+)= dy_g[Og, P] · colᵀ[P, K], images summed in order.
-      gemm(pool, false, true, Og, K, P, a.in[1] + (n * dy[1] + gr * Og) * P, P, a.scratch, P, a.out + gr * Og * K, K,
-           n > 0);
-    }
+  const ConvOptions& o = a.node->attrs.conv;
+  const Frame f = conv_frame(x, dy, int(w[2]), int(w[3]), o);
+  const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], C = dy[1];
+  const int64_t row = f.size[1] * N, plane = f.size[0] * row, P = dy[2] * dy[3];
+  T* xs = a.scratch;
+  T* dyt = xs + x[1] * plane;
+  images_last(pool, a.in[0], x, f, xs);
+  // dyt[pixel][n][o] = dy[n][o][pixel]
+  pool.parallel_for(P, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t px = p0; px < p1; ++px)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c) dyt[(px * N + n) * C + c] = a.in[1][(n * C + c) * P + px];
+  });
+  for (int64_t gr = 0; gr < G; ++gr) {
+    Product<T> p;
+    p.m = Extent{{Cg, w[2], w[3]}};
+    p.k = Extent{{dy[2], dy[3], N}};
+    p.n.n[2] = Og;
+    p.a = xs + gr * Cg * plane;
+    p.a_m = Layout{{plane, o.dilation[0] * row, o.dilation[1] * N}};
+    p.a_k = Layout{{o.stride[0] * row, o.stride[1] * N, 1}};
+    p.b = dyt + gr * Og;
+    p.b_k = Layout{{dy[3] * N * C, N * C, C}};
+    p.b_n.s[2] = 1;
+    p.c = a.out + gr * Og * K;
+    p.c_m = Layout{{w[2] * w[3], w[3], 1}};
+    p.c_n.s[2] = K;
+    product(pool, p);
+  }
 }
 
 // ---- matmul: op(a)[M, K] · op(b)[K, N]

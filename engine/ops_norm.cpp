@@ -27,10 +27,8 @@ std::string check_norm_axes(const Shape& x, uint32_t mask) {
 template <class T>
 void group_moments(const ReduceIndex& r, const T* x, int64_t o, double eps, double& mean, double& rstd) {
   const int64_t base = r.base(o);
-  double s = 0, ss = 0;
-  r.for_each(base, [&](int64_t off) { s += x[off]; });
-  mean = s / double(r.inner);
-  r.for_each(base, [&](int64_t off) { ss += (x[off] - mean) * (x[off] - mean); });
+  mean = r.sum(base, [&](int64_t off) { return double(x[off]); }) / double(r.inner);
+  const double ss = r.sum(base, [&](int64_t off) { return (x[off] - mean) * (x[off] - mean); });
   rstd = 1.0 / std::sqrt(ss / double(r.inner) + eps);
 }
 
@@ -109,11 +107,8 @@ void normalize_backward_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool
   pool.parallel_for(r.outer, 1, [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       const int64_t base = r.base(o);
-      double s1 = 0, s2 = 0;
-      r.for_each(base, [&](int64_t off) {
-        s1 += dy[off];
-        s2 += double(dy[off]) * xh[off];
-      });
+      const double s1 = r.sum(base, [&](int64_t off) { return double(dy[off]); });
+      const double s2 = r.sum(base, [&](int64_t off) { return double(dy[off]) * xh[off]; });
       const double m1 = s1 / double(r.inner), m2 = s2 / double(r.inner), rv = rs[o];
       r.for_each(base, [&](int64_t off) { a.out[off] = T(rv * (dy[off] - m1 - xh[off] * m2)); });
     }

@@ -60,9 +60,8 @@ void reduce_sum_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) 
   const T* x = a.in[0];
   pool.parallel_for(r.outer, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, r.inner)), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
-      double acc = 0;  // the reference accumulates in double: it is the yardstick for the GPU backends
-      r.for_each(r.base(o), [&](int64_t off) { acc += x[off]; });
-      a.out[o] = T(acc);
+      // The reference accumulates in double: it is the yardstick for the GPU backends.
+      a.out[o] = T(r.sum(r.base(o), [&](int64_t off) { return double(x[off]); }));
     }
   });
 }
