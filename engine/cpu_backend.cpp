@@ -27,6 +27,11 @@ CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vec
     args_.push_back(a);
   }
   if (poison_dead_) {
+    // Every transient starts as NaN too, so an output element a kernel never writes shows.
+    for (int32_t i = 0; i < g.size(); ++i)
+      if (g.node(i).op != Op::leaf && plan_.offset[i] >= 0)
+        std::fill(at(plan_.offset[i]), at(plan_.offset[i]) + g.node(i).shape.numel(),
+                  std::numeric_limits<T>::quiet_NaN());
     dies_after_.resize(plan_.schedule.size());
     for (int32_t i = 0; i < g.size(); ++i)
       if (g.node(i).op != Op::leaf && plan_.offset[i] >= 0 && size_t(plan_.last_use[i]) < plan_.schedule.size())

@@ -14,8 +14,9 @@ namespace gantry {
 
 struct CpuOptions {
   int threads = 0;
-  // Test aid: after each node, fill tensors that just died with NaN, to prove
-  // that the planner never lets a live tensor share bytes with a dead one.
+  // Test aid: transients start as NaN (a kernel must write every output
+  // element) and, after each node, tensors that just died are filled with NaN,
+  // to prove that the planner never lets a live tensor share bytes with a dead one.
   bool poison_dead = false;
   bool profile = false;  // see CompileOptions::profile
 };

@@ -59,22 +59,25 @@ __attribute__((always_inline)) inline void pack_a(const T* a, const int64_t* row
       for (int64_t r = 0; r < MR; ++r) *Ap++ = p + r < mc ? a[rows[p + r] + ks[k]] : T(0);
 }
 
-// Bp[panel][k][c] = B[k][column p + c], zero beyond nc. A panel whose columns
-// are adjacent in memory (a convolution's images side by side in its input
-// copy, or a row-major B) is copied a row of NR at a time.
+// Whether B's columns cols[0, NR) are adjacent in memory (a convolution's
+// images side by side in its input copy, or a row-major B).
+inline bool adjacent(const int64_t* cols, int64_t nr) {
+  bool yes = nr == NR;
+  for (int64_t c = 1; yes && c < NR; ++c) yes = cols[c] == cols[0] + c;
+  return yes;
+}
+
+// Bp[k][c] = B[k][column c] for one panel, zero beyond nr; adjacent columns
+// are copied a row of NR at a time.
 template <class T>
 __attribute__((always_inline)) inline void pack_b(const T* b, const int64_t* ks, const int64_t* cols, int64_t kc,
-                                                  int64_t nc, T* Bp) {
-  for (int64_t p = 0; p < nc; p += NR) {
-    bool adjacent = p + NR <= nc;
-    for (int64_t c = 1; adjacent && c < NR; ++c) adjacent = cols[p + c] == cols[p] + c;
-    if (adjacent) {
-      for (int64_t k = 0; k < kc; ++k, Bp += NR) std::memcpy(Bp, b + ks[k] + cols[p], NR * sizeof(T));
-      continue;
-    }
-    for (int64_t k = 0; k < kc; ++k)
-      for (int64_t c = 0; c < NR; ++c) *Bp++ = p + c < nc ? b[ks[k] + cols[p + c]] : T(0);
+                                                  int64_t nr, T* Bp) {
+  if (adjacent(cols, nr)) {
+    for (int64_t k = 0; k < kc; ++k, Bp += NR) std::memcpy(Bp, b + ks[k] + cols[0], NR * sizeof(T));
+    return;
   }
+  for (int64_t k = 0; k < kc; ++k)
+    for (int64_t c = 0; c < NR; ++c) *Bp++ = c < nr ? b[ks[k] + cols[c]] : T(0);
 }
 
 // The MR×NR tile in vector registers (GCC/Clang vector extensions: 32-byte
@@ -127,6 +130,35 @@ __attribute__((always_inline)) inline void micro_kernel<float>(int64_t kc, const
 }
 #endif
 
+// A product with at most MR rows (a convolution to one channel) would pack
+// each B panel for a single use; instead B is read once in place, one row
+// (k) at a time across the tile — a few streams the prefetcher follows, where
+// the tile's k rows at once are hundreds — and added into Ct[r][·] by k in
+// order (the same order as the tile's accumulators).
+template <class T>
+__attribute__((always_inline)) inline void rank_updates(const T* b, const int64_t* ks, const int64_t* cols, const T* Ap,
+                                                        int64_t mc, int64_t kc, int64_t nc, bool first, T* Ct) {
+  T row[NC];
+  bool adj[NC / NR];
+  for (int64_t j = 0; j < nc; j += NR) adj[j / NR] = adjacent(cols + j, std::min(NR, nc - j));
+  if (first)
+    for (int64_t r = 0; r < mc; ++r) std::fill(Ct + r * NC, Ct + r * NC + nc, T(0));
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* bk = b + ks[k];
+    for (int64_t j = 0; j < nc; j += NR)
+      if (adj[j / NR]) {
+        std::memcpy(row + j, bk + cols[j], NR * sizeof(T));
+      } else {
+        for (int64_t c = j; c < std::min(nc, j + NR); ++c) row[c] = bk[cols[c]];
+      }
+    for (int64_t r = 0; r < mc; ++r) {
+      const T a = Ap[k * MR + r];
+      T* ct = Ct + r * NC;
+      for (int64_t j = 0; j < nc; ++j) ct[j] += a * row[j];
+    }
+  }
+}
+
 // One MC×NC tile of C over all of K, summed in a tile buffer and written once.
 // On x86-64 it is compiled twice — for the baseline and for x86-64-v3 (AVX2,
 // FMA) — and the loader picks the version the CPU supports (GCC function
@@ -158,7 +190,11 @@ __attribute__((always_inline)) inline void tile_body(const Product<T>& p, int64_
     offsets(p.k, p.a_k, k0, kc, a_ks);
     offsets(p.k, p.b_k, k0, kc, b_ks);
     pack_a(p.a, a_rows, a_ks, mc, kc, Ap);
-    pack_b(p.b, b_ks, b_cols, kc, nc, Bp);
+    if (mc <= MR) {  // one panel of A: B read once, row by row, in place
+      rank_updates(p.b, b_ks, b_cols, Ap, mc, kc, nc, k0 == 0, Ct);
+      continue;
+    }
+    for (int64_t jp = 0; jp < nc; jp += NR) pack_b(p.b, b_ks, b_cols + jp, kc, std::min(NR, nc - jp), Bp + jp * kc);
     for (int64_t ip = 0; ip < mc; ip += MR)
       for (int64_t jp = 0; jp < nc; jp += NR) {
         T c[MR][NR];

@@ -70,35 +70,31 @@ Attrs back_to(const Attrs& at, const Shape& x, const Shape& dy, int kh, int kw) 
 }
 
 // The CPU kernels run every convolution as matrix products read straight
-// from a copy of the input with the images last, [C, Hp, Wp, N], framed by
-// the zero padding the taps reach (an implicit GEMM: gemm.h): the NR columns
-// of a packing panel are NR images at one pixel, adjacent in memory, so the
-// column matrix is never built and its panels are copied, not gathered. One
-// pass over the input for the copy, against kH·kW/stride² passes for im2col.
+// from a copy of the input with channels and images last, [Hp, Wp, C, N],
+// framed by the zero padding the taps reach (an implicit GEMM: gemm.h). A
+// packing panel is then NR images at one pixel, adjacent in memory, and the
+// K rows of one tap are consecutive channels, N floats apart: the column
+// matrix is never built and its panels are copied from a few streams, not
+// gathered. One pass over the input for the copy, against kH·kW/stride²
+// passes for im2col.
 struct Frame {
   int64_t lo[2] = {0, 0}, size[2] = {0, 0};  // padding before, framed size: rows, columns
 };
 
-// xs[c][lo₀ + h][lo₁ + w][n] = x[n][c][h][w], zero elsewhere in the frame.
+// xs[lo₀ + h][lo₁ + w][c][n] = x[n][c][h][w], zero elsewhere in the frame.
 template <class T>
-void images_last(ThreadPool& pool, const T* x, const Shape& s, const Frame& f, T* xs) {
-  const int64_t N = s[0], C = s[1], H = s[2], W = s[3], Hp = f.size[0], Wp = f.size[1];
-  pool.parallel_for(C * Hp, 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t c = r / Hp, h = r % Hp - f.lo[0];
-      T* dst = xs + r * Wp * N;
-      if (h < 0 || h >= H) {
-        std::fill(dst, dst + Wp * N, T(0));
+void channels_images_last(ThreadPool& pool, const T* x, const Shape& s, const Frame& f, T* xs) {
+  const int64_t N = s[0], C = s[1], H = s[2], W = s[3], Wp = f.size[1];
+  pool.parallel_for(f.size[0] * Wp, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t px = p0; px < p1; ++px) {
+      const int64_t h = px / Wp - f.lo[0], w = px % Wp - f.lo[1];
+      T* dst = xs + px * C * N;
+      if (h < 0 || h >= H || w < 0 || w >= W) {
+        std::fill(dst, dst + C * N, T(0));
         continue;
       }
-      for (int64_t wp = 0; wp < Wp; ++wp, dst += N) {
-        const int64_t w = wp - f.lo[1];
-        if (w < 0 || w >= W) {
-          std::fill(dst, dst + N, T(0));
-          continue;
-        }
-        for (int64_t n = 0; n < N; ++n) dst[n] = x[((n * C + c) * H + h) * W + w];
-      }
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t n = 0; n < N; ++n) dst[c * N + n] = x[((n * C + c) * H + h) * W + w];
     }
   });
 }
@@ -113,6 +109,26 @@ Frame conv_frame(const Shape& x, const Shape& y, int kh, int kw, const ConvOptio
     f.size[i] = o.padding[i] + std::max(x[2 + i], last + 1);
   }
   return f;
+}
+
+// The columns of a convolution's product are its output pixels (rows, cols)
+// of every image: input strides in[] and output strides out[] per (row, col,
+// image). Images innermost makes a B panel NR images at one pixel, adjacent
+// in the input copy (copied, not gathered), but C's columns then land an
+// image apart; with few terms per output (K < M: a first layer on one
+// channel) the stores cost more than the packing, so pixels go innermost.
+template <class T>
+void pixel_columns(Product<T>& p, int64_t rows, int64_t cols, int64_t images, const int64_t (&in)[3],
+                   const int64_t (&out)[3]) {
+  if (p.k.size() >= p.m.size()) {
+    p.n = Extent{{rows, cols, images}};
+    p.b_n = Layout{{in[0], in[1], in[2]}};
+    p.c_n = Layout{{out[0], out[1], out[2]}};
+  } else {
+    p.n = Extent{{images, rows, cols}};
+    p.b_n = Layout{{in[2], in[0], in[1]}};
+    p.c_n = Layout{{out[2], out[0], out[1]}};
+  }
 }
 
 // A transposed convolution by output phase: along one axis the outputs
@@ -175,29 +191,27 @@ int64_t conv2d_scratch(const Graph& g, const Node& n) {
   const Frame f = conv_frame(x, n.shape, int(w[2]), int(w[3]), n.attrs.conv);
   return x[0] * x[1] * f.size[0] * f.size[1];
 }
-// y[n][o][oh][ow] = Σ_(c,i,j) w[o][c][i][j] · xs[c][oh·s + i·d][ow·s + j·d][n], per group.
+// y[n][o][oh][ow] = Σ_(i,j,c) w[o][c][i][j] · xs[oh·s + i·d][ow·s + j·d][c][n], per group.
 template <class T>
 void conv2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
   const ConvOptions& o = a.node->attrs.conv;
   const Frame f = conv_frame(x, y, int(w[2]), int(w[3]), o);
-  images_last(pool, a.in[0], x, f, a.scratch);
+  channels_images_last(pool, a.in[0], x, f, a.scratch);
   const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = y[2] * y[3];
-  const int64_t row = f.size[1] * N, plane = f.size[0] * row;
+  const int64_t pixel = x[1] * N, row = f.size[1] * pixel;
   for (int64_t gr = 0; gr < G; ++gr) {
     Product<T> p;
     p.m.n[2] = Og;
-    p.k = Extent{{Cg, w[2], w[3]}};
-    p.n = Extent{{y[2], y[3], N}};
+    p.k = Extent{{w[2], w[3], Cg}};
     p.a = a.in[1] + gr * Og * K;
     p.a_m.s[2] = K;
-    p.a_k = Layout{{w[2] * w[3], w[3], 1}};
-    p.b = a.scratch + gr * Cg * plane;
-    p.b_k = Layout{{plane, o.dilation[0] * row, o.dilation[1] * N}};
-    p.b_n = Layout{{o.stride[0] * row, o.stride[1] * N, 1}};
+    p.a_k = Layout{{w[3], 1, w[2] * w[3]}};
+    p.b = a.scratch + gr * Cg * N;
+    p.b_k = Layout{{o.dilation[0] * row, o.dilation[1] * pixel, N}};
     p.c = a.out + gr * Og * P;
     p.c_m.s[2] = P;
-    p.c_n = Layout{{y[3], 1, y[1] * P}};
+    pixel_columns(p, y[2], y[3], N, {o.stride[0] * row, o.stride[1] * pixel, 1}, {y[3], 1, y[1] * P});
     product(pool, p);
   }
   if (a.n_in > 2) add_bias(pool, a.in[2], y[0], y[1], P, a.out);
@@ -267,9 +281,9 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
   const ConvOptions& o = a.node->attrs.conv;
   const TransposedPlan plan = plan_transposed(x, w, y, o);
-  images_last(pool, a.in[0], x, plan.frame, a.scratch);
+  channels_images_last(pool, a.in[0], x, plan.frame, a.scratch);
   const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[1], kh = w[2], kw = w[3], Pout = y[2] * y[3];
-  const int64_t row = plan.frame.size[1] * N, plane = plan.frame.size[0] * row;
+  const int64_t pixel = x[1] * N, row = plan.frame.size[1] * pixel;
   if (plan.by_phase) {
     for (int rh = 0; rh < o.stride[0]; ++rh)
       for (int rw = 0; rw < o.stride[1]; ++rw) {
@@ -283,21 +297,19 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
                 a.out[nc * Pout + (ph.first + q * o.stride[0]) * y[3] + pw.first + v * o.stride[1]] = T(0);
           continue;
         }
-        // y[n][o][first + q·s][…] = Σ_(c,t,u) w[c][o][tap0 + t·step][…] · xs[c][lo + q + e0 − t·e_step][…][n]
+        // y[n][o][first + q·s][…] = Σ_(t,u,c) w[c][o][tap0 + t·step][…] · xs[lo + q + e0 − t·e_step][…][c][n]
         for (int64_t gr = 0; gr < G; ++gr) {
           Product<T> p;
           p.m.n[2] = Og;
-          p.k = Extent{{Cg, ph.taps, pw.taps}};
-          p.n = Extent{{ph.count, pw.count, N}};
+          p.k = Extent{{ph.taps, pw.taps, Cg}};
           p.a = a.in[1] + gr * Cg * Og * kh * kw + ph.tap0 * kw + pw.tap0;
           p.a_m.s[2] = kh * kw;
-          p.a_k = Layout{{Og * kh * kw, ph.tap_step * kw, pw.tap_step}};
-          p.b = a.scratch + gr * Cg * plane + (plan.frame.lo[0] + ph.e0) * row + (plan.frame.lo[1] + pw.e0) * N;
-          p.b_k = Layout{{plane, -ph.e_step * row, -pw.e_step * N}};
-          p.b_n = Layout{{row, N, 1}};
+          p.a_k = Layout{{ph.tap_step * kw, pw.tap_step, Og * kh * kw}};
+          p.b = a.scratch + gr * Cg * N + (plan.frame.lo[0] + ph.e0) * row + (plan.frame.lo[1] + pw.e0) * pixel;
+          p.b_k = Layout{{-ph.e_step * row, -pw.e_step * pixel, N}};
           p.c = a.out + gr * Og * Pout + ph.first * y[3] + pw.first;
           p.c_m.s[2] = Pout;
-          p.c_n = Layout{{o.stride[0] * y[3], o.stride[1], y[1] * Pout}};
+          pixel_columns(p, ph.count, pw.count, N, {row, pixel, 1}, {o.stride[0] * y[3], o.stride[1], y[1] * Pout});
           product(pool, p);
         }
       }
@@ -309,16 +321,16 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
       Product<T> p;
       p.m.n[2] = R;
       p.k.n[2] = Cg;
-      p.n.n[2] = Pin * N;
+      p.n = Extent{{1, Pin, N}};
       p.a = a.in[1] + gr * Cg * R;
       p.a_m.s[2] = 1;
       p.a_k.s[2] = R;
-      p.b = a.scratch + gr * Cg * Pin * N;
-      p.b_k.s[2] = Pin * N;
-      p.b_n.s[2] = 1;
+      p.b = a.scratch + gr * Cg * N;
+      p.b_k.s[2] = N;
+      p.b_n = Layout{{0, pixel, 1}};
       p.c = col;
       p.c_m.s[2] = Pin * N;
-      p.c_n.s[2] = 1;
+      p.c_n = Layout{{0, N, 1}};
       product(pool, p);
       // col2im: y[n][o][ih·s − p + i·d][iw·s − p + j·d] += col[…]; one thread per output plane, fixed order.
       pool.parallel_for(Og * N, 1, [&](int64_t t0, int64_t t1) {
@@ -378,7 +390,7 @@ int64_t conv2d_grad_weight_scratch(const Graph& g, const Node& n) {
   const Frame f = conv_frame(x, dy, n.attrs.kernel[0], n.attrs.kernel[1], n.attrs.conv);
   return x[0] * x[1] * f.size[0] * f.size[1] + dy.numel();
 }
-// dw[o][c][i][j] = Σ_(oh,ow,n) xs[c][oh·s + i·d][ow·s + j·d][n] · dy[n][o][oh][ow], per group: the
+// dw[o][c][i][j] = Σ_(oh,ow,n) xs[oh·s + i·d][ow·s + j·d][c][n] · dy[n][o][oh][ow], per group: the
 // product dwᵀ[(c,i,j), o] over all pixels of all images, with dy copied channels last.
 template <class T>
 void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
@@ -386,10 +398,10 @@ void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool
   const ConvOptions& o = a.node->attrs.conv;
   const Frame f = conv_frame(x, dy, int(w[2]), int(w[3]), o);
   const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], C = dy[1];
-  const int64_t row = f.size[1] * N, plane = f.size[0] * row, P = dy[2] * dy[3];
+  const int64_t pixel = x[1] * N, row = f.size[1] * pixel, P = dy[2] * dy[3];
   T* xs = a.scratch;
-  T* dyt = xs + x[1] * plane;
-  images_last(pool, a.in[0], x, f, xs);
+  T* dyt = xs + f.size[0] * row;
+  channels_images_last(pool, a.in[0], x, f, xs);
   // dyt[pixel][n][o] = dy[n][o][pixel]
   pool.parallel_for(P, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t px = p0; px < p1; ++px)
@@ -398,17 +410,17 @@ void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool
   });
   for (int64_t gr = 0; gr < G; ++gr) {
     Product<T> p;
-    p.m = Extent{{Cg, w[2], w[3]}};
+    p.m = Extent{{w[2], w[3], Cg}};
     p.k = Extent{{dy[2], dy[3], N}};
     p.n.n[2] = Og;
-    p.a = xs + gr * Cg * plane;
-    p.a_m = Layout{{plane, o.dilation[0] * row, o.dilation[1] * N}};
-    p.a_k = Layout{{o.stride[0] * row, o.stride[1] * N, 1}};
+    p.a = xs + gr * Cg * N;
+    p.a_m = Layout{{o.dilation[0] * row, o.dilation[1] * pixel, N}};
+    p.a_k = Layout{{o.stride[0] * row, o.stride[1] * pixel, 1}};
     p.b = dyt + gr * Og;
     p.b_k = Layout{{dy[3] * N * C, N * C, C}};
     p.b_n.s[2] = 1;
     p.c = a.out + gr * Og * K;
-    p.c_m = Layout{{w[2] * w[3], w[3], 1}};
+    p.c_m = Layout{{w[3], 1, w[2] * w[3]}};
     p.c_n.s[2] = K;
     product(pool, p);
   }

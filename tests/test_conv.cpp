@@ -1,8 +1,16 @@
-// conv2d and conv_transpose2d (GEMM kernels, float32) against direct
-// definitions written here in double: the gather form for conv2d and the
-// scatter form for the transposed convolution (each input pixel spreads a
-// kernel-weighted copy into the output). Also: results are bit-identical run
-// to run and across thread counts.
+// conv2d, conv_transpose2d and conv2d_grad_weight (implicit-GEMM kernels,
+// float32) against direct definitions written here in double: the gather form
+// for conv2d, the scatter form for the transposed convolution (each input
+// pixel spreads a kernel-weighted copy into the output) and the sum over
+// images and pixels for the weight gradient. The cases reach every path of
+// the CPU kernels: images innermost (batches of 16 and more, and not a
+// multiple of 16) and pixels innermost (K < M), one output channel (B read in
+// place), transposed convolutions by phase — with phases no tap reaches
+// (stride > kernel, dilation sharing a factor with the stride) — and through
+// columns (1×1 and 2×2 inputs), channel counts across the GEMM's blocks.
+// Transients start as NaN (CpuOptions::poison_dead), so an output element a
+// kernel never writes fails the comparison. Also: results are bit-identical
+// run to run and across thread counts.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -42,6 +50,13 @@ const ConvCase kCases[] = {
     {2, 8, 4, 4, 4, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, true},     // DCGAN's k4 s2 p1
     {2, 5, 11, 13, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, false},  // 1×1 kernel, off tile sizes
     {1, 2, 3, 3, 2, 3, 3, 1, 1, 0, 1, 2, 2, 1, 1, 1, false},    // dilation > stride allows output_padding 1
+    {17, 3, 6, 5, 5, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, true},    // 17 images: a panel across two pixels
+    {32, 1, 8, 8, 7, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, true},    // one input channel: K < M, pixels innermost
+    {20, 6, 5, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, true},    // one output channel
+    {3, 4, 4, 5, 6, 2, 2, 3, 3, 0, 1, 1, 1, 2, 2, 1, false},    // stride 3 > k 2: outputs no tap reaches
+    {2, 4, 5, 5, 4, 3, 3, 2, 2, 2, 1, 2, 2, 1, 1, 1, true},     // dilation 2 with stride 2
+    {16, 10, 2, 2, 6, 5, 5, 1, 1, 0, 0, 1, 1, 1, 0, 0, true},   // 2×2 → 6×6 through columns
+    {4, 9, 3, 3, 140, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, false},  // 140 channels: two row blocks
 };
 
 // out[n][co][oh][ow] = b[co] + Σ x[n][ci][oh·s − p + i·d][ow·s − p + j·d] · w[co][ci − g·Cg][i][j]
@@ -109,7 +124,7 @@ std::vector<float> run(const ConvCase& c, bool transposed, const std::vector<flo
   const Value y = transposed ? conv_transpose2d(g, x, w, b, options(c)) : conv2d(g, x, w, b, options(c));
   EXPECT_TRUE(g.ok()) << describe(c) << ": " << g.status().message();
   if (!g.ok()) return {};
-  auto p = CpuProgram<float>::compile(g, {y}, CpuOptions{threads, false});
+  auto p = CpuProgram<float>::compile(g, {y}, CpuOptions{threads, true});
   EXPECT_TRUE(p.ok());
   EXPECT_TRUE((*p)->write(x, xv.data(), int64_t(xv.size())).ok());
   EXPECT_TRUE((*p)->write(w, wv.data(), int64_t(wv.size())).ok());
@@ -148,7 +163,64 @@ void check(bool transposed) {
   }
 }
 
+// dw[co][ci][i][j] = Σ_(n,oh,ow) x[n][g·Cg + ci][oh·s − p + i·d][ow·s − p + j·d] · dy[n][co][oh][ow]
+std::vector<double> grad_weight_direct(const ConvCase& c, const std::vector<float>& x, const std::vector<float>& dy,
+                                       int Ho, int Wo) {
+  const int Cg = c.Cin / c.groups, Og = c.Cout / c.groups;
+  std::vector<double> dw(size_t(c.Cout) * Cg * c.kh * c.kw, 0.0);
+  for (int co = 0; co < c.Cout; ++co)
+    for (int ci = 0; ci < Cg; ++ci)
+      for (int i = 0; i < c.kh; ++i)
+        for (int j = 0; j < c.kw; ++j) {
+          double acc = 0;
+          for (int n = 0; n < c.N; ++n)
+            for (int oh = 0; oh < Ho; ++oh)
+              for (int ow = 0; ow < Wo; ++ow) {
+                const int ih = oh * c.sh - c.ph + i * c.dh, iw = ow * c.sw - c.pw + j * c.dw;
+                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                acc += double(x[((size_t(n) * c.Cin + (co / Og) * Cg + ci) * c.H + ih) * c.W + iw]) *
+                       dy[((size_t(n) * c.Cout + co) * Ho + oh) * Wo + ow];
+              }
+          dw[((size_t(co) * Cg + ci) * c.kh + i) * c.kw + j] = acc;
+        }
+  return dw;
+}
+
+std::vector<float> run_grad_weight(const ConvCase& c, const std::vector<float>& xv, const std::vector<float>& dyv,
+                                   int Ho, int Wo, int threads) {
+  Graph g;
+  const Value x = g.input(Shape{c.N, c.Cin, c.H, c.W}, "x"), dy = g.input(Shape{c.N, c.Cout, Ho, Wo}, "dy");
+  const Value dw = conv2d_grad_weight(g, x, dy, c.kh, c.kw, options(c));
+  EXPECT_TRUE(g.ok()) << describe(c) << ": " << g.status().message();
+  if (!g.ok()) return {};
+  auto p = CpuProgram<float>::compile(g, {dw}, CpuOptions{threads, true});
+  EXPECT_TRUE(p.ok());
+  EXPECT_TRUE((*p)->write(x, xv.data(), int64_t(xv.size())).ok());
+  EXPECT_TRUE((*p)->write(dy, dyv.data(), int64_t(dyv.size())).ok());
+  EXPECT_TRUE((*p)->step({}).ok());
+  std::vector<float> out(size_t(g.shape(dw).numel()));
+  EXPECT_TRUE((*p)->read(dw, out.data(), int64_t(out.size())).ok());
+  return out;
+}
+
 TEST(Conv, Conv2dMatchesDirectDefinition) { check(false); }
+TEST(Conv, Conv2dGradWeightMatchesDirectDefinition) {
+  std::mt19937 rng(9);
+  for (const ConvCase& c : kCases) {
+    const int Ho = (c.H + 2 * c.ph - c.dh * (c.kh - 1) - 1) / c.sh + 1,
+              Wo = (c.W + 2 * c.pw - c.dw * (c.kw - 1) - 1) / c.sw + 1;
+    if (Ho < 1 || Wo < 1) continue;
+    const auto xv = random_values(size_t(c.N) * c.Cin * c.H * c.W, rng),
+               dyv = random_values(size_t(c.N) * c.Cout * Ho * Wo, rng);
+    const auto dw1 = run_grad_weight(c, xv, dyv, Ho, Wo, 1), dw2 = run_grad_weight(c, xv, dyv, Ho, Wo, 2);
+    EXPECT_EQ(dw1, dw2) << describe(c) << ": 1 and 2 threads differ";
+    const auto ref = grad_weight_direct(c, xv, dyv, Ho, Wo);
+    ASSERT_EQ(dw1.size(), ref.size());
+    const double K = double(c.N) * Ho * Wo;  // terms per output
+    for (size_t e = 0; e < ref.size(); ++e)
+      ASSERT_NEAR(dw1[e], ref[e], 1e-6 * (K + 1) + 1e-6 * std::abs(ref[e])) << describe(c) << " at element " << e;
+  }
+}
 TEST(Conv, ConvTranspose2dMatchesScatterDefinition) { check(true); }
 
 }  // namespace
