@@ -148,7 +148,7 @@ Task make_task(const Layer& l, int pass, uint32_t seed) {
     t.in = {operand(l, DNNL_ARG_SRC, l.x), operand(l, DNNL_ARG_DIFF_DST, l.y)};
     t.out = operand(l, DNNL_ARG_DIFF_WEIGHTS, l.w, true);
   }
-  uint32_t r = seed * 2654435761u + 1;  // xorshift32 (Marsaglia 2003): uniform in [-1, 1), cheap for large weights
+  uint32_t r = seed * 2654435761u | 1;  // xorshift32 (Marsaglia 2003): uniform in [-1, 1), cheap for large weights
   for (Tensor& x : t.in)
     for (x.data.resize(size_t(x.shape.numel())); float& v : x.data) {
       r ^= r << 13, r ^= r >> 17, r ^= r << 5;
