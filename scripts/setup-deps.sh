@@ -10,7 +10,10 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build git ca-certificates
       libgtest-dev googletest libbenchmark-dev libstb-dev nodejs npm
       libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools spirv-tools
-      clang libclang-rt-14-dev llvm clang-format pkg-config)
+      clang libclang-rt-14-dev llvm clang-format pkg-config
+      # Benchmark tooling only: oneDNN, the per-layer reference of bench/conv_layers.cpp
+      # (gantry_conv_bench); never linked into gantry or its libraries.
+      libdnnl-dev)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -qx 'install ok installed'; }
 
