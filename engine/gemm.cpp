@@ -82,22 +82,36 @@ __attribute__((always_inline)) inline void pack_b(const T* b, const int64_t* ks,
 
 // The MR×NR tile in vector registers (GCC/Clang vector extensions: 32-byte
 // vectors become one AVX register, two SSE or NEON registers), a broadcast of
-// each A value times the NR-wide row of B per k.
+// each A value times the NR-wide row of B per k; the sum over this K block
+// then goes to ct (row stride NC), stored on the first block, added after.
+// The first k initializes the accumulators (a·b rounds as 0 + a·b does).
 template <class T>
 __attribute__((always_inline)) inline void micro_kernel(int64_t kc, const T* __restrict__ a, const T* __restrict__ b,
-                                                        T (&c)[MR][NR]) {
+                                                        T* __restrict__ ct, bool first) {
   typedef T vec __attribute__((vector_size(32)));
   constexpr int64_t L = 32 / sizeof(T), V = NR / L;
-  vec acc[MR][V] = {};
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    vec bv[V];
+  vec acc[MR][V], bv[V];
+  for (int64_t j = 0; j < V; ++j) std::memcpy(&bv[j], b + j * L, sizeof(vec));
+  for (int64_t r = 0; r < MR; ++r)
+    for (int64_t j = 0; j < V; ++j) acc[r][j] = (a[r] - vec{}) * bv[j];  // x − 0 is x, also for −0; 0 + x is not
+  for (int64_t k = 1; k < kc; ++k) {
+    a += MR, b += NR;
     for (int64_t j = 0; j < V; ++j) std::memcpy(&bv[j], b + j * L, sizeof(vec));
     for (int64_t r = 0; r < MR; ++r) {
-      const vec av = a[r] - vec{};  // a broadcast (x − 0 is x, also for −0; 0 + x is not)
+      const vec av = a[r] - vec{};  // a broadcast
       for (int64_t j = 0; j < V; ++j) acc[r][j] += av * bv[j];
     }
   }
-  for (int64_t r = 0; r < MR; ++r) std::memcpy(c[r], acc[r], sizeof(acc[r]));
+  for (int64_t r = 0; r < MR; ++r)
+    for (int64_t j = 0; j < V; ++j) {
+      T* dst = ct + r * NC + j * L;
+      if (!first) {
+        vec old;
+        std::memcpy(&old, dst, sizeof(vec));
+        acc[r][j] += old;
+      }
+      std::memcpy(dst, &acc[r][j], sizeof(vec));
+    }
 }
 
 #if defined(__aarch64__)
@@ -109,7 +123,8 @@ __attribute__((always_inline)) inline void micro_kernel(int64_t kc, const T* __r
 // multiply-adds. Same order of summation per output as the generic kernel.
 template <>
 __attribute__((always_inline)) inline void micro_kernel<float>(int64_t kc, const float* __restrict__ a,
-                                                               const float* __restrict__ b, float (&c)[MR][NR]) {
+                                                               const float* __restrict__ b, float* __restrict__ ct,
+                                                               bool first) {
   static_assert(MR == 4 && NR == 16, "the NEON tile is 4 rows (one register of A) by 16 columns (4 registers)");
   float32x4_t acc[MR][4];
   for (auto& row : acc)
@@ -126,7 +141,10 @@ __attribute__((always_inline)) inline void micro_kernel<float>(int64_t kc, const
 #undef GANTRY_NEON_ROW
   }
   for (int64_t r = 0; r < MR; ++r)
-    for (int64_t j = 0; j < 4; ++j) vst1q_f32(c[r] + 4 * j, acc[r][j]);
+    for (int64_t j = 0; j < 4; ++j) {
+      float* dst = ct + r * NC + 4 * j;
+      vst1q_f32(dst, first ? acc[r][j] : vaddq_f32(vld1q_f32(dst), acc[r][j]));
+    }
 }
 #endif
 
@@ -159,7 +177,35 @@ __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_
   }
 }
 
-// One MC×NC tile of C over all of K, summed in a tile buffer and written once.
+// How C is cut into tiles of mb×nb (at most MC×NC). A product of fewer than
+// kMinTiles full blocks is cut finer — columns first, in whole register
+// tiles — so that small layers (a 1×1 output over a batch) still spread over
+// the threads. A function of the shape only: the sums, and so the results,
+// never depend on the thread count.
+struct Tiling {
+  int64_t mb = MC, nb = NC, tiles_m = 0, tiles_n = 0;
+};
+constexpr int64_t kMinTiles = 8;
+Tiling tiling(int64_t M, int64_t N) {
+  Tiling g;
+  auto count = [&] {
+    g.tiles_m = (M + g.mb - 1) / g.mb;
+    g.tiles_n = (N + g.nb - 1) / g.nb;
+    return g.tiles_m * g.tiles_n;
+  };
+  while (count() < kMinTiles && (g.nb > NR || g.mb > MR)) {
+    if (g.nb > NR && N > g.nb / 2) {
+      g.nb = (g.nb / 2 + NR - 1) / NR * NR;
+    } else if (g.mb > MR && M > g.mb / 2) {
+      g.mb = (g.mb / 2 + MR - 1) / MR * MR;
+    } else {
+      break;
+    }
+  }
+  return g;
+}
+
+// One mb×nb tile of C over all of K, summed in a tile buffer and written once.
 // On x86-64 it is compiled twice — for the baseline and for x86-64-v3 (AVX2,
 // FMA) — and the loader picks the version the CPU supports (GCC function
 // multiversioning); the rest of gantry stays baseline, so one binary runs on
@@ -171,14 +217,14 @@ __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_
 #endif
 
 template <class T>
-__attribute__((always_inline)) inline void tile_body(const Product<T>& p, int64_t tiles_n, int64_t t) {
+__attribute__((always_inline)) inline void tile_body(const Product<T>& p, const Tiling& g, int64_t t) {
   alignas(64) T Ap[MC * KC];
   alignas(64) T Bp[KC * NC];
   alignas(64) T Ct[MC * NC];
   int64_t a_rows[MC], c_rows[MC], b_cols[NC], c_cols[NC], a_ks[KC], b_ks[KC];
   const int64_t M = p.m.size(), N = p.n.size(), K = p.k.size();
-  const int64_t i0 = (t / tiles_n) * MC, j0 = (t % tiles_n) * NC;
-  const int64_t mc = std::min(MC, M - i0), nc = std::min(NC, N - j0);
+  const int64_t i0 = (t / g.tiles_n) * g.mb, j0 = (t % g.tiles_n) * g.nb;
+  const int64_t mc = std::min(g.mb, M - i0), nc = std::min(g.nb, N - j0);
   offsets(p.m, p.a_m, i0, mc, a_rows);
   offsets(p.m, p.c_m, i0, mc, c_rows);
   offsets(p.n, p.b_n, j0, nc, b_cols);
@@ -196,31 +242,32 @@ __attribute__((always_inline)) inline void tile_body(const Product<T>& p, int64_
     }
     for (int64_t jp = 0; jp < nc; jp += NR) pack_b(p.b, b_ks, b_cols + jp, kc, std::min(NR, nc - jp), Bp + jp * kc);
     for (int64_t ip = 0; ip < mc; ip += MR)
-      for (int64_t jp = 0; jp < nc; jp += NR) {
-        T c[MR][NR];
-        micro_kernel(kc, Ap + ip * kc, Bp + jp * kc, c);
-        const int64_t mr = std::min(MR, mc - ip), nr = std::min(NR, nc - jp);
-        for (int64_t r = 0; r < mr; ++r) {
-          T* ct = Ct + (ip + r) * NC + jp;
-          for (int64_t j = 0; j < nr; ++j) ct[j] = k0 == 0 ? c[r][j] : ct[j] + c[r][j];
-        }
-      }
+      for (int64_t jp = 0; jp < nc; jp += NR) micro_kernel(kc, Ap + ip * kc, Bp + jp * kc, Ct + ip * NC + jp, k0 == 0);
   }
+  // C's columns in runs of adjacent addresses (pixels innermost: an image's
+  // plane; a row-major C: the whole row), each stored by a vectorized loop.
+  int64_t runs[NC + 1], n_runs = 0;
+  for (int64_t j = 0; j < nc; ++j)
+    if (j == 0 || c_cols[j] != c_cols[j - 1] + 1) runs[n_runs++] = j;
+  runs[n_runs] = nc;
   for (int64_t r = 0; r < mc; ++r) {
     T* crow = p.c + c_rows[r];
     const T* ct = Ct + r * NC;
-    if (p.accumulate) {
-      for (int64_t j = 0; j < nc; ++j) crow[c_cols[j]] += ct[j];
-    } else {
-      for (int64_t j = 0; j < nc; ++j) crow[c_cols[j]] = ct[j];
+    for (int64_t q = 0; q < n_runs; ++q) {
+      T* dst = crow + c_cols[runs[q]];
+      const T* src = ct + runs[q];
+      const int64_t len = runs[q + 1] - runs[q];
+      if (p.accumulate) {
+        for (int64_t j = 0; j < len; ++j) dst[j] += src[j];
+      } else {
+        for (int64_t j = 0; j < len; ++j) dst[j] = src[j];
+      }
     }
   }
 }
 
-GANTRY_MULTIVERSION void product_tile(const Product<float>& p, int64_t tiles_n, int64_t t) { tile_body(p, tiles_n, t); }
-GANTRY_MULTIVERSION void product_tile(const Product<double>& p, int64_t tiles_n, int64_t t) {
-  tile_body(p, tiles_n, t);
-}
+GANTRY_MULTIVERSION void product_tile(const Product<float>& p, const Tiling& g, int64_t t) { tile_body(p, g, t); }
+GANTRY_MULTIVERSION void product_tile(const Product<double>& p, const Tiling& g, int64_t t) { tile_body(p, g, t); }
 
 }  // namespace
 
@@ -238,9 +285,9 @@ template <class T>
 void product(ThreadPool& pool, const Product<T>& p) {
   const int64_t M = p.m.size(), N = p.n.size();
   if (M == 0 || N == 0) return;
-  const int64_t tiles_m = (M + MC - 1) / MC, tiles_n = (N + NC - 1) / NC;
-  pool.parallel_for(tiles_m * tiles_n, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) product_tile(p, tiles_n, t);
+  const Tiling g = tiling(M, N);
+  pool.parallel_for(g.tiles_m * g.tiles_n, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) product_tile(p, g, t);
   });
 }
 
