@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch reference for `gantry bench`: the same networks and training steps
-in eager PyTorch (fp32, cuDNN autotuning on, TF32 off), timed the same way.
+in eager PyTorch (fp32; on CUDA cuDNN autotuning on, TF32 off; --device cpu on
+the CPU), timed the same way.
 
 Networks are built exactly as nets/nets.cpp builds them and stepped as
 train/trainer.cpp steps them, with `gantry bench`'s data (random images in
-[-1, 1], one channel, max(5·batch, 256) rows resident on the GPU, labels
+[-1, 1], one channel, max(5·batch, 256) rows resident on the device, labels
 i % 10):
   dcgan28   the edge-sized DCGAN of nets.cpp (7→14→28), BN in G and D; as dcgan64 otherwise
   dcgan64   DCGAN G (Radford et al. 2016; ConvT 100→16ngf k4, then k4 s2 p1 halving, BN+ReLU, Tanh)
@@ -17,18 +18,40 @@ i % 10):
             LeakyReLU(0.2), no sigmoid); 5 critic steps with λ·(‖∇x̂ D(x̂)‖₂ − 1)²,
             λ = 10, via autograd.grad(create_graph=True), then 1 G step;
             Adam(1e-4, β=(0.5, 0.999)).
+  wgangp28  the dcgan28 G and the 28×28 critic (wgan28.critic: dcgan28's D with
+            InstanceNorm2d(affine) for BN, LeakyReLU not in place); as wgangp64 otherwise.
+  wgan-clip28  the wgangp28 nets, WGAN with weight clipping: 5 critic steps, each
+            followed by clamping D's parameters to [−0.01, 0.01], then 1 G step;
+            RMSprop(5e-5, α 0.99, ε 1e-8) for both nets.
 As in gantry's step graph, gradients are taken only for the network being
 updated (D's weights are frozen during the G step, G runs without grad in D
 steps), every metric is read back to the host each step, and batch-norm
 running statistics are updated on every training-mode application.
 
 Prints one JSON line per model with gantry bench's keys: model, backend
-("pytorch"), batch, steps, median_ms_per_step (host wall time per step, the
-step synchronized as gantry's is), median_gpu_ms_per_step (CUDA events),
+("pytorch"), device, batch, steps, median_ms_per_step (host wall time per step,
+the step synchronized as gantry's is), median_gpu_ms_per_step (CUDA events),
 images_per_s, max_memory_allocated_bytes, sample_ms_batch1, sample_ms_batch64
-(generator in eval mode, no grad).
+(generator in eval mode, no grad); on the CPU the two GPU figures are null.
 
   python3 bench/pytorch_bench.py --models dcgan64,cgan32,wgangp64 --batch 64 --steps 20 --warmup 3
+
+CPU (--device cpu, --threads N: default 2; interop threads 1). Beside
+`gantry bench --backend cpu --threads N` on the same machine:
+
+  build/ci/gantry bench --model dcgan28,wgangp28 --backend cpu --threads 2 --batch 64 --steps 20 --warmup 3
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/pytorch_bench.py \
+      --device cpu --threads 2 --models dcgan28,wgangp28 --batch 64 --steps 20 --warmup 3
+
+"device" names the threads, the torch version and the BLAS this process
+loaded. Debian's python3-torch (1.13, BLAS_INFO=generic) calls whatever
+libblas.so.3 the alternatives system points at: it must be OpenBLAS
+(libopenblas0-pthread; `update-alternatives --display
+libblas.so.3-x86_64-linux-gnu`), not the reference BLAS (~50× slower in a
+1024² SGEMM). Its transposed convolutions are im2col + BLAS SGEMM, the others
+oneDNN. OpenBLAS reads OPENBLAS_CORETYPE at load (a wrong core, e.g. Prescott,
+runs ~4× slower: "device" names the core), hence the env -u;
+torch.set_num_threads does not reach it, so --threads sets its threads too.
 """
 import argparse
 import json
@@ -36,6 +59,7 @@ import statistics
 import sys
 import time
 
+MODELS = ("dcgan28", "dcgan64", "cgan32", "wgangp28", "wgan-clip28", "wgangp64")
 NZ = 100
 CLASSES = 10
 LEAKY = 0.2
@@ -93,12 +117,15 @@ def build(torch, model):
             nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1, bias=True), nn.BatchNorm2d(ngf), nn.ReLU(True),
             nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=True), nn.Tanh())
 
-    def critic28(ndf=64, nc=1):
-        # nets.cpp critic28 (dcgan28.D): conv k4 s2 p1 → LReLU → conv k4 s2 p1 → BN → LReLU → conv k7 → logits.
+    def critic28(ndf=64, nc=1, instance_norm=False):
+        # nets.cpp critic28: conv k4 s2 p1 → LReLU → conv k4 s2 p1 → BN (dcgan28.D) or
+        # InstanceNorm2d(affine) (wgan28.critic, activations not in place) → LReLU → conv k7 → logits.
+        inplace = not instance_norm
         return nn.Sequential(
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=True), nn.LeakyReLU(LEAKY, True),
-            nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=True), nn.BatchNorm2d(2 * ndf), nn.LeakyReLU(LEAKY, True),
-            nn.Conv2d(2 * ndf, 1, 7, 1, 0, bias=True))
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=True), nn.LeakyReLU(LEAKY, inplace),
+            nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=True),
+            nn.InstanceNorm2d(2 * ndf, affine=True) if instance_norm else nn.BatchNorm2d(2 * ndf),
+            nn.LeakyReLU(LEAKY, inplace), nn.Conv2d(2 * ndf, 1, 7, 1, 0, bias=True))
 
     class Flatten1(nn.Module):
         """[B, 1, 1, 1] logits → [B, 1], as set_critic_forward reshapes."""
@@ -166,16 +193,20 @@ def build(torch, model):
             h = lrelu(self.conv3_bn(self.conv3(h)), LEAKY)
             return self.conv4(h).reshape(b, 1)
 
-    if model == "dcgan28":
-        G, D, kind, size = Uncond(dcgan28_generator()), Flatten1(critic28()), "gan", 28
-    elif model == "dcgan64":
-        G, D, kind, size = Uncond(dcgan64_generator()), Flatten1(critic64()), "gan", 64
-    elif model == "cgan32":
-        G, D, kind, size = CganGenerator(), CganDiscriminator(), "cgan", 32
-    elif model == "wgangp64":
-        G, D, kind, size = Uncond(dcgan64_generator()), Flatten1(critic64(instance_norm=True)), "wgangp", 64
-    else:
-        raise SystemExit(f"unknown model '{model}' (known: dcgan28, dcgan64, cgan32, wgangp64)")
+    g28, g64 = (lambda: Uncond(dcgan28_generator())), (lambda: Uncond(dcgan64_generator()))
+    wgan28 = lambda: Flatten1(critic28(instance_norm=True))
+    models = {  # name: (G, D, objective, image size), as nets.cpp's model table
+        "dcgan28": (g28, lambda: Flatten1(critic28()), "gan", 28),
+        "dcgan64": (g64, lambda: Flatten1(critic64()), "gan", 64),
+        "cgan32": (CganGenerator, CganDiscriminator, "cgan", 32),
+        "wgangp28": (g28, wgan28, "wgangp", 28),
+        "wgan-clip28": (g28, wgan28, "wgan-clip", 28),
+        "wgangp64": (g64, lambda: Flatten1(critic64(instance_norm=True)), "wgangp", 64),
+    }
+    if model not in models:
+        raise ValueError(f"unknown model '{model}' (known: {', '.join(models)})")
+    make_g, make_d, kind, size = models[model]
+    G, D = make_g(), make_d()
     G.apply(weights_init)
     D.apply(weights_init)
     return G, D, kind, size
@@ -186,15 +217,20 @@ def set_grad(net, on):
         p.requires_grad_(on)
 
 
-def make_step(torch, G, D, kind, batch, images, labels, n_critic=5, lam=10.0):
+def make_step(torch, G, D, kind, batch, images, labels, n_critic=5, lam=10.0, clip=0.01):
     """Returns step(): one generator iteration, metrics read back to the host."""
     F = torch.nn.functional
     dev = images.device
     rows = images.shape[0]
     gan = kind in ("gan", "cgan")
-    lr = 2e-4 if gan else 1e-4
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999), eps=1e-8)
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999), eps=1e-8)
+    gp = kind == "wgangp"
+    if kind == "wgan-clip":  # RMSprop 5e-5 for both nets (gantry's RmspropOptions: α 0.99, ε 1e-8)
+        opt_d = torch.optim.RMSprop(D.parameters(), lr=5e-5, alpha=0.99, eps=1e-8)
+        opt_g = torch.optim.RMSprop(G.parameters(), lr=5e-5, alpha=0.99, eps=1e-8)
+    else:
+        lr = 2e-4 if gan else 1e-4
+        opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999), eps=1e-8)
+        opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999), eps=1e-8)
     ones = torch.ones(batch, 1, device=dev)
     zeros = torch.zeros(batch, 1, device=dev)
     batches = 1 if gan else n_critic
@@ -247,25 +283,37 @@ def make_step(torch, G, D, kind, batch, images, labels, n_critic=5, lam=10.0):
             d_fake = D(fake).mean()
             wdist = d_real - d_fake
             loss_d = -wdist
-            # x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1) per sample; the penalty differentiates D twice.
-            eps = torch.rand(batch, 1, 1, 1, device=dev)
-            xhat = (eps * x + (1 - eps) * fake).requires_grad_(True)
-            dx, = torch.autograd.grad(D(xhat).sum(), xhat, create_graph=True)
-            norm = torch.sqrt(dx.reshape(batch, -1).square().sum(1) + 1e-12)
-            penalty = (norm - 1).square().mean()
-            loss_d = loss_d + lam * penalty
+            if gp:
+                # x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1) per sample; the penalty differentiates D twice.
+                eps = torch.rand(batch, 1, 1, 1, device=dev)
+                xhat = (eps * x + (1 - eps) * fake).requires_grad_(True)
+                dx, = torch.autograd.grad(D(xhat).sum(), xhat, create_graph=True)
+                norm = torch.sqrt(dx.reshape(batch, -1).square().sum(1) + 1e-12)
+                penalty = (norm - 1).square().mean()
+                loss_d = loss_d + lam * penalty
             loss_d.backward()
             opt_d.step()
+            if not gp:  # weight clipping: every critic parameter into [−c, c] after each update
+                with torch.no_grad():
+                    for p in D.parameters():
+                        p.clamp_(-clip, clip)
         opt_g.zero_grad(set_to_none=True)
         set_grad(D, False)
         loss_g = -D(G(torch.randn(batch, NZ, 1, 1, device=dev))).mean()
         loss_g.backward()
         set_grad(D, True)
         opt_g.step()
-        m = torch.stack([loss_d.detach(), loss_g.detach(), wdist.detach(), penalty.detach(), norm.mean().detach()])
-        return m.tolist()
+        m = [loss_d.detach(), loss_g.detach(), wdist.detach()]
+        if gp:
+            m += [penalty.detach(), norm.mean().detach()]
+        return torch.stack(m).tolist()
 
     return step
+
+
+def sync(torch, dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def sampling_ms(torch, G, kind, n, reps, dev):
@@ -276,21 +324,58 @@ def sampling_ms(torch, G, kind, n, reps, dev):
     times = []
     with torch.no_grad():
         for i in range(reps + 2):
-            torch.cuda.synchronize()
+            sync(torch, dev)
             t0 = time.perf_counter()
             G(z, y)
-            torch.cuda.synchronize()
+            sync(torch, dev)
             if i >= 2:
                 times.append(1000.0 * (time.perf_counter() - t0))
     G.train()
     return statistics.median(times)
 
 
-def bench_one(torch, model, batch, steps, warmup, seed):
-    dev = torch.device("cuda")
+def openblas():
+    """The OpenBLAS this process loaded (ctypes handle), or None: Debian's torch is built
+    with BLAS_INFO=generic and calls whatever libblas.so.3 the alternatives system picked."""
+    import ctypes
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "/libopenblas" in line}
+    except OSError:
+        return None
+    return ctypes.CDLL(sorted(libs)[0]) if libs else None
+
+
+def cpu_description(torch, threads):
+    """ "cpu (2 threads, torch V, BLAS: ...; oneDNN V; parallel: OpenMP)", from what this process loaded."""
+    import ctypes
+    import re
+    plural = lambda n: f"{n} thread" + "s" * (n != 1)
+    cfg, par = torch.__config__.show(), torch.__config__.parallel_info()
+    lib = openblas()
+    if lib is not None:
+        lib.openblas_get_config.restype = lib.openblas_get_corename.restype = ctypes.c_char_p
+        kind = {0: "sequential", 1: "pthread", 2: "OpenMP"}.get(lib.openblas_get_parallel(), "?")
+        blas = (f"{lib.openblas_get_config().decode().split(' NO_')[0]} {kind}, "
+                f"core {lib.openblas_get_corename().decode()}, {plural(lib.openblas_get_num_threads())}")
+    else:
+        maps = open("/proc/self/maps").read() if sys.platform.startswith("linux") else ""
+        m = re.search(r"BLAS_INFO=(\w+)", cfg)
+        blas = ("reference BLAS (netlib; slow: point libblas.so.3 at OpenBLAS)" if "/blas/libblas.so" in maps
+                else "MKL" if "MKL" in cfg and "MKL not found" not in par else m.group(1) if m else "unknown")
+    dnn = re.search(r"MKL-DNN (v[\d.]+)", cfg)
+    backend = re.search(r"ATen parallel backend: (\w+)", par)
+    return (f"cpu ({plural(threads)}, torch {torch.__version__}, BLAS: {blas}"
+            + (f"; oneDNN {dnn.group(1)}" if dnn and torch.backends.mkldnn.enabled else "")
+            + (f"; parallel: {backend.group(1)}" if backend else "") + ")")
+
+
+def bench_one(torch, dev, model, batch, steps, warmup, seed):
+    cuda = dev.type == "cuda"
     torch.manual_seed(seed)
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     G, D, kind, size = build(torch, model)
     G.to(dev).train()
     D.to(dev).train()
@@ -300,58 +385,82 @@ def bench_one(torch, model, batch, steps, warmup, seed):
     labels = torch.arange(rows, device=dev) % CLASSES
     step = make_step(torch, G, D, kind, batch, images, labels)
     host_ms, gpu_ms = [], []
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    if cuda:
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     for i in range(warmup + steps):
-        torch.cuda.synchronize()
+        sync(torch, dev)
         t0 = time.perf_counter()
-        start.record()
+        if cuda:
+            start.record()
         metrics = step()
-        stop.record()
-        torch.cuda.synchronize()
+        if cuda:
+            stop.record()
+        sync(torch, dev)
         if i >= warmup:
             host_ms.append(1000.0 * (time.perf_counter() - t0))
-            gpu_ms.append(start.elapsed_time(stop))
+            if cuda:
+                gpu_ms.append(start.elapsed_time(stop))
         if not all(v == v and abs(v) != float("inf") for v in metrics):
             raise RuntimeError(f"{model}: step {i + 1}: a metric is NaN or Inf: {metrics}")
-    peak = torch.cuda.max_memory_allocated()
+    peak = int(torch.cuda.max_memory_allocated()) if cuda else None
     s1 = sampling_ms(torch, G, kind, 1, steps, dev)
     s64 = sampling_ms(torch, G, kind, 64, max(3, steps // 4), dev)
     med = statistics.median(host_ms)
     return {
-        "model": model, "backend": "pytorch", "device": torch.cuda.get_device_name(), "batch": batch, "steps": steps,
-        "median_ms_per_step": round(med, 3), "median_gpu_ms_per_step": round(statistics.median(gpu_ms), 3),
-        "images_per_s": round(1000.0 * batch / med, 1), "max_memory_allocated_bytes": int(peak),
-        "sample_ms_batch1": round(s1, 3), "sample_ms_batch64": round(s64, 3),
-        "torch": torch.__version__, "device": torch.cuda.get_device_name(dev),
+        "model": model, "backend": "pytorch",
+        "device": torch.cuda.get_device_name(dev) if cuda else cpu_description(torch, torch.get_num_threads()),
+        "batch": batch, "steps": steps, "median_ms_per_step": round(med, 3),
+        "median_gpu_ms_per_step": round(statistics.median(gpu_ms), 3) if cuda else None,
+        "images_per_s": round(1000.0 * batch / med, 1), "max_memory_allocated_bytes": peak,
+        "sample_ms_batch1": round(s1, 3), "sample_ms_batch64": round(s64, 3), "torch": torch.__version__,
     }
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="dcgan64,cgan32,wgangp64", help="comma-separated: dcgan28, dcgan64, cgan32, wgangp64")
+    ap.add_argument("--models", default="dcgan64,cgan32,wgangp64", help="comma-separated: " + ", ".join(MODELS))
     ap.add_argument("--batch", default="64", help="batch size(s), comma-separated")
     ap.add_argument("--steps", type=int, default=20, help="timed steps (median reported)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (cuDNN autotuning happens here)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    ap.add_argument("--threads", type=int,
+                    help="intra-op threads, OpenBLAS's too (default: 2 on cpu, PyTorch's own on cuda)")
     args = ap.parse_args(argv)
     if args.steps < 1 or args.warmup < 0:
         ap.error("--steps must be ≥ 1 and --warmup ≥ 0")
+    if args.threads is not None and args.threads < 1:
+        ap.error("--threads must be ≥ 1")
+    models = [m for m in args.models.split(",") if m]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        ap.error(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(MODELS)})")
 
     import torch  # imported late so --help works without PyTorch
 
-    if not torch.cuda.is_available():
-        print(json.dumps({"backend": "pytorch", "error": "no CUDA device visible to PyTorch"}))
-        return 1
-    # fp32 everywhere, as gantry: no TF32 in matmuls or convolutions; cuDNN picks its fastest algorithms.
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cudnn.benchmark = True
+    dev = torch.device(args.device)
+    threads = args.threads if args.threads is not None else 2 if args.device == "cpu" else None
+    if threads is not None:
+        torch.set_num_threads(threads)
+        torch.set_num_interop_threads(1)
+        lib = openblas()  # torch.set_num_threads does not reach a BLAS_INFO=generic build's OpenBLAS
+        if lib is not None:
+            lib.openblas_set_num_threads(threads)
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            print(json.dumps({"backend": "pytorch",
+                              "error": "no CUDA device visible to PyTorch (--device cpu runs on the CPU)"}))
+            return 1
+        # fp32 everywhere, as gantry: no TF32 in matmuls or convolutions; cuDNN picks its fastest algorithms.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
 
     failures = 0
-    for model in [m for m in args.models.split(",") if m]:
+    for model in models:
         for b in [int(v) for v in args.batch.split(",") if v]:
             try:
-                print(json.dumps(bench_one(torch, model, b, args.steps, args.warmup, args.seed)), flush=True)
+                print(json.dumps(bench_one(torch, dev, model, b, args.steps, args.warmup, args.seed)), flush=True)
             except Exception as e:  # one failing model does not stop the others
                 failures += 1
                 print(json.dumps({"model": model, "backend": "pytorch", "batch": b, "error": str(e)}), flush=True)
