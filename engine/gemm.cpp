@@ -73,7 +73,7 @@ template <class T>
 __attribute__((always_inline)) inline void pack_b(const T* b, const int64_t* ks, const int64_t* cols, int64_t kc,
                                                   int64_t nr, T* Bp) {
   if (adjacent(cols, nr)) {
-    for (int64_t k = 0; k < kc; ++k, Bp += NR) std::memcpy(Bp, b + ks[k] + cols[0], NR * sizeof(T));
+    for (int64_t k = 0; k < kc; ++k, Bp += NR) std::copy_n(b + ks[k] + cols[0], NR, Bp);
     return;
   }
   for (int64_t k = 0; k < kc; ++k)
@@ -165,7 +165,7 @@ __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_
     const T* bk = b + ks[k];
     for (int64_t j = 0; j < nc; j += NR)
       if (adj[j / NR]) {
-        std::memcpy(row + j, bk + cols[j], NR * sizeof(T));
+        std::copy_n(bk + cols[j], NR, row + j);
       } else {
         for (int64_t c = j; c < std::min(nc, j + NR); ++c) row[c] = bk[cols[c]];
       }
@@ -259,8 +259,10 @@ __attribute__((always_inline)) inline void tile_body(const Product<T>& p, const 
       const int64_t len = runs[q + 1] - runs[q];
       if (p.accumulate) {
         for (int64_t j = 0; j < len; ++j) dst[j] += src[j];
+      } else if (len == 1) {  // images innermost: one column a run (no call to memmove)
+        *dst = *src;
       } else {
-        for (int64_t j = 0; j < len; ++j) dst[j] = src[j];
+        std::copy_n(src, len, dst);
       }
     }
   }

@@ -81,27 +81,39 @@ struct Frame {
   int64_t lo[2] = {0, 0}, size[2] = {0, 0};  // padding before, framed size: rows, columns
 };
 
-// xs[lo₀ + h][lo₁ + w][c][n] = x[n][c][h][w], zero elsewhere in the frame. A
-// blocked transpose: each task takes one channel of 16 images, reading 16
-// planes in step and writing 16 adjacent floats per pixel.
+// Floats from one pixel to the next in a copy with `inner` floats a pixel.
+// One cache line more than that when it is large: C·N is often a power of
+// two (64 channels × 64 images = 16 KiB), and pixels a power of two apart
+// would share a handful of cache sets, evicting each other while the copy is
+// written and while the products read it.
+int64_t pixel_pitch(int64_t inner) { return inner >= 256 ? inner + 16 : inner; }
+
+// xs[lo₀ + h][lo₁ + w][c][n] = x[n][c][h][w] (pixels `pitch` floats apart),
+// zero elsewhere in the frame. Each task takes one channel of 16 images and
+// reads their planes one after the other (streams the prefetcher follows);
+// the 16 floats it writes per pixel fill one cache line, which stays in L1
+// until the 16th image completes it.
 template <class T>
 void channels_images_last(ThreadPool& pool, const T* x, const Shape& s, const Frame& f, T* xs) {
   constexpr int64_t B = 16;
   const int64_t N = s[0], C = s[1], H = s[2], W = s[3], Hp = f.size[0], Wp = f.size[1], blocks = (N + B - 1) / B;
+  const int64_t pitch = pixel_pitch(C * N);
   pool.parallel_for(C * blocks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t c = t / blocks, n0 = t % blocks * B, nb = std::min(B, N - n0);
-      const T* src = x + (n0 * C + c) * H * W;
+      T* base = xs + c * N + n0;
       for (int64_t hp = 0; hp < Hp; ++hp)
         for (int64_t wp = 0; wp < Wp; ++wp) {
-          T* dst = xs + ((hp * Wp + wp) * C + c) * N + n0;
           const int64_t h = hp - f.lo[0], w = wp - f.lo[1];
-          if (h < 0 || h >= H || w < 0 || w >= W) {
-            std::fill(dst, dst + nb, T(0));
-          } else {
-            for (int64_t n = 0; n < nb; ++n) dst[n] = src[n * C * H * W + h * W + w];
-          }
+          if (h < 0 || h >= H || w < 0 || w >= W) std::fill_n(base + (hp * Wp + wp) * pitch, nb, T(0));
         }
+      for (int64_t n = 0; n < nb; ++n) {
+        const T* src = x + ((n0 + n) * C + c) * H * W;
+        for (int64_t h = 0; h < H; ++h) {
+          T* dst = base + ((h + f.lo[0]) * Wp + f.lo[1]) * pitch + n;
+          for (int64_t w = 0; w < W; ++w) dst[w * pitch] = src[h * W + w];
+        }
+      }
     }
   });
 }
@@ -196,7 +208,7 @@ void conv2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool
 int64_t conv2d_scratch(const Graph& g, const Node& n) {
   const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
   const Frame f = conv_frame(x, n.shape, int(w[2]), int(w[3]), n.attrs.conv);
-  return x[0] * x[1] * f.size[0] * f.size[1];
+  return pixel_pitch(x[0] * x[1]) * f.size[0] * f.size[1];
 }
 // y[n][o][oh][ow] = Σ_(i,j,c) w[o][c][i][j] · xs[oh·s + i·d][ow·s + j·d][c][n], per group.
 template <class T>
@@ -206,7 +218,7 @@ void conv2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Frame f = conv_frame(x, y, int(w[2]), int(w[3]), o);
   channels_images_last(pool, a.in[0], x, f, a.scratch);
   const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = y[2] * y[3];
-  const int64_t pixel = x[1] * N, row = f.size[1] * pixel;
+  const int64_t pixel = pixel_pitch(x[1] * N), row = f.size[1] * pixel;
   for (int64_t gr = 0; gr < G; ++gr) {
     Product<T> p;
     p.m.n[2] = Og;
@@ -251,9 +263,13 @@ void conv_transpose2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::v
   if (has_bias(n) && need[2]) dx[2] = reduce_sum(g, dy, axes({0, 2, 3}));
 }
 // How the CPU runs a transposed convolution: by phase, from an input copy in
-// `frame`; or, when the phases would mostly multiply the zeros around a small
+// `frame`; or as one product into columns [C_out/G·kH·kW, N·H·W] and a
+// col2im, when the phases would mostly multiply the zeros around a small
 // input (a generator's 1×1 → k×k first layer: k² taps per output, one of them
-// real), as one product into columns [C_out/G·kH·kW, H·W·N] and a col2im.
+// real) or when the output has few channels: phases read kH·kW·C_in/G input
+// values per output pixel and channel block, columns read each input value
+// once and move C_out/G·kH·kW values per input pixel, twice (a last layer to
+// one channel: 16 against 1024 per pixel).
 struct TransposedPlan {
   bool by_phase = true;
   Frame frame;
@@ -274,9 +290,9 @@ TransposedPlan plan_transposed(const Shape& x, const Shape& w, const Shape& y, c
     t.frame.lo[i] = lo;
     t.frame.size[i] = lo + top + 1;
   }
-  t.by_phase = phase_taps[0] * phase_taps[1] <= 2 * x[2] * w[2] * x[3] * w[3];
+  t.by_phase = phase_taps[0] * phase_taps[1] <= 2 * x[2] * w[2] * x[3] * w[3] && 2 * w[1] >= w[0] / o.groups;
   if (!t.by_phase) t.frame = Frame{{0, 0}, {x[2], x[3]}};
-  t.scratch = x[0] * x[1] * t.frame.size[0] * t.frame.size[1];
+  t.scratch = pixel_pitch(x[0] * x[1]) * t.frame.size[0] * t.frame.size[1];
   if (!t.by_phase) t.scratch += w[1] * w[2] * w[3] * x[2] * x[3] * x[0];
   return t;
 }
@@ -290,7 +306,7 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
   const TransposedPlan plan = plan_transposed(x, w, y, o);
   channels_images_last(pool, a.in[0], x, plan.frame, a.scratch);
   const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[1], kh = w[2], kw = w[3], Pout = y[2] * y[3];
-  const int64_t pixel = x[1] * N, row = plan.frame.size[1] * pixel;
+  const int64_t pixel = pixel_pitch(x[1] * N), row = plan.frame.size[1] * pixel;
   if (plan.by_phase) {
     for (int rh = 0; rh < o.stride[0]; ++rh)
       for (int rw = 0; rw < o.stride[1]; ++rw) {
@@ -321,10 +337,10 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
         }
       }
   } else {
-    T* col = a.scratch + N * x[1] * x[2] * x[3];
+    T* col = a.scratch + pixel * x[2] * x[3];
     const int64_t R = Og * kh * kw, Pin = x[2] * x[3];
     for (int64_t gr = 0; gr < G; ++gr) {
-      // col[(o·kH + i)·kW + j][pin·N + n] = Σ_c w[c][o][i][j] · x[n][c][pin]
+      // col[(o·kH + i)·kW + j][n·Pin + pin] = Σ_c w[c][o][i][j] · x[n][c][pin]
       Product<T> p;
       p.m.n[2] = R;
       p.k.n[2] = Cg;
@@ -337,7 +353,7 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
       p.b_n = Layout{{0, pixel, 1}};
       p.c = col;
       p.c_m.s[2] = Pin * N;
-      p.c_n = Layout{{0, N, 1}};
+      p.c_n = Layout{{0, 1, Pin}};
       product(pool, p);
       // col2im: y[n][o][ih·s − p + i·d][iw·s − p + j·d] += col[…]; one thread per output plane, fixed order.
       pool.parallel_for(Og * N, 1, [&](int64_t t0, int64_t t1) {
@@ -347,13 +363,13 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
           std::fill(yc, yc + Pout, T(0));
           for (int64_t i = 0; i < kh; ++i)
             for (int64_t j = 0; j < kw; ++j) {
-              const T* cr = col + ((co * kh + i) * kw + j) * Pin * N + n;
+              const T* cr = col + (((co * kh + i) * kw + j) * N + n) * Pin;
               for (int64_t ih = 0; ih < x[2]; ++ih) {
                 const int64_t oh = ih * o.stride[0] - o.padding[0] + i * o.dilation[0];
                 if (oh < 0 || oh >= y[2]) continue;
                 for (int64_t iw = 0; iw < x[3]; ++iw) {
                   const int64_t ow = iw * o.stride[1] - o.padding[1] + j * o.dilation[1];
-                  if (ow >= 0 && ow < y[3]) yc[oh * y[3] + ow] += cr[(ih * x[3] + iw) * N];
+                  if (ow >= 0 && ow < y[3]) yc[oh * y[3] + ow] += cr[ih * x[3] + iw];
                 }
               }
             }
@@ -395,7 +411,7 @@ void conv2d_grad_weight_vjp(Graph& g, const Node& n, Value, Value G, const std::
 int64_t conv2d_grad_weight_scratch(const Graph& g, const Node& n) {
   const Shape &x = input_shape(g, n, 0), &dy = input_shape(g, n, 1);
   const Frame f = conv_frame(x, dy, n.attrs.kernel[0], n.attrs.kernel[1], n.attrs.conv);
-  return x[0] * x[1] * f.size[0] * f.size[1] + dy.numel();
+  return pixel_pitch(x[0] * x[1]) * f.size[0] * f.size[1] + pixel_pitch(dy[0] * dy[1]) * dy[2] * dy[3];
 }
 // dw[o][c][i][j] = Σ_(oh,ow,n) xs[oh·s + i·d][ow·s + j·d][c][n] · dy[n][o][oh][ow], per group: the
 // product dwᵀ[(c,i,j), o] over all pixels of all images, with dy copied channels last.
@@ -405,18 +421,19 @@ void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool
   const ConvOptions& o = a.node->attrs.conv;
   const Frame f = conv_frame(x, dy, int(w[2]), int(w[3]), o);
   const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], C = dy[1];
-  const int64_t pixel = x[1] * N, row = f.size[1] * pixel, P = dy[2] * dy[3];
+  const int64_t pixel = pixel_pitch(x[1] * N), row = f.size[1] * pixel, P = dy[2] * dy[3];
+  const int64_t dy_pitch = pixel_pitch(N * C);
   T* xs = a.scratch;
   T* dyt = xs + f.size[0] * row;
   channels_images_last(pool, a.in[0], x, f, xs);
-  // dyt[pixel][n][o] = dy[n][o][pixel]: as the input copy, 16 channels of one image a task.
+  // dyt[pixel][n][o] = dy[n][o][pixel] (pixels dy_pitch apart): as the input copy, 16 channels of one image a task.
   const int64_t blocks = (C + 15) / 16;
   pool.parallel_for(N * blocks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n = t / blocks, c0 = t % blocks * 16, cb = std::min<int64_t>(16, C - c0);
       const T* src = a.in[1] + (n * C + c0) * P;
       for (int64_t px = 0; px < P; ++px)
-        for (int64_t c = 0; c < cb; ++c) dyt[(px * N + n) * C + c0 + c] = src[c * P + px];
+        for (int64_t c = 0; c < cb; ++c) dyt[px * dy_pitch + n * C + c0 + c] = src[c * P + px];
     }
   });
   for (int64_t gr = 0; gr < G; ++gr) {
@@ -428,7 +445,7 @@ void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool
     p.a_m = Layout{{o.dilation[0] * row, o.dilation[1] * pixel, N}};
     p.a_k = Layout{{o.stride[0] * row, o.stride[1] * pixel, 1}};
     p.b = dyt + gr * Og;
-    p.b_k = Layout{{dy[3] * N * C, N * C, C}};
+    p.b_k = Layout{{dy[3] * dy_pitch, dy_pitch, C}};
     p.b_n.s[2] = 1;
     p.c = a.out + gr * Og * K;
     p.c_m = Layout{{w[3], 1, w[2] * w[3]}};
