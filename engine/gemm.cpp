@@ -184,6 +184,7 @@ __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_
 // never depend on the thread count.
 struct Tiling {
   int64_t mb = MC, nb = NC, tiles_m = 0, tiles_n = 0;
+  bool packed_a = false;  // A is in the workspace, packed by pack_a_panels
 };
 constexpr int64_t kMinTiles = 8;
 Tiling tiling(int64_t M, int64_t N) {
@@ -233,16 +234,24 @@ __attribute__((always_inline)) inline void tile_body(const Product<T>& p, const 
     for (int64_t r = 0; r < mc; ++r) std::fill(Ct + r * NC, Ct + r * NC + nc, T(0));
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int64_t kc = std::min(KC, K - k0);
-    offsets(p.k, p.a_k, k0, kc, a_ks);
     offsets(p.k, p.b_k, k0, kc, b_ks);
-    pack_a(p.a, a_rows, a_ks, mc, kc, Ap);
+    const T* A = Ap;  // panel q of this K block at A + q·a_step
+    int64_t a_step = kc * MR;
+    if (g.packed_a) {
+      A = p.workspace + i0 * K + k0 * MR;
+      a_step = K * MR;
+    } else {
+      offsets(p.k, p.a_k, k0, kc, a_ks);
+      pack_a(p.a, a_rows, a_ks, mc, kc, Ap);
+    }
     if (mc <= MR) {  // one panel of A: B read once, row by row, in place
-      rank_updates(p.b, b_ks, b_cols, Ap, mc, kc, nc, k0 == 0, Ct);
+      rank_updates(p.b, b_ks, b_cols, A, mc, kc, nc, k0 == 0, Ct);
       continue;
     }
     for (int64_t jp = 0; jp < nc; jp += NR) pack_b(p.b, b_ks, b_cols + jp, kc, std::min(NR, nc - jp), Bp + jp * kc);
     for (int64_t ip = 0; ip < mc; ip += MR)
-      for (int64_t jp = 0; jp < nc; jp += NR) micro_kernel(kc, Ap + ip * kc, Bp + jp * kc, Ct + ip * NC + jp, k0 == 0);
+      for (int64_t jp = 0; jp < nc; jp += NR)
+        micro_kernel(kc, A + ip / MR * a_step, Bp + jp * kc, Ct + ip * NC + jp, k0 == 0);
   }
   // C's columns in runs of adjacent addresses (pixels innermost: an image's
   // plane; a row-major C: the whole row), each stored by a vectorized loop.
@@ -283,11 +292,27 @@ const char* gemm_kernel() {
 #endif
 }
 
+int64_t product_workspace(int64_t M, int64_t K) { return (M + MR - 1) / MR * MR * K; }
+
 template <class T>
 void product(ThreadPool& pool, const Product<T>& p) {
-  const int64_t M = p.m.size(), N = p.n.size();
+  const int64_t M = p.m.size(), N = p.n.size(), K = p.k.size();
   if (M == 0 || N == 0) return;
-  const Tiling g = tiling(M, N);
+  Tiling g = tiling(M, N);
+  g.packed_a = p.workspace && g.tiles_n > 1 && K > 0;
+  if (g.packed_a)  // panel q (MR rows) at workspace + q·MR·K, [k][r] as pack_a lays a block out
+    pool.parallel_for((M + MR - 1) / MR, 1, [&](int64_t q0, int64_t q1) {
+      int64_t rows[MR], ks[KC];
+      for (int64_t q = q0; q < q1; ++q) {
+        const int64_t mr = std::min(MR, M - q * MR);
+        offsets(p.m, p.a_m, q * MR, mr, rows);
+        for (int64_t k0 = 0; k0 < K; k0 += KC) {
+          const int64_t kc = std::min(KC, K - k0);
+          offsets(p.k, p.a_k, k0, kc, ks);
+          pack_a(p.a, rows, ks, mr, kc, p.workspace + q * MR * K + k0 * MR);
+        }
+      }
+    });
   pool.parallel_for(g.tiles_m * g.tiles_n, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) product_tile(p, g, t);
   });

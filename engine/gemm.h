@@ -37,10 +37,15 @@ struct Product {
   T* c;
   Layout c_m, c_n;
   bool accumulate = false;
+  // product_workspace(M, K) elements, or null. With it, A is packed once for
+  // all column blocks instead of once per block (a convolution's weights:
+  // gathered values, packed once per call rather than once per 128 pixels).
+  T* workspace = nullptr;
 };
 
 template <class T>
 void product(ThreadPool& pool, const Product<T>& p);
+int64_t product_workspace(int64_t M, int64_t K);
 
 // C[M,N] = op(A)[M,K] · op(B)[K,N] (+ C when accumulating), row-major with
 // leading dimensions, op(X) = X or Xᵀ.

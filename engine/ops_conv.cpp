@@ -208,7 +208,8 @@ void conv2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool
 int64_t conv2d_scratch(const Graph& g, const Node& n) {
   const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
   const Frame f = conv_frame(x, n.shape, int(w[2]), int(w[3]), n.attrs.conv);
-  return pixel_pitch(x[0] * x[1]) * f.size[0] * f.size[1];
+  return pixel_pitch(x[0] * x[1]) * f.size[0] * f.size[1] +
+         product_workspace(w[0] / n.attrs.conv.groups, w[1] * w[2] * w[3]);
 }
 // y[n][o][oh][ow] = Σ_(i,j,c) w[o][c][i][j] · xs[oh·s + i·d][ow·s + j·d][c][n], per group.
 template <class T>
@@ -231,6 +232,7 @@ void conv2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
     p.c = a.out + gr * Og * P;
     p.c_m.s[2] = P;
     pixel_columns(p, y[2], y[3], N, {o.stride[0] * row, o.stride[1] * pixel, 1}, {y[3], 1, y[1] * P});
+    p.workspace = a.scratch + f.size[0] * row;
     product(pool, p);
   }
   if (a.n_in > 2) add_bias(pool, a.in[2], y[0], y[1], P, a.out);
@@ -273,7 +275,7 @@ void conv_transpose2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::v
 struct TransposedPlan {
   bool by_phase = true;
   Frame frame;
-  int64_t scratch = 0;  // elements: the input copy, then the columns
+  int64_t copy = 0, scratch = 0;  // elements: the input copy, then the product's workspace and the columns
 };
 TransposedPlan plan_transposed(const Shape& x, const Shape& w, const Shape& y, const ConvOptions& o) {
   TransposedPlan t;
@@ -292,8 +294,10 @@ TransposedPlan plan_transposed(const Shape& x, const Shape& w, const Shape& y, c
   }
   t.by_phase = phase_taps[0] * phase_taps[1] <= 2 * x[2] * w[2] * x[3] * w[3] && 2 * w[1] >= w[0] / o.groups;
   if (!t.by_phase) t.frame = Frame{{0, 0}, {x[2], x[3]}};
-  t.scratch = pixel_pitch(x[0] * x[1]) * t.frame.size[0] * t.frame.size[1];
-  if (!t.by_phase) t.scratch += w[1] * w[2] * w[3] * x[2] * x[3] * x[0];
+  t.copy = pixel_pitch(x[0] * x[1]) * t.frame.size[0] * t.frame.size[1];
+  t.scratch = t.copy + (t.by_phase ? product_workspace(w[1], w[0] / o.groups * w[2] * w[3])
+                                   : product_workspace(w[1] * w[2] * w[3], w[0] / o.groups) +
+                                         w[1] * w[2] * w[3] * x[2] * x[3] * x[0]);
   return t;
 }
 int64_t conv_transpose2d_scratch(const Graph& g, const Node& n) {
@@ -333,12 +337,13 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
           p.c = a.out + gr * Og * Pout + ph.first * y[3] + pw.first;
           p.c_m.s[2] = Pout;
           pixel_columns(p, ph.count, pw.count, N, {row, pixel, 1}, {o.stride[0] * y[3], o.stride[1], y[1] * Pout});
+          p.workspace = a.scratch + plan.copy;
           product(pool, p);
         }
       }
   } else {
-    T* col = a.scratch + pixel * x[2] * x[3];
     const int64_t R = Og * kh * kw, Pin = x[2] * x[3];
+    T* col = a.scratch + plan.copy + product_workspace(R, Cg);
     for (int64_t gr = 0; gr < G; ++gr) {
       // col[(o·kH + i)·kW + j][n·Pin + pin] = Σ_c w[c][o][i][j] · x[n][c][pin]
       Product<T> p;
@@ -354,6 +359,7 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
       p.c = col;
       p.c_m.s[2] = Pin * N;
       p.c_n = Layout{{0, 1, Pin}};
+      p.workspace = a.scratch + plan.copy;
       product(pool, p);
       // col2im: y[n][o][ih·s − p + i·d][iw·s − p + j·d] += col[…]; one thread per output plane, fixed order.
       pool.parallel_for(Og * N, 1, [&](int64_t t0, int64_t t1) {
