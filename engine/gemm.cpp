@@ -301,7 +301,7 @@ void product(ThreadPool& pool, const Product<T>& p) {
   Tiling g = tiling(M, N);
   g.packed_a = p.workspace && g.tiles_n > 1 && K > 0;
   if (g.packed_a)  // panel q (MR rows) at workspace + q·MR·K, [k][r] as pack_a lays a block out
-    pool.parallel_for((M + MR - 1) / MR, 1, [&](int64_t q0, int64_t q1) {
+    pool.parallel_for((M + MR - 1) / MR, std::max<int64_t>(1, 32768 / (MR * K)), [&](int64_t q0, int64_t q1) {
       int64_t rows[MR], ks[KC];
       for (int64_t q = q0; q < q1; ++q) {
         const int64_t mr = std::min(MR, M - q * MR);
@@ -313,9 +313,13 @@ void product(ThreadPool& pool, const Product<T>& p) {
         }
       }
     });
-  pool.parallel_for(g.tiles_m * g.tiles_n, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) product_tile(p, g, t);
-  });
+  // Chunks of tiles of about 2¹⁸ multiply-adds: a tiny product (a batch of
+  // one) stays on the calling thread. Chunks only group tiles.
+  const int64_t tile_work = g.mb * g.nb * std::max<int64_t>(K, 1);
+  pool.parallel_for(g.tiles_m * g.tiles_n, std::max<int64_t>(1, (int64_t(1) << 18) / tile_work),
+                    [&](int64_t t0, int64_t t1) {
+                      for (int64_t t = t0; t < t1; ++t) product_tile(p, g, t);
+                    });
 }
 
 template <class T>

@@ -136,6 +136,14 @@ double ReduceIndex::sum(int64_t base_off, G g) const {
   return total;
 }
 
+// Tasks per chunk so that a chunk holds about `work` units when one task
+// holds `per_task`: small tensors (a batch of one) then run on the calling
+// thread instead of paying a wake-up of the pool for microseconds of work.
+// Chunks only group tasks, so results do not depend on it.
+inline int64_t grain_for(int64_t per_task, int64_t work = 32768) {
+  return std::max<int64_t>(1, work / std::max<int64_t>(1, per_task));
+}
+
 // Shape of x reduced over `mask`, with reduced axes kept as 1 or dropped.
 Shape reduced_shape(const Shape& x, uint32_t mask, bool keepdim);
 

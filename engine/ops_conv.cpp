@@ -98,7 +98,7 @@ void channels_images_last(ThreadPool& pool, const T* x, const Shape& s, const Fr
   constexpr int64_t B = 16;
   const int64_t N = s[0], C = s[1], H = s[2], W = s[3], Hp = f.size[0], Wp = f.size[1], blocks = (N + B - 1) / B;
   const int64_t pitch = pixel_pitch(C * N);
-  pool.parallel_for(C * blocks, 1, [&](int64_t t0, int64_t t1) {
+  pool.parallel_for(C * blocks, grain_for(Hp * Wp * B), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t c = t / blocks, n0 = t % blocks * B, nb = std::min(B, N - n0);
       T* base = xs + c * N + n0;
@@ -175,7 +175,7 @@ Phase phase_of(int r, int64_t out, int k, int s, int p, int d) {
 
 template <class T>
 void add_bias(ThreadPool& pool, const T* bias, int64_t N, int64_t C, int64_t P, T* y) {
-  pool.parallel_for(N * C, 1, [&](int64_t b, int64_t e) {
+  pool.parallel_for(N * C, grain_for(P), [&](int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; ++nc)
       for (int64_t p = 0; p < P; ++p) y[nc * P + p] += bias[nc % C];
   });
@@ -274,6 +274,10 @@ void conv_transpose2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::v
 // one channel: 16 against 1024 per pixel).
 struct TransposedPlan {
   bool by_phase = true;
+  // Columns: with fewer pixels × images than C_out/G·kH·kW (a generator's
+  // 1×1 input) the weights' columns are the product's columns, read row by row
+  // (streams), and the few input rows are its rows; otherwise the reverse.
+  bool by_weights = false;
   Frame frame;
   int64_t copy = 0, scratch = 0;  // elements: the input copy, then the product's workspace and the columns
 };
@@ -295,9 +299,10 @@ TransposedPlan plan_transposed(const Shape& x, const Shape& w, const Shape& y, c
   t.by_phase = phase_taps[0] * phase_taps[1] <= 2 * x[2] * w[2] * x[3] * w[3] && 2 * w[1] >= w[0] / o.groups;
   if (!t.by_phase) t.frame = Frame{{0, 0}, {x[2], x[3]}};
   t.copy = pixel_pitch(x[0] * x[1]) * t.frame.size[0] * t.frame.size[1];
+  const int64_t R = w[1] * w[2] * w[3], pixels = x[0] * x[2] * x[3];
+  t.by_weights = !t.by_phase && pixels < R;
   t.scratch = t.copy + (t.by_phase ? product_workspace(w[1], w[0] / o.groups * w[2] * w[3])
-                                   : product_workspace(w[1] * w[2] * w[3], w[0] / o.groups) +
-                                         w[1] * w[2] * w[3] * x[2] * x[3] * x[0]);
+                                   : product_workspace(t.by_weights ? pixels : R, w[0] / o.groups) + R * pixels);
   return t;
 }
 int64_t conv_transpose2d_scratch(const Graph& g, const Node& n) {
@@ -343,26 +348,31 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
       }
   } else {
     const int64_t R = Og * kh * kw, Pin = x[2] * x[3];
-    T* col = a.scratch + plan.copy + product_workspace(R, Cg);
+    T* col = a.scratch + plan.copy + product_workspace(plan.by_weights ? Pin * N : R, Cg);
     for (int64_t gr = 0; gr < G; ++gr) {
       // col[(o·kH + i)·kW + j][n·Pin + pin] = Σ_c w[c][o][i][j] · x[n][c][pin]
       Product<T> p;
-      p.m.n[2] = R;
       p.k.n[2] = Cg;
-      p.n = Extent{{1, Pin, N}};
-      p.a = a.in[1] + gr * Cg * R;
-      p.a_m.s[2] = 1;
-      p.a_k.s[2] = R;
-      p.b = a.scratch + gr * Cg * N;
-      p.b_k.s[2] = N;
-      p.b_n = Layout{{0, pixel, 1}};
-      p.c = col;
-      p.c_m.s[2] = Pin * N;
-      p.c_n = Layout{{0, 1, Pin}};
+      const Extent rows{{1, 1, R}}, pixels{{1, Pin, N}};
+      const Layout w_rows{{0, 0, 1}}, w_k{{0, 0, R}}, x_k{{0, 0, N}}, x_pixels{{0, pixel, 1}};
+      const Layout col_rows{{0, 0, Pin * N}}, col_pixels{{0, 1, Pin}};
+      const T* wg = a.in[1] + gr * Cg * R;
+      const T* xg = a.scratch + gr * Cg * N;
+      if (plan.by_weights) {  // colᵀ = xᵀ·w
+        p.m = pixels, p.n = rows;
+        p.a = xg, p.a_m = x_pixels, p.a_k = x_k;
+        p.b = wg, p.b_k = w_k, p.b_n = w_rows;
+        p.c = col, p.c_m = col_pixels, p.c_n = col_rows;
+      } else {  // col = wᵀ·x
+        p.m = rows, p.n = pixels;
+        p.a = wg, p.a_m = w_rows, p.a_k = w_k;
+        p.b = xg, p.b_k = x_k, p.b_n = x_pixels;
+        p.c = col, p.c_m = col_rows, p.c_n = col_pixels;
+      }
       p.workspace = a.scratch + plan.copy;
       product(pool, p);
       // col2im: y[n][o][ih·s − p + i·d][iw·s − p + j·d] += col[…]; one thread per output plane, fixed order.
-      pool.parallel_for(Og * N, 1, [&](int64_t t0, int64_t t1) {
+      pool.parallel_for(Og * N, grain_for(kh * kw * Pin), [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
           const int64_t co = t / N, n = t % N;
           T* yc = a.out + (n * y[1] + gr * Og + co) * Pout;
@@ -434,7 +444,7 @@ void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool
   channels_images_last(pool, a.in[0], x, f, xs);
   // dyt[pixel][n][o] = dy[n][o][pixel] (pixels dy_pitch apart): as the input copy, 16 channels of one image a task.
   const int64_t blocks = (C + 15) / 16;
-  pool.parallel_for(N * blocks, 1, [&](int64_t t0, int64_t t1) {
+  pool.parallel_for(N * blocks, grain_for(16 * P), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n = t / blocks, c0 = t % blocks * 16, cb = std::min<int64_t>(16, C - c0);
       const T* src = a.in[1] + (n * C + c0) * P;

@@ -43,7 +43,7 @@ void normalize_vjp(Graph& g, const Node& n, Value self, Value dy, const std::vec
 template <class T>
 void normalize_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const ReduceIndex r(*a.in_shape[0], a.node->attrs.axes);
-  pool.parallel_for(r.outer, 1, [&](int64_t b, int64_t e) {
+  pool.parallel_for(r.outer, grain_for(r.inner), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       double mean, rs;
       group_moments(r, a.in[0], o, a.node->attrs.eps, mean, rs);
@@ -66,7 +66,7 @@ void rstd_vjp(Graph& g, const Node& n, Value self, Value dy, const std::vector<b
 template <class T>
 void rstd_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const ReduceIndex r(*a.in_shape[0], a.node->attrs.axes);
-  pool.parallel_for(r.outer, 1, [&](int64_t b, int64_t e) {
+  pool.parallel_for(r.outer, grain_for(r.inner), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       double mean, rs;
       group_moments(r, a.in[0], o, a.node->attrs.eps, mean, rs);
@@ -104,7 +104,7 @@ template <class T>
 void normalize_backward_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const ReduceIndex r(*a.in_shape[0], a.node->attrs.axes);
   const T *dy = a.in[0], *xh = a.in[1], *rs = a.in[2];
-  pool.parallel_for(r.outer, 1, [&](int64_t b, int64_t e) {
+  pool.parallel_for(r.outer, grain_for(r.inner), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       const int64_t base = r.base(o);
       const double s1 = r.sum(base, [&](int64_t off) { return double(dy[off]); });
