@@ -350,12 +350,16 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
     const int64_t R = Og * kh * kw, Pin = x[2] * x[3];
     T* col = a.scratch + plan.copy + product_workspace(plan.by_weights ? Pin * N : R, Cg);
     for (int64_t gr = 0; gr < G; ++gr) {
-      // col[(o·kH + i)·kW + j][n·Pin + pin] = Σ_c w[c][o][i][j] · x[n][c][pin]
+      // col[(o·kH + i)·kW + j][n·Pin + pin] = Σ_c w[c][o][i][j] · x[n][c][pin], laid out as below
       Product<T> p;
       p.k.n[2] = Cg;
       const Extent rows{{1, 1, R}}, pixels{{1, Pin, N}};
       const Layout w_rows{{0, 0, 1}}, w_k{{0, 0, R}}, x_k{{0, 0, N}}, x_pixels{{0, pixel, 1}};
-      const Layout col_rows{{0, 0, Pin * N}}, col_pixels{{0, 1, Pin}};
+      // col[r][n·Pin + pin] at col + r·sr + (n·Pin + pin)·sp: by weights, a
+      // pixel's R values are adjacent (the product's columns), else a weight
+      // column's pixels are; C is stored in runs either way.
+      const int64_t sr = plan.by_weights ? 1 : Pin * N, sp = plan.by_weights ? R : 1;
+      const Layout col_rows{{0, 0, sr}}, col_pixels{{0, sp, Pin * sp}};
       const T* wg = a.in[1] + gr * Cg * R;
       const T* xg = a.scratch + gr * Cg * N;
       if (plan.by_weights) {  // colᵀ = xᵀ·w
@@ -374,18 +378,18 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
       // col2im: y[n][o][ih·s − p + i·d][iw·s − p + j·d] += col[…]; one thread per output plane, fixed order.
       pool.parallel_for(Og * N, grain_for(kh * kw * Pin), [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
-          const int64_t co = t / N, n = t % N;
+          const int64_t n = t / Og, co = t % Og;  // planes in memory order
           T* yc = a.out + (n * y[1] + gr * Og + co) * Pout;
           std::fill(yc, yc + Pout, T(0));
           for (int64_t i = 0; i < kh; ++i)
             for (int64_t j = 0; j < kw; ++j) {
-              const T* cr = col + (((co * kh + i) * kw + j) * N + n) * Pin;
+              const T* cr = col + ((co * kh + i) * kw + j) * sr + n * Pin * sp;
               for (int64_t ih = 0; ih < x[2]; ++ih) {
                 const int64_t oh = ih * o.stride[0] - o.padding[0] + i * o.dilation[0];
                 if (oh < 0 || oh >= y[2]) continue;
                 for (int64_t iw = 0; iw < x[3]; ++iw) {
                   const int64_t ow = iw * o.stride[1] - o.padding[1] + j * o.dilation[1];
-                  if (ow >= 0 && ow < y[3]) yc[oh * y[3] + ow] += cr[ih * x[3] + iw];
+                  if (ow >= 0 && ow < y[3]) yc[oh * y[3] + ow] += cr[(ih * x[3] + iw) * sp];
                 }
               }
             }
