@@ -67,17 +67,26 @@ inline bool adjacent(const int64_t* cols, int64_t nr) {
   return yes;
 }
 
-// Bp[k][c] = B[k][column c] for one panel, zero beyond nr; adjacent columns
-// are copied a row of NR at a time.
+// Bp[panel][k][c] = B[k][column panel·NR + c], zero beyond nc. Row by row
+// (k outer): each of B's rows is read along its length, so the reads are a
+// few sequential streams, not kc of them at once; the panels of adjacent
+// columns (images side by side, a row-major B) are copied NR at a time.
 template <class T>
 __attribute__((always_inline)) inline void pack_b(const T* b, const int64_t* ks, const int64_t* cols, int64_t kc,
-                                                  int64_t nr, T* Bp) {
-  if (adjacent(cols, nr)) {
-    for (int64_t k = 0; k < kc; ++k, Bp += NR) std::copy_n(b + ks[k] + cols[0], NR, Bp);
-    return;
+                                                  int64_t nc, T* Bp) {
+  bool adj[NC / NR];
+  for (int64_t j = 0; j < nc; j += NR) adj[j / NR] = adjacent(cols + j, std::min(NR, nc - j));
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* row = b + ks[k];
+    for (int64_t j = 0; j < nc; j += NR) {
+      T* dst = Bp + j * kc + k * NR;
+      if (adj[j / NR]) {
+        std::copy_n(row + cols[j], NR, dst);
+      } else {
+        for (int64_t c = 0; c < NR; ++c) dst[c] = j + c < nc ? row[cols[j + c]] : T(0);
+      }
+    }
   }
-  for (int64_t k = 0; k < kc; ++k)
-    for (int64_t c = 0; c < NR; ++c) *Bp++ = c < nr ? b[ks[k] + cols[c]] : T(0);
 }
 
 // The MR×NR tile in vector registers (GCC/Clang vector extensions: 32-byte
@@ -248,7 +257,7 @@ __attribute__((always_inline)) inline void tile_body(const Product<T>& p, const 
       rank_updates(p.b, b_ks, b_cols, A, mc, kc, nc, k0 == 0, Ct);
       continue;
     }
-    for (int64_t jp = 0; jp < nc; jp += NR) pack_b(p.b, b_ks, b_cols + jp, kc, std::min(NR, nc - jp), Bp + jp * kc);
+    pack_b(p.b, b_ks, b_cols, kc, nc, Bp);
     for (int64_t ip = 0; ip < mc; ip += MR)
       for (int64_t jp = 0; jp < nc; jp += NR)
         micro_kernel(kc, A + ip / MR * a_step, Bp + jp * kc, Ct + ip * NC + jp, k0 == 0);
