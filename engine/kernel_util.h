@@ -151,7 +151,11 @@ Shape reduced_shape(const Shape& x, uint32_t mask, bool keepdim);
 template <class T, class F>
 void map_unary(ThreadPool& pool, int64_t n, const T* x, T* y, F f) {
   pool.parallel_for(n, 16384, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
+    // Local copies: stores through out cannot alias them, so the loop vectorizes.
+    const F g = f;
+    const T* in = x;
+    T* out = y;
+    for (int64_t i = b; i < e; ++i) out[i] = g(in[i]);
   });
 }
 
@@ -162,7 +166,10 @@ void map_binary(ThreadPool& pool, const Shape& sa, const T* a, const Shape& sb, 
   const int64_t n = out.numel();
   if (sa == out && sb == out) {
     pool.parallel_for(n, 16384, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) y[i] = f(a[i], b[i]);
+      const F g = f;  // as in map_unary
+      const T *pa = a, *pb = b;
+      T* out = y;
+      for (int64_t i = lo; i < hi; ++i) out[i] = g(pa[i], pb[i]);
     });
     return;
   }
@@ -198,14 +205,15 @@ void map_binary(ThreadPool& pool, const Shape& sa, const T* a, const Shape& sb, 
       }
       T* yr = y + r * run;
       const T *ar = a + ia, *br = b + ib;
+      const F g = f;  // as in map_unary
       if (da && db) {
-        for (int64_t i = 0; i < run; ++i) yr[i] = f(ar[i], br[i]);
+        for (int64_t i = 0; i < run; ++i) yr[i] = g(ar[i], br[i]);
       } else if (da) {
-        for (int64_t i = 0; i < run; ++i) yr[i] = f(ar[i], *br);
+        for (int64_t i = 0; i < run; ++i) yr[i] = g(ar[i], *br);
       } else if (db) {
-        for (int64_t i = 0; i < run; ++i) yr[i] = f(*ar, br[i]);
+        for (int64_t i = 0; i < run; ++i) yr[i] = g(*ar, br[i]);
       } else {
-        for (int64_t i = 0; i < run; ++i) yr[i] = f(*ar, *br);
+        for (int64_t i = 0; i < run; ++i) yr[i] = g(*ar, *br);
       }
     }
   });

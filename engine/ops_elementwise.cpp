@@ -156,10 +156,10 @@ void leaky_relu_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<
 template <class T>
 void leaky_relu_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const T alpha = a.node->attrs.alpha;
-  // x·(1 or α): the same values as x > 0 ? x : α·x, with no multiply behind a
-  // branch, so the loop vectorizes (a multiply may not be speculated under
-  // -ftrapping-math).
-  map_unary(pool, a.node->shape.numel(), a.in[0], a.out, [=](T x) { return x * (x > 0 ? T(1) : alpha); });
+  map_unary(pool, a.node->shape.numel(), a.in[0], a.out, [=](T x) {
+    const T ax = alpha * x;  // computed on both sides: the loop is a vector select
+    return x > 0 ? x : ax;
+  });
 }
 
 auto leaky_relu_backward_shape = grad_pair_shape;
@@ -171,8 +171,10 @@ void leaky_relu_backward_vjp(Graph& g, const Node& n, Value, Value dy, const std
 template <class T>
 void leaky_relu_backward_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const T alpha = a.node->attrs.alpha;
-  map_binary(pool, a.node->shape, a.in[0], a.node->shape, a.in[1], a.node->shape, a.out,
-             [=](T dy, T x) { return dy * (x > 0 ? T(1) : alpha); });
+  map_binary(pool, a.node->shape, a.in[0], a.node->shape, a.in[1], a.node->shape, a.out, [=](T dy, T x) {
+    const T ady = alpha * dy;
+    return x > 0 ? dy : ady;
+  });
 }
 
 std::string clamp_shape(const Graph& g, const Node& n, Shape& out) {
