@@ -77,13 +77,13 @@ __attribute__((always_inline)) inline void pack_b(const T* b, const int64_t* ks,
   bool adj[NC / NR];
   for (int64_t j = 0; j < nc; j += NR) adj[j / NR] = adjacent(cols + j, std::min(NR, nc - j));
   for (int64_t k = 0; k < kc; ++k) {
-    const T* row = b + ks[k];
+    const int64_t row = ks[k];  // an offset: with negative strides b + ks[k] alone may lie outside B
     for (int64_t j = 0; j < nc; j += NR) {
       T* dst = Bp + j * kc + k * NR;
       if (adj[j / NR]) {
-        std::copy_n(row + cols[j], NR, dst);
+        std::copy_n(b + (row + cols[j]), NR, dst);
       } else {
-        for (int64_t c = 0; c < NR; ++c) dst[c] = j + c < nc ? row[cols[j + c]] : T(0);
+        for (int64_t c = 0; c < NR; ++c) dst[c] = j + c < nc ? b[row + cols[j + c]] : T(0);
       }
     }
   }
@@ -171,12 +171,12 @@ __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_
   if (first)
     for (int64_t r = 0; r < mc; ++r) std::fill(Ct + r * NC, Ct + r * NC + nc, T(0));
   for (int64_t k = 0; k < kc; ++k) {
-    const T* bk = b + ks[k];
+    const int64_t bk = ks[k];  // an offset, as in pack_b
     for (int64_t j = 0; j < nc; j += NR)
       if (adj[j / NR]) {
-        std::copy_n(bk + cols[j], NR, row + j);
+        std::copy_n(b + (bk + cols[j]), NR, row + j);
       } else {
-        for (int64_t c = j; c < std::min(nc, j + NR); ++c) row[c] = bk[cols[c]];
+        for (int64_t c = j; c < std::min(nc, j + NR); ++c) row[c] = b[bk + cols[c]];
       }
     for (int64_t r = 0; r < mc; ++r) {
       const T a = Ap[k * MR + r];
