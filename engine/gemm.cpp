@@ -170,8 +170,11 @@ __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_
   for (int64_t j = 0; j < nc; j += NR) adj[j / NR] = adjacent(cols + j, std::min(NR, nc - j));
   if (first)
     for (int64_t r = 0; r < mc; ++r) std::fill(Ct + r * NC, Ct + r * NC + nc, T(0));
+  constexpr int64_t ahead = 4;  // rows: each is a short run (a few cache lines), too short for the prefetcher
   for (int64_t k = 0; k < kc; ++k) {
     const int64_t bk = ks[k];  // an offset, as in pack_b
+    if (k + ahead < kc)
+      for (int64_t j = 0; j < nc; j += NR) __builtin_prefetch(b + (ks[k + ahead] + cols[j]));
     for (int64_t j = 0; j < nc; j += NR)
       if (adj[j / NR]) {
         std::copy_n(b + (bk + cols[j]), NR, row + j);
@@ -186,28 +189,30 @@ __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_
   }
 }
 
-// How C is cut into tiles of mb×nb (at most MC×NC). A product of fewer than
-// kMinTiles full blocks is cut finer — columns first, in whole register
-// tiles — so that small layers (a 1×1 output over a batch) still spread over
-// the threads. A function of the shape only: the sums, and so the results,
-// never depend on the thread count.
+// How C is cut into tiles of mb×nb (at most MC×NC, no larger than C rounded
+// up to whole register tiles). A product of fewer than kMinTiles tiles is cut
+// finer — columns first, in whole register tiles — so that small layers (a
+// 1×1 output over a batch, a batch of one) still spread over the threads. A
+// function of the shape only: the sums, and so the results, never depend on
+// the thread count.
 struct Tiling {
   int64_t mb = MC, nb = NC, tiles_m = 0, tiles_n = 0;
-  bool packed_a = false;  // A is in the workspace, packed by pack_a_panels
+  bool packed_a = false;  // A is in the workspace, packed once by product()
 };
 constexpr int64_t kMinTiles = 8;
+int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 Tiling tiling(int64_t M, int64_t N) {
   Tiling g;
-  auto count = [&] {
+  g.mb = std::min(MC, round_up(M, MR));
+  g.nb = std::min(NC, round_up(N, NR));
+  for (;;) {
     g.tiles_m = (M + g.mb - 1) / g.mb;
     g.tiles_n = (N + g.nb - 1) / g.nb;
-    return g.tiles_m * g.tiles_n;
-  };
-  while (count() < kMinTiles && (g.nb > NR || g.mb > MR)) {
-    if (g.nb > NR && N > g.nb / 2) {
-      g.nb = (g.nb / 2 + NR - 1) / NR * NR;
-    } else if (g.mb > MR && M > g.mb / 2) {
-      g.mb = (g.mb / 2 + MR - 1) / MR * MR;
+    if (g.tiles_m * g.tiles_n >= kMinTiles) break;
+    if (g.nb > NR) {
+      g.nb = round_up(g.nb / 2, NR);
+    } else if (g.mb > MR) {
+      g.mb = round_up(g.mb / 2, MR);
     } else {
       break;
     }
@@ -301,7 +306,7 @@ const char* gemm_kernel() {
 #endif
 }
 
-int64_t product_workspace(int64_t M, int64_t K) { return (M + MR - 1) / MR * MR * K; }
+int64_t product_workspace(int64_t M, int64_t K) { return round_up(M, MR) * K; }
 
 template <class T>
 void product(ThreadPool& pool, const Product<T>& p) {
@@ -335,18 +340,18 @@ template <class T>
 void gemm(ThreadPool& pool, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
           const T* B, int64_t ldb, T* C, int64_t ldc, bool accumulate) {
   Product<T> p;
-  p.m.n[2] = M;
-  p.n.n[2] = N;
-  p.k.n[2] = K;
+  p.m = Extent{M};
+  p.n = Extent{N};
+  p.k = Extent{K};
   p.a = A;
-  p.a_m.s[2] = trans_a ? 1 : lda;
-  p.a_k.s[2] = trans_a ? lda : 1;
+  p.a_m = Layout{trans_a ? 1 : lda};
+  p.a_k = Layout{trans_a ? lda : 1};
   p.b = B;
-  p.b_k.s[2] = trans_b ? 1 : ldb;
-  p.b_n.s[2] = trans_b ? ldb : 1;
+  p.b_k = Layout{trans_b ? 1 : ldb};
+  p.b_n = Layout{trans_b ? ldb : 1};
   p.c = C;
-  p.c_m.s[2] = ldc;
-  p.c_n.s[2] = 1;
+  p.c_m = Layout{ldc};
+  p.c_n = Layout{1};
   p.accumulate = accumulate;
   product(pool, p);
 }

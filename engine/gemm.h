@@ -6,7 +6,9 @@
 // summed over K in a fixed order, so results do not depend on the thread count.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 
 namespace gantry {
 
@@ -14,16 +16,21 @@ class ThreadPool;
 
 // How one dimension of a product is laid out in a matrix: index
 // i = (d0·n1 + d1)·n2 + d2 (the sizes n[] belong to the dimension) lies at
-// offset d0·s[0] + d1·s[1] + d2·s[2] from the matrix's base. A row-major
-// [M, K] matrix: rows {0, 0, lda}, columns {0, 0, 1} with sizes {1, 1, M} and
-// {1, 1, K}; a convolution's pixels (oh, ow, image) in a [C, H, W, N] copy of
-// its input: sizes {Ho, Wo, N}, strides {s·W·N, s·N, 1}. Strides may be negative.
+// offset d0·s[0] + d1·s[1] + d2·s[2] from the matrix's base. Both are written
+// innermost digit last and filled from the right: a row-major [M, K] matrix
+// has rows Extent{M} at Layout{lda} and columns Extent{K} at Layout{1}; a
+// convolution's pixels (oh, ow, image) in a [H, W, C, N] copy of its input:
+// Extent{Ho, Wo, N} at Layout{s·W·C·N, s·C·N, 1}. Strides may be negative.
 struct Extent {
   int64_t n[3] = {1, 1, 1};
+  Extent() = default;
+  Extent(std::initializer_list<int64_t> d) { std::copy(d.begin(), d.end(), n + 3 - d.size()); }
   int64_t size() const { return n[0] * n[1] * n[2]; }
 };
 struct Layout {
   int64_t s[3] = {0, 0, 0};
+  Layout() = default;
+  Layout(std::initializer_list<int64_t> d) { std::copy(d.begin(), d.end(), s + 3 - d.size()); }
 };
 
 // C[m, n] = Σ_k A[m, k]·B[k, n], or C[m, n] + that sum when accumulating.

@@ -140,13 +140,13 @@ template <class T>
 void pixel_columns(Product<T>& p, int64_t rows, int64_t cols, int64_t images, const int64_t (&in)[3],
                    const int64_t (&out)[3]) {
   if (p.k.size() >= p.m.size()) {
-    p.n = Extent{{rows, cols, images}};
-    p.b_n = Layout{{in[0], in[1], in[2]}};
-    p.c_n = Layout{{out[0], out[1], out[2]}};
+    p.n = Extent{rows, cols, images};
+    p.b_n = Layout{in[0], in[1], in[2]};
+    p.c_n = Layout{out[0], out[1], out[2]};
   } else {
-    p.n = Extent{{images, rows, cols}};
-    p.b_n = Layout{{in[2], in[0], in[1]}};
-    p.c_n = Layout{{out[2], out[0], out[1]}};
+    p.n = Extent{images, rows, cols};
+    p.b_n = Layout{in[2], in[0], in[1]};
+    p.c_n = Layout{out[2], out[0], out[1]};
   }
 }
 
@@ -222,15 +222,15 @@ void conv2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const int64_t pixel = pixel_pitch(x[1] * N), row = f.size[1] * pixel;
   for (int64_t gr = 0; gr < G; ++gr) {
     Product<T> p;
-    p.m.n[2] = Og;
-    p.k = Extent{{w[2], w[3], Cg}};
+    p.m = Extent{Og};
+    p.k = Extent{w[2], w[3], Cg};
     p.a = a.in[1] + gr * Og * K;
-    p.a_m.s[2] = K;
-    p.a_k = Layout{{w[3], 1, w[2] * w[3]}};
+    p.a_m = Layout{K};
+    p.a_k = Layout{w[3], 1, w[2] * w[3]};
     p.b = a.scratch + gr * Cg * N;
-    p.b_k = Layout{{o.dilation[0] * row, o.dilation[1] * pixel, N}};
+    p.b_k = Layout{o.dilation[0] * row, o.dilation[1] * pixel, N};
     p.c = a.out + gr * Og * P;
-    p.c_m.s[2] = P;
+    p.c_m = Layout{P};
     pixel_columns(p, y[2], y[3], N, {o.stride[0] * row, o.stride[1] * pixel, 1}, {y[3], 1, y[1] * P});
     p.workspace = a.scratch + f.size[0] * row;
     product(pool, p);
@@ -332,15 +332,15 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
         // y[n][o][first + q·s][…] = Σ_(t,u,c) w[c][o][tap0 + t·step][…] · xs[lo + q + e0 − t·e_step][…][c][n]
         for (int64_t gr = 0; gr < G; ++gr) {
           Product<T> p;
-          p.m.n[2] = Og;
-          p.k = Extent{{ph.taps, pw.taps, Cg}};
+          p.m = Extent{Og};
+          p.k = Extent{ph.taps, pw.taps, Cg};
           p.a = a.in[1] + gr * Cg * Og * kh * kw + ph.tap0 * kw + pw.tap0;
-          p.a_m.s[2] = kh * kw;
-          p.a_k = Layout{{ph.tap_step * kw, pw.tap_step, Og * kh * kw}};
+          p.a_m = Layout{kh * kw};
+          p.a_k = Layout{ph.tap_step * kw, pw.tap_step, Og * kh * kw};
           p.b = a.scratch + gr * Cg * N + (plan.frame.lo[0] + ph.e0) * row + (plan.frame.lo[1] + pw.e0) * pixel;
-          p.b_k = Layout{{-ph.e_step * row, -pw.e_step * pixel, N}};
+          p.b_k = Layout{-ph.e_step * row, -pw.e_step * pixel, N};
           p.c = a.out + gr * Og * Pout + ph.first * y[3] + pw.first;
-          p.c_m.s[2] = Pout;
+          p.c_m = Layout{Pout};
           pixel_columns(p, ph.count, pw.count, N, {row, pixel, 1}, {o.stride[0] * y[3], o.stride[1], y[1] * Pout});
           p.workspace = a.scratch + plan.copy;
           product(pool, p);
@@ -352,14 +352,14 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
     for (int64_t gr = 0; gr < G; ++gr) {
       // col[(o·kH + i)·kW + j][n·Pin + pin] = Σ_c w[c][o][i][j] · x[n][c][pin], laid out as below
       Product<T> p;
-      p.k.n[2] = Cg;
-      const Extent rows{{1, 1, R}}, pixels{{1, Pin, N}};
-      const Layout w_rows{{0, 0, 1}}, w_k{{0, 0, R}}, x_k{{0, 0, N}}, x_pixels{{0, pixel, 1}};
+      p.k = Extent{Cg};
+      const Extent rows{R}, pixels{Pin, N};
+      const Layout w_rows{1}, w_k{R}, x_k{N}, x_pixels{pixel, 1};
       // col[r][n·Pin + pin] at col + r·sr + (n·Pin + pin)·sp: by weights, a
       // pixel's R values are adjacent (the product's columns), else a weight
       // column's pixels are; C is stored in runs either way.
       const int64_t sr = plan.by_weights ? 1 : Pin * N, sp = plan.by_weights ? R : 1;
-      const Layout col_rows{{0, 0, sr}}, col_pixels{{0, sp, Pin * sp}};
+      const Layout col_rows{sr}, col_pixels{sp, Pin * sp};
       const T* wg = a.in[1] + gr * Cg * R;
       const T* xg = a.scratch + gr * Cg * N;
       if (plan.by_weights) {  // colᵀ = xᵀ·w
@@ -431,10 +431,14 @@ void conv2d_grad_weight_vjp(Graph& g, const Node& n, Value, Value G, const std::
 int64_t conv2d_grad_weight_scratch(const Graph& g, const Node& n) {
   const Shape &x = input_shape(g, n, 0), &dy = input_shape(g, n, 1);
   const Frame f = conv_frame(x, dy, n.attrs.kernel[0], n.attrs.kernel[1], n.attrs.conv);
-  return pixel_pitch(x[0] * x[1]) * f.size[0] * f.size[1] + pixel_pitch(dy[0] * dy[1]) * dy[2] * dy[3];
+  return pixel_pitch(x[0] * x[1]) * f.size[0] * f.size[1] + pixel_pitch(dy[0] * dy[1]) * dy[2] * dy[3] +
+         product_workspace(dy[1] / n.attrs.conv.groups, dy[0] * dy[2] * dy[3]);
 }
-// dw[o][c][i][j] = Σ_(oh,ow,n) xs[oh·s + i·d][ow·s + j·d][c][n] · dy[n][o][oh][ow], per group: the
-// product dwᵀ[(c,i,j), o] over all pixels of all images, with dy copied channels last.
+// dw[o][c][i][j] = Σ_(oh,ow,n) dy[n][o][oh][ow] · xs[oh·s + i·d][ow·s + j·d][c][n], per group: one
+// product over all pixels of all images, with dy copied channels last. As dw[o, (i,j,c)], dy is A:
+// its panels are runs of adjacent channels, packed once into the workspace, and each value of the
+// input copy (B) is gathered once; as dwᵀ[(i,j,c), o] the input copy is gathered into A and dy is
+// packed again for every block of rows.
 template <class T>
 void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &dy = *a.in_shape[1], &w = a.node->shape;
@@ -456,20 +460,31 @@ void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool
         for (int64_t c = 0; c < cb; ++c) dyt[px * dy_pitch + n * C + c0 + c] = src[c * P + px];
     }
   });
+  // dy as A when both sides are wide; with few columns (one input channel: 16)
+  // or one output channel the tiles would gather the input copy once per row block.
+  const bool dy_rows = K >= 128 && Og >= 8;
   for (int64_t gr = 0; gr < G; ++gr) {
     Product<T> p;
-    p.m = Extent{{w[2], w[3], Cg}};
-    p.k = Extent{{dy[2], dy[3], N}};
-    p.n.n[2] = Og;
-    p.a = xs + gr * Cg * N;
-    p.a_m = Layout{{o.dilation[0] * row, o.dilation[1] * pixel, N}};
-    p.a_k = Layout{{o.stride[0] * row, o.stride[1] * pixel, 1}};
-    p.b = dyt + gr * Og;
-    p.b_k = Layout{{dy[3] * dy_pitch, dy_pitch, C}};
-    p.b_n.s[2] = 1;
+    const Extent taps{w[2], w[3], Cg}, outs{Og};
+    const Layout x_taps{o.dilation[0] * row, o.dilation[1] * pixel, N}, dy_outs{1}, w_taps{w[3], 1, w[2] * w[3]},
+        w_outs{K};
+    p.k = Extent{dy[2], dy[3], N};
     p.c = a.out + gr * Og * K;
-    p.c_m = Layout{{w[3], 1, w[2] * w[3]}};
-    p.c_n.s[2] = K;
+    const T* x_base = xs + gr * Cg * N;
+    const T* dy_base = dyt + gr * Og;
+    const Layout x_k{o.stride[0] * row, o.stride[1] * pixel, 1}, dy_k{dy[3] * dy_pitch, dy_pitch, C};
+    if (dy_rows) {  // dw[o, (i,j,c)]
+      p.m = outs, p.n = taps;
+      p.a = dy_base, p.a_m = dy_outs, p.a_k = dy_k;
+      p.b = x_base, p.b_k = x_k, p.b_n = x_taps;
+      p.c_m = w_outs, p.c_n = w_taps;
+      p.workspace = dyt + dy[2] * dy[3] * dy_pitch;
+    } else {  // dwᵀ[(i,j,c), o]
+      p.m = taps, p.n = outs;
+      p.a = x_base, p.a_m = x_taps, p.a_k = x_k;
+      p.b = dy_base, p.b_k = dy_k, p.b_n = dy_outs;
+      p.c_m = w_taps, p.c_n = w_outs;
+    }
     product(pool, p);
   }
 }

@@ -1,5 +1,7 @@
 // A fixed pool of worker threads for the CPU backend. parallel_for hands out
 // index chunks through one atomic counter; the calling thread works too.
+// Between jobs a worker spins for up to 100 µs before it sleeps, so the ops
+// of a replayed step, microseconds apart, do not each pay a thread's wake-up.
 // Nothing here allocates after construction, so a replayed training step stays
 // allocation-free (tests/test_alloc.cpp). Results never depend on the order in
 // which chunks run, because kernels give every output element to one chunk.
@@ -45,9 +47,10 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_, done_;
-  uint64_t generation_ = 0;
-  int busy_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> busy_{0};  // workers not yet done with the job in flight
+  std::atomic<bool> stop_{false};
+  int sleeping_ = 0;  // workers waiting on wake_ (under mu_)
 
   // The job in flight.
   Fn fn_ = nullptr;

@@ -8,6 +8,8 @@
 // place), transposed convolutions by phase — with phases no tap reaches
 // (stride > kernel, dilation sharing a factor with the stride) — and through
 // columns (1×1 and 2×2 inputs), channel counts across the GEMM's blocks.
+// The weight gradient runs both ways: with dy as A (wide layers) and with
+// the input copy as A (one input channel, one output channel).
 // Transients start as NaN (CpuOptions::poison_dead), so an output element a
 // kernel never writes fails the comparison. Also: results are bit-identical
 // run to run and across thread counts.
@@ -51,6 +53,7 @@ const ConvCase kCases[] = {
     {2, 5, 11, 13, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, false},  // 1×1 kernel, off tile sizes
     {1, 2, 3, 3, 2, 3, 3, 1, 1, 0, 1, 2, 2, 1, 1, 1, false},    // dilation > stride allows output_padding 1
     {17, 3, 6, 5, 5, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, true},    // 17 images: a panel across two pixels
+    {48, 16, 5, 6, 9, 3, 3, 1, 2, 1, 1, 1, 1, 1, 0, 1, false},  // 48 images; dw with dy as A
     {32, 1, 8, 8, 7, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, true},    // one input channel: K < M, pixels innermost
     {20, 6, 5, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, true},    // one output channel
     {3, 4, 4, 5, 6, 2, 2, 3, 3, 0, 1, 1, 1, 2, 2, 1, false},    // stride 3 > k 2: outputs no tap reaches
