@@ -266,13 +266,11 @@ void conv_transpose2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::v
 }
 // How the CPU runs a transposed convolution: by phase, from an input copy in
 // `frame`; or as one product into columns [C_out/G·kH·kW, N·H·W], read
-// straight from the input (a channel's pixels are adjacent), and a col2im, when the phases would mostly multiply the zeros around a small
-// input (a generator's 1×1 → k×k first layer: k² taps per output, one of them
-// real) or when the output has few channels: phases read kH·kW·C_in/G input
-// values per output pixel and channel block, columns read each input value
-// once and move C_out/G·kH·kW values per input pixel, twice (a last layer to
-// one channel: 16 against 1024 per pixel); or when there are fewer input
-// pixels × images than twice C_in/G: each phase gathers its share of the
+// straight from the input (a channel's pixels are adjacent), and a col2im, when the phases would mostly multiply the
+// zeros around a small input (a generator's 1×1 → k×k first layer: k² taps per output, one of them real) or when the
+// output has few channels: phases read kH·kW·C_in/G input values per output pixel and channel block, columns read each
+// input value once and move C_out/G·kH·kW values per input pixel, twice (a last layer to one channel: 16 against 1024
+// per pixel); or when there are fewer input pixels × images than twice C_in/G: each phase gathers its share of the
 // weights into packed panels, which then serve only a few columns (dcgan28's
 // middle layer at batch 1: 0.38 → 0.22 ms), where columns read the weights
 // as they lie.
