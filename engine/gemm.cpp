@@ -160,16 +160,17 @@ __attribute__((always_inline)) inline void micro_kernel<float>(int64_t kc, const
 // A product with at most MR rows (a convolution to one channel) would pack
 // each B panel for a single use; instead B is read once in place, one row
 // (k) at a time across the tile — a few streams the prefetcher follows, where
-// the tile's k rows at once are hundreds — and added into Ct[r][·] by k in
-// order (the same order as the tile's accumulators).
+// the tile's k rows at once are hundreds. Each K block is summed as the
+// tile's accumulators sum it (from the first product, by k in order, then
+// added to Ct), so a product gives the same bits whichever path its tiles
+// take: the path depends on the tile's rows, which depend on the batch when
+// a convolution's pixels are the rows.
 template <class T>
 __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_t* ks, const int64_t* cols, const T* Ap,
                                                         int64_t mc, int64_t kc, int64_t nc, bool first, T* Ct) {
-  T row[NC];
+  T row[NC], acc[MR][NC];
   bool adj[NC / NR];
   for (int64_t j = 0; j < nc; j += NR) adj[j / NR] = adjacent(cols + j, std::min(NR, nc - j));
-  if (first)
-    for (int64_t r = 0; r < mc; ++r) std::fill(Ct + r * NC, Ct + r * NC + nc, T(0));
   constexpr int64_t ahead = 4;  // rows: each is a short run (a few cache lines), too short for the prefetcher
   for (int64_t k = 0; k < kc; ++k) {
     const int64_t bk = ks[k];  // an offset, as in pack_b
@@ -183,8 +184,20 @@ __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_
       }
     for (int64_t r = 0; r < mc; ++r) {
       const T a = Ap[k * MR + r];
-      T* ct = Ct + r * NC;
-      for (int64_t j = 0; j < nc; ++j) ct[j] += a * row[j];
+      T* acc_r = acc[r];
+      if (k == 0) {
+        for (int64_t j = 0; j < nc; ++j) acc_r[j] = a * row[j];
+      } else {
+        for (int64_t j = 0; j < nc; ++j) acc_r[j] += a * row[j];
+      }
+    }
+  }
+  for (int64_t r = 0; r < mc; ++r) {
+    T* ct = Ct + r * NC;
+    if (first) {
+      std::copy_n(acc[r], nc, ct);
+    } else {
+      for (int64_t j = 0; j < nc; ++j) ct[j] += acc[r][j];
     }
   }
 }

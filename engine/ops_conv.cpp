@@ -266,14 +266,15 @@ void conv_transpose2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::v
 }
 // How the CPU runs a transposed convolution: by phase, from an input copy in
 // `frame`; or as one product into columns [C_out/G·kH·kW, N·H·W], read
-// straight from the input (a channel's pixels are adjacent), and a col2im, when the phases would mostly multiply the
-// zeros around a small input (a generator's 1×1 → k×k first layer: k² taps per output, one of them real) or when the
-// output has few channels: phases read kH·kW·C_in/G input values per output pixel and channel block, columns read each
-// input value once and move C_out/G·kH·kW values per input pixel, twice (a last layer to one channel: 16 against 1024
-// per pixel); or when there are fewer input pixels × images than twice C_in/G: each phase gathers its share of the
-// weights into packed panels, which then serve only a few columns (dcgan28's
-// middle layer at batch 1: 0.38 → 0.22 ms), where columns read the weights
-// as they lie.
+// straight from the input (a channel's pixels are adjacent), and a col2im,
+// when the phases would mostly multiply the zeros around a small input (a
+// generator's 1×1 → k×k first layer: k² taps per output, one of them real) or
+// when the output has few channels: phases read kH·kW·C_in/G input values per
+// output pixel and channel block, columns read each input value once and move
+// C_out/G·kH·kW values per input pixel, twice (a last layer to one channel: 16
+// against 1024 per pixel). The choice depends on the layer, not on the batch:
+// the two sum in different orders, and a sample must not depend on the batch
+// it was drawn in (tests/test_import.cpp).
 struct TransposedPlan {
   bool by_phase = true;
   // Columns: with fewer pixels × images than C_out/G·kH·kW (a generator's
@@ -298,10 +299,9 @@ TransposedPlan plan_transposed(const Shape& x, const Shape& w, const Shape& y, c
     t.frame.lo[i] = lo;
     t.frame.size[i] = lo + top + 1;
   }
-  const int64_t Cg = w[0] / o.groups, pixels = x[0] * x[2] * x[3];
-  t.by_phase = phase_taps[0] * phase_taps[1] <= 2 * x[2] * w[2] * x[3] * w[3] && 2 * w[1] >= Cg && pixels >= 2 * Cg;
+  t.by_phase = phase_taps[0] * phase_taps[1] <= 2 * x[2] * w[2] * x[3] * w[3] && 2 * w[1] >= w[0] / o.groups;
   if (t.by_phase) t.copy = pixel_pitch(x[0] * x[1]) * t.frame.size[0] * t.frame.size[1];
-  const int64_t R = w[1] * w[2] * w[3];
+  const int64_t R = w[1] * w[2] * w[3], pixels = x[0] * x[2] * x[3];
   t.by_weights = !t.by_phase && pixels < R;
   t.scratch = t.copy + (t.by_phase ? product_workspace(w[1], w[0] / o.groups * w[2] * w[3])
                                    : product_workspace(t.by_weights ? pixels : R, w[0] / o.groups) + R * pixels);

@@ -1,7 +1,8 @@
 // The CPU GEMM (engine/gemm.cpp) against a float64 product, for shapes that
 // cross its MC/NC/KC blocks and MR/NR tiles with ragged edges, every
 // transposition and both overwrite and accumulate; and bit-identical results
-// for 1, 2 and 3 threads (each output summed by one thread in a fixed order).
+// for 1, 2 and 3 threads (each output summed by one thread in a fixed order),
+// whatever else is in the product (how many rows, which operand is which).
 // On aarch64 the NEON micro-kernel must be the one compiled in (the cross
 // stage runs this under qemu-aarch64).
 //
@@ -28,8 +29,9 @@ struct Case {
   int64_t M, N, K;
 };
 
-// The blocks are MC=64, NC=256, KC=128 and the tile 4×16: one element, one
-// partial tile, several blocks in every dimension with partial edges, and K = 0.
+// The blocks are MC=132, NC=128, KC=256 and the tile 6×16 (4×16 on aarch64):
+// one element, one partial tile, several blocks in every dimension with partial
+// edges, and K = 0.
 const Case kCases[] = {{1, 1, 1}, {3, 17, 5}, {4, 16, 128}, {67, 259, 131}, {130, 517, 300}, {9, 33, 0}};
 
 std::vector<float> random_matrix(int64_t n, std::mt19937& rng) {
@@ -88,6 +90,39 @@ TEST(Gemm, BitIdenticalAcrossThreadCounts) {
           << threads << " threads differ from 1 thread";
     }
   }
+}
+
+// An output's bits depend on its row of A, its column of B and K only: not
+// on how many rows or columns the product has (which decides its tiles and
+// whether a tile of at most MR rows reads B in place), nor on which operand is
+// which (Cᵀ = Bᵀ·Aᵀ). A convolution's pixels × images are one side of its
+// product, so this is what keeps a sample independent of its batch. K spans
+// three K blocks.
+TEST(Gemm, AnOutputDoesNotDependOnTheRestOfTheProduct) {
+  std::mt19937 rng(9);
+  const int64_t M = 40, N = 50, K = 700;
+  const auto A = random_matrix(M * K, rng), B = random_matrix(K * N, rng);
+  ThreadPool pool(2);
+  std::vector<float> full(size_t(M * N));
+  gemm<float>(pool, false, false, M, N, K, A.data(), K, B.data(), N, full.data(), N, false);
+  for (int64_t m : {1, 3, 4, 6, 7, 13}) {
+    std::vector<float> part(size_t(m * N));
+    gemm<float>(pool, false, false, m, N, K, A.data(), K, B.data(), N, part.data(), N, false);
+    EXPECT_EQ(std::memcmp(part.data(), full.data(), part.size() * sizeof(float)), 0) << "the first " << m << " rows";
+  }
+  for (int64_t n : {1, 5, 16, 17}) {
+    std::vector<float> part(size_t(M * n));
+    gemm<float>(pool, false, false, M, n, K, A.data(), K, B.data(), N, part.data(), n, false);
+    for (int64_t i = 0; i < M; ++i)
+      EXPECT_EQ(std::memcmp(&part[size_t(i * n)], &full[size_t(i * N)], size_t(n) * sizeof(float)), 0)
+          << "the first " << n << " columns, row " << i;
+  }
+  std::vector<float> t(size_t(N * M));  // Cᵀ[N, M] = Bᵀ·Aᵀ
+  gemm<float>(pool, true, true, N, M, K, B.data(), N, A.data(), K, t.data(), M, false);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j)
+      ASSERT_EQ(std::memcmp(&t[size_t(j * M + i)], &full[size_t(i * N + j)], sizeof(float)), 0)
+          << "Cᵀ = Bᵀ·Aᵀ at " << i << ", " << j;
 }
 
 #if defined(__aarch64__)
