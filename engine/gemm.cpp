@@ -10,6 +10,7 @@
 #include "engine/gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "platform/thread_pool.h"
@@ -321,25 +322,48 @@ const char* gemm_kernel() {
 
 int64_t product_workspace(int64_t M, int64_t K) { return round_up(M, MR) * K; }
 
+// Packs all of A into the workspace: panel q (MR rows) at q·MR·K, value k of
+// row r at k·MR + r — pack_a's layout for every K block, back to back. K's
+// digits are walked by falling stride, so the reads go through memory in
+// order: a convolution's weights [C_out][C_in][kh][kw] seen with k = (tap,
+// C_in) would otherwise be read a tap per kernel at a time, each kernel's
+// cache line fetched again for every tap (batch 1: a quarter of the time).
+template <class T>
+void pack_a_workspace(ThreadPool& pool, const Product<T>& p) {
+  const int64_t M = p.m.size(), K = p.k.size();
+  int outer = 0, middle = 1, inner = 2;  // digits of K, largest |stride| first
+  const auto larger = [&](int i, int j) { return std::abs(p.a_k.s[i]) > std::abs(p.a_k.s[j]); };
+  if (larger(middle, outer)) std::swap(outer, middle);
+  if (larger(inner, middle)) std::swap(middle, inner);
+  if (larger(middle, outer)) std::swap(outer, middle);
+  const int64_t(&n)[3] = p.k.n;
+  const int64_t(&s)[3] = p.a_k.s;
+  const int64_t weight[3] = {n[1] * n[2], n[2], 1};  // k = Σ digit·weight
+  pool.parallel_for((M + MR - 1) / MR, std::max<int64_t>(1, 32768 / (MR * K)), [&](int64_t q0, int64_t q1) {
+    int64_t rows[MR];
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t mr = std::min(MR, M - q * MR);
+      offsets(p.m, p.a_m, q * MR, mr, rows);
+      T* panel = p.workspace + q * MR * K;
+      for (int64_t a = 0; a < n[outer]; ++a)
+        for (int64_t b = 0; b < n[middle]; ++b)
+          for (int64_t c = 0; c < n[inner]; ++c) {
+            const int64_t k = a * weight[outer] + b * weight[middle] + c * weight[inner];
+            const T* src = p.a + (a * s[outer] + b * s[middle] + c * s[inner]);
+            T* dst = panel + k * MR;
+            for (int64_t r = 0; r < MR; ++r) dst[r] = r < mr ? src[rows[r]] : T(0);
+          }
+    }
+  });
+}
+
 template <class T>
 void product(ThreadPool& pool, const Product<T>& p) {
   const int64_t M = p.m.size(), N = p.n.size(), K = p.k.size();
   if (M == 0 || N == 0) return;
   Tiling g = tiling(M, N);
   g.packed_a = p.workspace && g.tiles_n > 1 && K > 0;
-  if (g.packed_a)  // panel q (MR rows) at workspace + q·MR·K, [k][r] as pack_a lays a block out
-    pool.parallel_for((M + MR - 1) / MR, std::max<int64_t>(1, 32768 / (MR * K)), [&](int64_t q0, int64_t q1) {
-      int64_t rows[MR], ks[KC];
-      for (int64_t q = q0; q < q1; ++q) {
-        const int64_t mr = std::min(MR, M - q * MR);
-        offsets(p.m, p.a_m, q * MR, mr, rows);
-        for (int64_t k0 = 0; k0 < K; k0 += KC) {
-          const int64_t kc = std::min(KC, K - k0);
-          offsets(p.k, p.a_k, k0, kc, ks);
-          pack_a(p.a, rows, ks, mr, kc, p.workspace + q * MR * K + k0 * MR);
-        }
-      }
-    });
+  if (g.packed_a) pack_a_workspace(pool, p);
   // Chunks of tiles of about 2¹⁸ multiply-adds: a tiny product (a batch of
   // one) stays on the calling thread. Chunks only group tiles.
   const int64_t tile_work = g.mb * g.nb * std::max<int64_t>(K, 1);
