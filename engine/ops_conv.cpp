@@ -355,7 +355,7 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
       // col[(o·kH + i)·kW + j][n·Pin + pin] = Σ_c w[c][o][i][j] · x[n][c][pin], laid out as below
       Product<T> p;
       p.k = Extent{Cg};
-      const Extent rows{R}, pixels{N, Pin};  // an image's pixels adjacent in x and in col
+      const Extent rows{R}, pixels{N, Pin};                               // an image's pixels adjacent in x and in col
       const Layout w_rows{1}, w_k{R}, x_k{Pin}, x_pixels{x[1] * Pin, 1};  // x as it lies: [N, C, H, W]
       // col[r][n·Pin + pin] at col + r·sr + (n·Pin + pin)·sp: by weights, a
       // pixel's R values are adjacent (the product's columns), else a weight
