@@ -281,6 +281,10 @@ struct TransposedPlan {
   // 1×1 input) the weights' columns are the product's columns, read row by row
   // (streams), and the few input rows are its rows; otherwise the reverse.
   bool by_weights = false;
+  // By weights from a 1×1 input with no padding, dilation or groups, the
+  // columns are the output itself (pixel n's values (o, i, j) are y[n][o][i][j]):
+  // the product writes y and there is no col2im.
+  bool in_place = false;
   Frame frame;
   int64_t copy = 0, scratch = 0;  // elements: the input copy (by phase), then the product's workspace and the columns
 };
@@ -303,8 +307,11 @@ TransposedPlan plan_transposed(const Shape& x, const Shape& w, const Shape& y, c
   if (t.by_phase) t.copy = pixel_pitch(x[0] * x[1]) * t.frame.size[0] * t.frame.size[1];
   const int64_t R = w[1] * w[2] * w[3], pixels = x[0] * x[2] * x[3];
   t.by_weights = !t.by_phase && pixels < R;
+  t.in_place = t.by_weights && x[2] == 1 && x[3] == 1 && o.groups == 1 && y[2] == w[2] && y[3] == w[3] &&
+               o.padding[0] == 0 && o.padding[1] == 0 && o.dilation[0] == 1 && o.dilation[1] == 1;
   t.scratch = t.copy + (t.by_phase ? product_workspace(w[1], w[0] / o.groups * w[2] * w[3])
-                                   : product_workspace(t.by_weights ? pixels : R, w[0] / o.groups) + R * pixels);
+                                   : product_workspace(t.by_weights ? pixels : R, w[0] / o.groups) +
+                                         (t.in_place ? 0 : R * pixels));
   return t;
 }
 int64_t conv_transpose2d_scratch(const Graph& g, const Node& n) {
@@ -350,7 +357,7 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
       }
   } else {
     const int64_t R = Og * kh * kw, Pin = x[2] * x[3];
-    T* col = a.scratch + plan.copy + product_workspace(plan.by_weights ? Pin * N : R, Cg);
+    T* col = plan.in_place ? a.out : a.scratch + plan.copy + product_workspace(plan.by_weights ? Pin * N : R, Cg);
     for (int64_t gr = 0; gr < G; ++gr) {
       // col[(o·kH + i)·kW + j][n·Pin + pin] = Σ_c w[c][o][i][j] · x[n][c][pin], laid out as below
       Product<T> p;
@@ -377,6 +384,7 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
       }
       p.workspace = a.scratch + plan.copy;
       product(pool, p);
+      if (plan.in_place) continue;
       // col2im: y[n][o][ih·s − p + i·d][iw·s − p + j·d] += col[…]; one thread per output plane, fixed order.
       pool.parallel_for(Og * N, grain_for(kh * kw * Pin), [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
