@@ -205,8 +205,17 @@ void conv2d_vjp(Graph& g, const Node& n, Value, Value dy, const std::vector<bool
   if (need[1]) dx[1] = conv2d_grad_weight(g, input_of(n, 0), dy, int(w[2]), int(w[3]), n.attrs.conv);
   if (has_bias(n) && need[2]) dx[2] = reduce_sum(g, dy, axes({0, 2, 3}));
 }
+// A kernel that covers its whole input, unpadded (a critic's last layer, to
+// a 1×1 output): the convolution is a plain matrix product over (c, i, j) in
+// memory order, x[N, K]·wᵀ, read as they lie.
+bool whole_input(const Shape& x, int64_t kh, int64_t kw, const ConvOptions& o) {
+  return x[2] == kh && x[3] == kw && o.padding[0] == 0 && o.padding[1] == 0 && o.dilation[0] == 1 &&
+         o.dilation[1] == 1 && o.groups == 1;
+}
+
 int64_t conv2d_scratch(const Graph& g, const Node& n) {
   const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
+  if (whole_input(x, w[2], w[3], n.attrs.conv)) return 0;
   const Frame f = conv_frame(x, n.shape, int(w[2]), int(w[3]), n.attrs.conv);
   return pixel_pitch(x[0] * x[1]) * f.size[0] * f.size[1] +
          product_workspace(w[0] / n.attrs.conv.groups, w[1] * w[2] * w[3]);
@@ -216,9 +225,19 @@ template <class T>
 void conv2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
   const ConvOptions& o = a.node->attrs.conv;
+  const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = y[2] * y[3];
+  if (whole_input(x, w[2], w[3], o)) {
+    Product<T> p;  // yᵀ[O, N] = w[O, K]·xᵀ: the output channels are the rows (one, for a critic)
+    p.m = Extent{Og}, p.n = Extent{N}, p.k = Extent{K};
+    p.a = a.in[1], p.a_m = Layout{K}, p.a_k = Layout{1};
+    p.b = a.in[0], p.b_k = Layout{1}, p.b_n = Layout{K};
+    p.c = a.out, p.c_m = Layout{1}, p.c_n = Layout{Og};
+    product(pool, p);
+    if (a.n_in > 2) add_bias(pool, a.in[2], N, Og, int64_t(1), a.out);
+    return;
+  }
   const Frame f = conv_frame(x, y, int(w[2]), int(w[3]), o);
   channels_images_last(pool, a.in[0], x, f, a.scratch);
-  const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], P = y[2] * y[3];
   const int64_t pixel = pixel_pitch(x[1] * N), row = f.size[1] * pixel;
   for (int64_t gr = 0; gr < G; ++gr) {
     Product<T> p;
@@ -440,6 +459,7 @@ void conv2d_grad_weight_vjp(Graph& g, const Node& n, Value, Value G, const std::
 }
 int64_t conv2d_grad_weight_scratch(const Graph& g, const Node& n) {
   const Shape &x = input_shape(g, n, 0), &dy = input_shape(g, n, 1);
+  if (whole_input(x, n.attrs.kernel[0], n.attrs.kernel[1], n.attrs.conv)) return 0;
   const Frame f = conv_frame(x, dy, n.attrs.kernel[0], n.attrs.kernel[1], n.attrs.conv);
   return pixel_pitch(x[0] * x[1]) * f.size[0] * f.size[1] + pixel_pitch(dy[0] * dy[1]) * dy[2] * dy[3] +
          product_workspace(dy[1] / n.attrs.conv.groups, dy[0] * dy[2] * dy[3]);
@@ -453,8 +473,12 @@ template <class T>
 void conv2d_grad_weight_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const Shape &x = *a.in_shape[0], &dy = *a.in_shape[1], &w = a.node->shape;
   const ConvOptions& o = a.node->attrs.conv;
-  const Frame f = conv_frame(x, dy, int(w[2]), int(w[3]), o);
   const int64_t N = x[0], G = o.groups, Cg = x[1] / G, Og = w[0] / G, K = Cg * w[2] * w[3], C = dy[1];
+  if (whole_input(x, w[2], w[3], o)) {  // dw[O, K] = dyᵀ[O, N]·x[N, K]
+    gemm(pool, true, false, Og, K, N, a.in[1], Og, a.in[0], K, a.out, K, false);
+    return;
+  }
+  const Frame f = conv_frame(x, dy, int(w[2]), int(w[3]), o);
   const int64_t pixel = pixel_pitch(x[1] * N), row = f.size[1] * pixel, P = dy[2] * dy[3];
   const int64_t dy_pitch = pixel_pitch(N * C);
   T* xs = a.scratch;

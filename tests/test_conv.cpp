@@ -7,7 +7,7 @@
 // multiple of 16) and pixels innermost (K < M), one output channel (B read in
 // place), transposed convolutions by phase — with phases no tap reaches
 // (stride > kernel, dilation sharing a factor with the stride) — and through
-// columns (1×1 and 2×2 inputs), channel counts across the GEMM's blocks.
+// columns (1×1 and 2×2 inputs), a kernel over its whole input, channel counts across the GEMM's blocks.
 // The weight gradient runs both ways: with dy as A (wide layers) and with
 // the input copy as A (one input channel, one output channel).
 // Transients start as NaN (CpuOptions::poison_dead), so an output element a
@@ -60,6 +60,7 @@ const ConvCase kCases[] = {
     {2, 4, 5, 5, 4, 3, 3, 2, 2, 2, 1, 2, 2, 1, 1, 1, true},     // dilation 2 with stride 2
     {16, 10, 2, 2, 6, 5, 5, 1, 1, 0, 0, 1, 1, 1, 0, 0, true},   // 2×2 → 6×6 through columns
     {4, 9, 3, 3, 140, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, false},  // 140 channels: two row blocks
+    {5, 6, 4, 3, 2, 4, 3, 2, 1, 0, 0, 1, 1, 1, 0, 0, true},     // kernel over the whole input: a plain product
 };
 
 // out[n][co][oh][ow] = b[co] + Σ x[n][ci][oh·s − p + i·d][ow·s − p + j·d] · w[co][ci − g·Cg][i][j]
