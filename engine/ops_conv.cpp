@@ -118,6 +118,29 @@ void channels_images_last(ThreadPool& pool, const T* x, const Shape& s, const Fr
   });
 }
 
+// xs[n][c][lo₀ + h][lo₁ + w] = x[n][c][h][w], zero elsewhere in the frame:
+// the input as it lies, framed, for convolutions whose product takes its
+// pixels innermost (a panel is 16 output pixels along a row: adjacent at
+// stride 1, two cache lines at stride 2).
+template <class T>
+void padded_planes(ThreadPool& pool, const T* x, const Shape& s, const Frame& f, T* xs) {
+  const int64_t H = s[2], W = s[3], Hp = f.size[0], Wp = f.size[1];
+  pool.parallel_for(s[0] * s[1], grain_for(Hp * Wp), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      T* dst = xs + t * Hp * Wp;
+      const T* src = x + t * H * W;
+      std::fill_n(dst, f.lo[0] * Wp, T(0));
+      for (int64_t h = 0; h < H; ++h) {
+        T* r = dst + (f.lo[0] + h) * Wp;
+        std::fill_n(r, f.lo[1], T(0));
+        std::copy_n(src + h * W, W, r + f.lo[1]);
+        std::fill(r + f.lo[1] + W, r + Wp, T(0));
+      }
+      std::fill(dst + (f.lo[0] + H) * Wp, dst + Hp * Wp, T(0));
+    }
+  });
+}
+
 // The frame a convolution's taps reach: rows oh·s − p + i·d for oh < out, i < k.
 Frame conv_frame(const Shape& x, const Shape& y, int kh, int kw, const ConvOptions& o) {
   Frame f;
@@ -217,8 +240,8 @@ int64_t conv2d_scratch(const Graph& g, const Node& n) {
   const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
   if (whole_input(x, w[2], w[3], n.attrs.conv)) return 0;
   const Frame f = conv_frame(x, n.shape, int(w[2]), int(w[3]), n.attrs.conv);
-  return pixel_pitch(x[0] * x[1]) * f.size[0] * f.size[1] +
-         product_workspace(w[0] / n.attrs.conv.groups, w[1] * w[2] * w[3]);
+  const int64_t K = w[1] * w[2] * w[3], Og = w[0] / n.attrs.conv.groups;
+  return (K < Og ? x[0] * x[1] : pixel_pitch(x[0] * x[1])) * f.size[0] * f.size[1] + product_workspace(Og, K);
 }
 // y[n][o][oh][ow] = Σ_(i,j,c) w[o][c][i][j] · xs[oh·s + i·d][ow·s + j·d][c][n], per group.
 template <class T>
@@ -236,9 +259,16 @@ void conv2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
     if (a.n_in > 2) add_bias(pool, a.in[2], N, Og, int64_t(1), a.out);
     return;
   }
+  // Few terms per output (K < M: a first layer on one channel): pixels innermost, from the framed
+  // planes; else images innermost, from the channels-and-images-last copy (pixel_columns).
   const Frame f = conv_frame(x, y, int(w[2]), int(w[3]), o);
-  channels_images_last(pool, a.in[0], x, f, a.scratch);
-  const int64_t pixel = pixel_pitch(x[1] * N), row = f.size[1] * pixel;
+  const bool planes = K < Og;
+  const int64_t Hp = f.size[0], Wp = f.size[1], pixel = pixel_pitch(x[1] * N), row = Wp * pixel;
+  if (planes) {
+    padded_planes(pool, a.in[0], x, f, a.scratch);
+  } else {
+    channels_images_last(pool, a.in[0], x, f, a.scratch);
+  }
   for (int64_t gr = 0; gr < G; ++gr) {
     Product<T> p;
     p.m = Extent{Og};
@@ -246,12 +276,20 @@ void conv2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
     p.a = a.in[1] + gr * Og * K;
     p.a_m = Layout{K};
     p.a_k = Layout{w[3], 1, w[2] * w[3]};
-    p.b = a.scratch + gr * Cg * N;
-    p.b_k = Layout{o.dilation[0] * row, o.dilation[1] * pixel, N};
     p.c = a.out + gr * Og * P;
     p.c_m = Layout{P};
-    pixel_columns(p, y[2], y[3], N, {o.stride[0] * row, o.stride[1] * pixel, 1}, {y[3], 1, y[1] * P});
-    p.workspace = a.scratch + f.size[0] * row;
+    if (planes) {
+      p.b = a.scratch + gr * Cg * Hp * Wp;
+      p.b_k = Layout{o.dilation[0] * Wp, o.dilation[1], Hp * Wp};
+      p.n = Extent{N, y[2], y[3]};
+      p.b_n = Layout{x[1] * Hp * Wp, o.stride[0] * Wp, o.stride[1]};
+      p.c_n = Layout{y[1] * P, y[3], 1};
+    } else {
+      p.b = a.scratch + gr * Cg * N;
+      p.b_k = Layout{o.dilation[0] * row, o.dilation[1] * pixel, N};
+      pixel_columns(p, y[2], y[3], N, {o.stride[0] * row, o.stride[1] * pixel, 1}, {y[3], 1, y[1] * P});
+    }
+    p.workspace = a.scratch + (planes ? N * x[1] : pixel) * Hp * Wp;
     product(pool, p);
   }
   if (a.n_in > 2) add_bias(pool, a.in[2], y[0], y[1], P, a.out);

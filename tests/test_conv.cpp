@@ -55,6 +55,8 @@ const ConvCase kCases[] = {
     {17, 3, 6, 5, 5, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, true},    // 17 images: a panel across two pixels
     {48, 16, 5, 6, 9, 3, 3, 1, 2, 1, 1, 1, 1, 1, 0, 1, false},  // 48 images; dw with dy as A
     {32, 1, 8, 8, 7, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, true},    // one input channel: K < M, pixels innermost
+    {6, 1, 9, 8, 20, 3, 3, 2, 1, 1, 0, 1, 1, 1, 0, 0, true},    // conv2d K < M: from framed planes
+    {4, 2, 6, 7, 24, 2, 2, 1, 1, 1, 1, 2, 1, 2, 0, 0, false},   // the same in two groups, dilated
     {20, 6, 5, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, true},    // one output channel
     {3, 4, 4, 5, 6, 2, 2, 3, 3, 0, 1, 1, 1, 2, 2, 1, false},    // stride 3 > k 2: outputs no tap reaches
     {2, 4, 5, 5, 4, 3, 3, 2, 2, 2, 1, 2, 2, 1, 1, 1, true},     // dilation 2 with stride 2
