@@ -204,25 +204,25 @@ __attribute__((always_inline)) inline void rank_updates(const T* b, const int64_
 }
 
 // How C is cut into tiles of mb×nb (at most MC×NC, no larger than C rounded
-// up to whole register tiles). A product of fewer than kMinTiles tiles is cut
-// finer — columns first, in whole register tiles — so that small layers (a
-// 1×1 output over a batch, a batch of one) still spread over the threads. A
-// function of the shape only: the sums, and so the results, never depend on
-// the thread count.
+// up to whole register tiles). A product of fewer than two tiles per thread
+// is cut finer — columns first, in whole register tiles — so that small
+// layers (a 1×1 output over a batch, a batch of one) still spread over the
+// threads; no finer, since every row tile packs its B block again. Tiles
+// never split K, so an output's sum, and its bits, do not depend on the
+// tiling (tests/test_gemm.cpp).
 struct Tiling {
   int64_t mb = MC, nb = NC, tiles_m = 0, tiles_n = 0;
   bool packed_a = false;  // A is in the workspace, packed once by product()
 };
-constexpr int64_t kMinTiles = 8;
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-Tiling tiling(int64_t M, int64_t N) {
+Tiling tiling(int64_t M, int64_t N, int64_t min_tiles) {
   Tiling g;
   g.mb = std::min(MC, round_up(M, MR));
   g.nb = std::min(NC, round_up(N, NR));
   for (;;) {
     g.tiles_m = (M + g.mb - 1) / g.mb;
     g.tiles_n = (N + g.nb - 1) / g.nb;
-    if (g.tiles_m * g.tiles_n >= kMinTiles) break;
+    if (g.tiles_m * g.tiles_n >= min_tiles) break;
     if (g.nb > NR) {
       g.nb = round_up(g.nb / 2, NR);
     } else if (g.mb > MR) {
@@ -361,7 +361,7 @@ template <class T>
 void product(ThreadPool& pool, const Product<T>& p) {
   const int64_t M = p.m.size(), N = p.n.size(), K = p.k.size();
   if (M == 0 || N == 0) return;
-  Tiling g = tiling(M, N);
+  Tiling g = tiling(M, N, 2 * pool.size());
   g.packed_a = p.workspace && g.tiles_n > 1 && K > 0;
   if (g.packed_a) pack_a_workspace(pool, p);
   // Chunks of tiles of about 2¹⁸ multiply-adds: a tiny product (a batch of
