@@ -993,7 +993,7 @@ std::string vulkan_describe() {
 Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOptions& options) {
   auto dev = Device::get();
   if (!dev.ok()) return dev.status();
-  auto plan = plan_arena(g, options.outputs, 4, vulkan_scratch_elems);
+  auto plan = plan_arena(g, options.outputs, 4, vulkan_scratch_elems, nullptr);
   if (!plan.ok()) return plan.status();
   auto p = std::make_unique<VulkanProgram>(g, std::move(*plan), options.outputs, *dev, options.profile);
   GANTRY_TRY(p->build());

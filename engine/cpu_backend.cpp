@@ -28,8 +28,11 @@ CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vec
     CpuArgs<T> a;
     fill_args(id, a, at);
     a.scratch = plan_.scratch[id] >= 0 ? at(plan_.scratch[id]) : nullptr;
+    a.kept = plan_.kept[id] >= 0 ? at(plan_.kept[id]) : nullptr;
     args_.push_back(a);
   }
+  written_at_.assign(size_t(g.size()), 0);
+  kept_at_.assign(args_.size(), 0);
   if (poison_dead_) {
     // Every transient starts as NaN too, so an output element a kernel never writes shows.
     for (int32_t i = 0; i < g.size(); ++i)
@@ -69,7 +72,12 @@ Result<std::unique_ptr<CpuProgram<T>>> CpuProgram<T>::compile(const Graph& g, co
 template <class T>
 Status CpuProgram<T>::step(const StepUniforms& u) {
   for (size_t s = 0; s < args_.size(); ++s) {
-    const CpuArgs<T>& a = args_[s];
+    CpuArgs<T>& a = args_[s];
+    if (a.kept) {
+      a.kept_valid = kept_at_[s] > 0 && !viewed_;
+      for (int32_t in : a.node->inputs) a.kept_valid = a.kept_valid && written_at_[size_t(in)] <= kept_at_[s];
+      kept_at_[s] = std::max<uint64_t>(writes_, 1);
+    }
     const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if constexpr (std::is_same_v<T, float>)
       op_def(a.node->op).cpu_f32(a, u, pool_);
@@ -99,6 +107,7 @@ template <class T>
 Result<std::span<T>> CpuProgram<T>::view(Value v) {
   const int64_t count = v.valid() && v.id < graph_.size() ? graph_.node(v).shape.numel() : 0;
   GANTRY_TRY(check_access(v, count));
+  viewed_ = true;
   return std::span<T>(arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T)), size_t(count));
 }
 
@@ -107,6 +116,7 @@ Status CpuProgram<T>::write(Value v, const float* src, int64_t count) {
   GANTRY_TRY(check_access(v, count));
   T* dst = arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T));
   for (int64_t i = 0; i < count; ++i) dst[i] = T(src[i]);
+  written_at_[size_t(v.id)] = ++writes_;
   return {};
 }
 

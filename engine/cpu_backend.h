@@ -46,6 +46,15 @@ class CpuProgram final : public PlannedProgram {
   std::vector<CpuArgs<T>> args_;                  // per scheduled node
   std::vector<std::vector<int32_t>> dies_after_;  // per schedule index, for poison_dead
   ThreadPool pool_;
+  // What kernels keep (CpuArgs::kept) is valid while no leaf it derives from
+  // was written since: writes are numbered, per leaf the last one's number,
+  // per scheduled node the number current when it last ran. A view() hands out
+  // the arena's memory, whose writes nobody counts: from then on nothing kept
+  // is trusted.
+  uint64_t writes_ = 0;
+  std::vector<uint64_t> written_at_;  // per node (leaves)
+  std::vector<uint64_t> kept_at_;     // per schedule index; 0: never kept
+  bool viewed_ = false;
   bool poison_dead_, profile_;
   std::vector<double> seconds_per_op_;  // indexed by Op, sized at compile time
 };

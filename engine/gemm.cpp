@@ -52,12 +52,36 @@ void offsets(const Extent& e, const Layout& l, int64_t i0, int64_t count, int64_
 }
 
 // Ap[panel][k][r] = A[row p + r][k], zero beyond mc.
+// The stride between a panel's rows when it has MR rows evenly spaced (a
+// convolution's weights: a kernel apart), else 0.
+inline int64_t row_stride(const int64_t* rows, int64_t mr) {
+  if (mr < MR) return 0;
+  const int64_t s = rows[1] - rows[0];
+  for (int64_t r = 2; r < MR; ++r)
+    if (rows[r] - rows[r - 1] != s) return 0;
+  return s;
+}
+
+// One k of a panel: dst[r] = A[row r][k] at src + rows[r], zero beyond mr;
+// with evenly spaced rows the addresses are src + rows[0] + r·stride, no table.
+template <class T>
+__attribute__((always_inline)) inline void pack_a_column(const T* src, const int64_t* rows, int64_t stride, int64_t mr,
+                                                         T* dst) {
+  if (stride != 0) {
+    src += rows[0];
+    for (int64_t r = 0; r < MR; ++r) dst[r] = src[r * stride];
+  } else {
+    for (int64_t r = 0; r < MR; ++r) dst[r] = r < mr ? src[rows[r]] : T(0);
+  }
+}
+
 template <class T>
 __attribute__((always_inline)) inline void pack_a(const T* a, const int64_t* rows, const int64_t* ks, int64_t mc,
                                                   int64_t kc, T* Ap) {
-  for (int64_t p = 0; p < mc; p += MR)
-    for (int64_t k = 0; k < kc; ++k)
-      for (int64_t r = 0; r < MR; ++r) *Ap++ = p + r < mc ? a[rows[p + r] + ks[k]] : T(0);
+  for (int64_t p = 0; p < mc; p += MR) {
+    const int64_t mr = std::min(MR, mc - p), stride = row_stride(rows + p, mr);
+    for (int64_t k = 0; k < kc; ++k, Ap += MR) pack_a_column(a + ks[k], rows + p, stride, mr, Ap);
+  }
 }
 
 // Whether B's columns cols[0, NR) are adjacent in memory (a convolution's
@@ -322,14 +346,14 @@ const char* gemm_kernel() {
 
 int64_t product_workspace(int64_t M, int64_t K) { return round_up(M, MR) * K; }
 
-// Packs all of A into the workspace: panel q (MR rows) at q·MR·K, value k of
+// Packs panel q of A (MR rows) into the workspace, at q·MR·K, value k of
 // row r at k·MR + r — pack_a's layout for every K block, back to back. K's
 // digits are walked by falling stride, so the reads go through memory in
 // order: a convolution's weights [C_out][C_in][kh][kw] seen with k = (tap,
 // C_in) would otherwise be read a tap per kernel at a time, each kernel's
 // cache line fetched again for every tap (batch 1: a quarter of the time).
 template <class T>
-void pack_a_workspace(ThreadPool& pool, const Product<T>& p) {
+void pack_a_panel(const Product<T>& p, int64_t q) {
   const int64_t M = p.m.size(), K = p.k.size();
   int outer = 0, middle = 1, inner = 2;  // digits of K, largest |stride| first
   const auto larger = [&](int i, int j) { return std::abs(p.a_k.s[i]) > std::abs(p.a_k.s[j]); };
@@ -339,38 +363,61 @@ void pack_a_workspace(ThreadPool& pool, const Product<T>& p) {
   const int64_t(&n)[3] = p.k.n;
   const int64_t(&s)[3] = p.a_k.s;
   const int64_t weight[3] = {n[1] * n[2], n[2], 1};  // k = Σ digit·weight
-  pool.parallel_for((M + MR - 1) / MR, std::max<int64_t>(1, 32768 / (MR * K)), [&](int64_t q0, int64_t q1) {
-    int64_t rows[MR];
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t mr = std::min(MR, M - q * MR);
-      offsets(p.m, p.a_m, q * MR, mr, rows);
-      T* panel = p.workspace + q * MR * K;
-      for (int64_t a = 0; a < n[outer]; ++a)
-        for (int64_t b = 0; b < n[middle]; ++b)
-          for (int64_t c = 0; c < n[inner]; ++c) {
-            const int64_t k = a * weight[outer] + b * weight[middle] + c * weight[inner];
-            const T* src = p.a + (a * s[outer] + b * s[middle] + c * s[inner]);
-            T* dst = panel + k * MR;
-            for (int64_t r = 0; r < MR; ++r) dst[r] = r < mr ? src[rows[r]] : T(0);
-          }
+  int64_t rows[MR];
+  const int64_t mr = std::min(MR, M - q * MR);
+  offsets(p.m, p.a_m, q * MR, mr, rows);
+  const int64_t stride = row_stride(rows, mr);
+  T* panel = p.workspace + q * MR * K;
+  for (int64_t a = 0; a < n[outer]; ++a)
+    for (int64_t b = 0; b < n[middle]; ++b)
+      for (int64_t c = 0; c < n[inner]; ++c) {
+        const int64_t k = a * weight[outer] + b * weight[middle] + c * weight[inner];
+        const T* src = p.a + (a * s[outer] + b * s[middle] + c * s[inner]);
+        pack_a_column(src, rows, stride, mr, panel + k * MR);
+      }
+}
+
+template <class T>
+void products(ThreadPool& pool, const Product<T>* p, int64_t count) {
+  if (count == 0) return;
+  // Two tiles per thread in all; tile t of the whole is tile t − first[i] of product i.
+  Tiling g[kMaxProducts];
+  int64_t first[kMaxProducts + 1] = {0}, panels[kMaxProducts + 1] = {0}, work = 0, k_max = 1;
+  const int64_t per_product = (2 * pool.size() + count - 1) / count;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t M = p[i].m.size(), N = p[i].n.size(), K = p[i].k.size();
+    g[i] = tiling(M, N, per_product);
+    if (M == 0 || N == 0) g[i].tiles_m = g[i].tiles_n = 0;
+    using PackA = typename Product<T>::PackA;
+    g[i].packed_a = p[i].workspace && K > 0 && (g[i].tiles_n > 1 || p[i].pack_a != PackA::when_shared);
+    first[i + 1] = first[i] + g[i].tiles_m * g[i].tiles_n;
+    panels[i + 1] = panels[i] + (g[i].packed_a && p[i].pack_a != PackA::kept ? (M + MR - 1) / MR : 0);
+    work = std::max(work, g[i].mb * g[i].nb * std::max<int64_t>(K, 1));
+    k_max = std::max(k_max, K);
+  }
+  const auto owner = [&](const int64_t* starts, int64_t at) {
+    return int64_t(std::upper_bound(starts + 1, starts + count + 1, at) - (starts + 1));
+  };
+  if (panels[count] > 0)
+    pool.parallel_for(panels[count], std::max<int64_t>(1, 32768 / (MR * k_max)), [&](int64_t q0, int64_t q1) {
+      for (int64_t q = q0; q < q1; ++q) {
+        const int64_t i = owner(panels, q);
+        pack_a_panel(p[i], q - panels[i]);
+      }
+    });
+  // Chunks of tiles of about 2¹⁸ multiply-adds: a tiny product (a batch of
+  // one) stays on the calling thread. Chunks only group tiles.
+  pool.parallel_for(first[count], std::max<int64_t>(1, (int64_t(1) << 18) / work), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i = owner(first, t);
+      product_tile(p[i], g[i], t - first[i]);
     }
   });
 }
 
 template <class T>
 void product(ThreadPool& pool, const Product<T>& p) {
-  const int64_t M = p.m.size(), N = p.n.size(), K = p.k.size();
-  if (M == 0 || N == 0) return;
-  Tiling g = tiling(M, N, 2 * pool.size());
-  g.packed_a = p.workspace && g.tiles_n > 1 && K > 0;
-  if (g.packed_a) pack_a_workspace(pool, p);
-  // Chunks of tiles of about 2¹⁸ multiply-adds: a tiny product (a batch of
-  // one) stays on the calling thread. Chunks only group tiles.
-  const int64_t tile_work = g.mb * g.nb * std::max<int64_t>(K, 1);
-  pool.parallel_for(g.tiles_m * g.tiles_n, std::max<int64_t>(1, (int64_t(1) << 18) / tile_work),
-                    [&](int64_t t0, int64_t t1) {
-                      for (int64_t t = t0; t < t1; ++t) product_tile(p, g, t);
-                    });
+  products(pool, &p, 1);
 }
 
 template <class T>
@@ -395,6 +442,8 @@ void gemm(ThreadPool& pool, bool trans_a, bool trans_b, int64_t M, int64_t N, in
 
 template void product<float>(ThreadPool&, const Product<float>&);
 template void product<double>(ThreadPool&, const Product<double>&);
+template void products<float>(ThreadPool&, const Product<float>*, int64_t);
+template void products<double>(ThreadPool&, const Product<double>*, int64_t);
 template void gemm<float>(ThreadPool&, bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
                           int64_t, float*, int64_t, bool);
 template void gemm<double>(ThreadPool&, bool, bool, int64_t, int64_t, int64_t, const double*, int64_t, const double*,

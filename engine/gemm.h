@@ -48,10 +48,22 @@ struct Product {
   // all column blocks instead of once per block (a convolution's weights:
   // gathered values, packed once per call rather than once per 128 pixels).
   T* workspace = nullptr;
+  // Whether A is packed into the workspace: when more than one column block
+  // would pack it; always, to be kept for later calls; or it is already there.
+  enum class PackA : uint8_t { when_shared, keep, kept };
+  PackA pack_a = PackA::when_shared;
 };
 
 template <class T>
 void product(ThreadPool& pool, const Product<T>& p);
+// Independent products run as one: A of all of them packed in one pass and
+// all their tiles spread over the pool together (a transposed convolution's
+// stride² phases: two waits for the threads instead of two per phase, and a
+// batch of one cut into phases rather than into slivers of columns). Each
+// needs its own workspace, if any. count ≤ kMaxProducts.
+constexpr int64_t kMaxProducts = 16;
+template <class T>
+void products(ThreadPool& pool, const Product<T>* p, int64_t count);
 int64_t product_workspace(int64_t M, int64_t K);
 
 // C[M,N] = op(A)[M,K] · op(B)[K,N] (+ C when accumulating), row-major with

@@ -31,6 +31,10 @@ struct CpuArgs {
   const Shape* in_shape[kMaxInputs] = {};
   T* out = nullptr;
   T* scratch = nullptr;  // scratch_elems(node) elements, live during this node only
+  // kept_elems(node) elements that outlive the step, or null; kept_valid: they
+  // still hold what this node left there, and no leaf input was written since.
+  T* kept = nullptr;
+  bool kept_valid = false;
 };
 
 template <class T>
@@ -47,6 +51,12 @@ struct OpDef {
   int64_t (*scratch_elems)(const Graph& g, const Node& n);  // null: none
   CpuKernel<float> cpu_f32;
   CpuKernel<double> cpu_f64;
+  // Elements the CPU kernel keeps from one step to the next: what it derives
+  // from leaf inputs alone (a convolution's packed weights), computed again
+  // only after one of them is written. Planned only for programs without
+  // effects (a sampler: its weights change only through Program::write).
+  // null, or 0 for a node: none.
+  int64_t (*kept_elems)(const Graph& g, const Node& n) = nullptr;
 };
 
 const OpDef& op_def(Op op);
@@ -65,3 +75,7 @@ std::string check_rank(const Graph& g, const Node& n, int input, int rank_lo, in
 #define GANTRY_DEFINE_OP(name, vjp, scratch)  \
   extern const ::gantry::OpDef op_def_##name; \
   const ::gantry::OpDef op_def_##name { name##_shape, vjp, scratch, name##_cpu<float>, name##_cpu<double> }
+// The same for an op whose CPU kernel keeps kept(g, n) elements between steps.
+#define GANTRY_DEFINE_OP_KEEPING(name, vjp, scratch, kept) \
+  extern const ::gantry::OpDef op_def_##name;              \
+  const ::gantry::OpDef op_def_##name { name##_shape, vjp, scratch, name##_cpu<float>, name##_cpu<double>, kept }

@@ -8,6 +8,7 @@
 //   conv_transpose2d w: [C_in, C_out/G, kH, kW]   bias: [C_out]
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "engine/gemm.h"
 #include "engine/kernel_util.h"
@@ -343,17 +344,21 @@ struct TransposedPlan {
   // the product writes y and there is no col2im.
   bool in_place = false;
   Frame frame;
-  int64_t copy = 0, scratch = 0;  // elements: the input copy (by phase), then the product's workspace and the columns
+  // Elements: the input copy (by phase), a phase's product workspace (by
+  // phase, one for each product run together), the scratch in all, and the
+  // workspaces of all phases and groups (by phase, kept with leaf weights).
+  int64_t copy = 0, workspace = 0, scratch = 0, kept = 0;
 };
 TransposedPlan plan_transposed(const Shape& x, const Shape& w, const Shape& y, const ConvOptions& o) {
   TransposedPlan t;
-  int64_t phase_taps[2] = {0, 0};
+  int64_t phase_taps[2] = {0, 0}, taps[2] = {0, 0};  // Σ count·taps and Σ taps over the phases with both
   for (int i = 0; i < 2; ++i) {
     int64_t lo = 0, top = x[2 + i] - 1;
     for (int r = 0; r < o.stride[i]; ++r) {
       const Phase ph = phase_of(r, y[2 + i], int(w[2 + i]), o.stride[i], o.padding[i], o.dilation[i]);
       if (ph.count == 0 || ph.taps == 0) continue;
       phase_taps[i] += ph.count * ph.taps;
+      taps[i] += ph.taps;
       lo = std::max(lo, (ph.taps - 1) * ph.e_step - ph.e0);
       top = std::max(top, ph.count - 1 + ph.e0);
     }
@@ -366,13 +371,24 @@ TransposedPlan plan_transposed(const Shape& x, const Shape& w, const Shape& y, c
   t.by_weights = !t.by_phase && pixels < R;
   t.in_place = t.by_weights && x[2] == 1 && x[3] == 1 && o.groups == 1 && y[2] == w[2] && y[3] == w[3] &&
                o.padding[0] == 0 && o.padding[1] == 0 && o.dilation[0] == 1 && o.dilation[1] == 1;
-  t.scratch = t.copy + (t.by_phase ? product_workspace(w[1], w[0] / o.groups * w[2] * w[3])
-                                   : product_workspace(t.by_weights ? pixels : R, w[0] / o.groups) +
-                                         (t.in_place ? 0 : R * pixels));
+  if (t.by_phase) {
+    t.workspace = product_workspace(w[1], w[0] / o.groups * w[2] * w[3]);
+    t.scratch = t.copy + std::min<int64_t>(o.groups * o.stride[0] * o.stride[1], kMaxProducts) * t.workspace;
+    t.kept = o.groups * product_workspace(w[1], w[0] / o.groups * taps[0] * taps[1]);
+  } else {
+    t.scratch = product_workspace(t.by_weights ? pixels : R, w[0] / o.groups) + (t.in_place ? 0 : R * pixels);
+  }
   return t;
 }
 int64_t conv_transpose2d_scratch(const Graph& g, const Node& n) {
   return plan_transposed(input_shape(g, n, 0), input_shape(g, n, 1), n.shape, n.attrs.conv).scratch;
+}
+// By phase with weights that are a leaf (a sampler's generator), every
+// phase's packed weights are kept: packing gathers them value by value, a
+// quarter of a batch of one's time.
+int64_t conv_transpose2d_kept(const Graph& g, const Node& n) {
+  const TransposedPlan t = plan_transposed(input_shape(g, n, 0), input_shape(g, n, 1), n.shape, n.attrs.conv);
+  return t.by_phase && g.node(n.inputs[1]).op == Op::leaf ? t.kept : 0;
 }
 template <class T>
 void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
@@ -383,6 +399,11 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
   const int64_t pixel = pixel_pitch(x[1] * N), row = plan.frame.size[1] * pixel;
   if (plan.by_phase) {
     channels_images_last(pool, a.in[0], x, plan.frame, a.scratch);
+    // The phases' products run together, kMaxProducts at a time, each with its
+    // own workspace: in the scratch, or the phase's place in what is kept.
+    Product<T> queue[kMaxProducts];
+    int64_t queued = 0;
+    T* kept = a.kept;
     for (int rh = 0; rh < o.stride[0]; ++rh)
       for (int rw = 0; rw < o.stride[1]; ++rw) {
         const Phase ph = phase_of(rh, y[2], int(kh), o.stride[0], o.padding[0], o.dilation[0]);
@@ -397,7 +418,8 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
         }
         // y[n][o][first + q·s][…] = Σ_(t,u,c) w[c][o][tap0 + t·step][…] · xs[lo + q + e0 − t·e_step][…][c][n]
         for (int64_t gr = 0; gr < G; ++gr) {
-          Product<T> p;
+          Product<T>& p = queue[queued];
+          p = Product<T>{};
           p.m = Extent{Og};
           p.k = Extent{ph.taps, pw.taps, Cg};
           p.a = a.in[1] + gr * Cg * Og * kh * kw + ph.tap0 * kw + pw.tap0;
@@ -408,10 +430,16 @@ void conv_transpose2d_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& 
           p.c = a.out + gr * Og * Pout + ph.first * y[3] + pw.first;
           p.c_m = Layout{Pout};
           pixel_columns(p, ph.count, pw.count, N, {row, pixel, 1}, {o.stride[0] * y[3], o.stride[1], y[1] * Pout});
-          p.workspace = a.scratch + plan.copy;
-          product(pool, p);
+          if (a.kept) {
+            p.workspace = std::exchange(kept, kept + product_workspace(Og, p.k.size()));
+            p.pack_a = a.kept_valid ? Product<T>::PackA::kept : Product<T>::PackA::keep;
+          } else {
+            p.workspace = a.scratch + plan.copy + queued * plan.workspace;
+          }
+          if (++queued == kMaxProducts) products(pool, queue, std::exchange(queued, 0));
         }
       }
+    products(pool, queue, queued);
   } else {
     const int64_t R = Og * kh * kw, Pin = x[2] * x[3];
     T* col = plan.in_place ? a.out : a.scratch + plan.copy + product_workspace(plan.by_weights ? Pin * N : R, Cg);
@@ -590,7 +618,7 @@ void matmul_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
 }  // namespace
 
 GANTRY_DEFINE_OP(conv2d, conv2d_vjp, conv2d_scratch);
-GANTRY_DEFINE_OP(conv_transpose2d, conv_transpose2d_vjp, conv_transpose2d_scratch);
+GANTRY_DEFINE_OP_KEEPING(conv_transpose2d, conv_transpose2d_vjp, conv_transpose2d_scratch, conv_transpose2d_kept);
 GANTRY_DEFINE_OP(conv2d_grad_weight, conv2d_grad_weight_vjp, conv2d_grad_weight_scratch);
 GANTRY_DEFINE_OP(matmul, matmul_vjp, nullptr);
 

@@ -67,14 +67,20 @@ int64_t cpu_scratch_elems(const Graph& g, const Node& n) {
   auto fn = op_def(n.op).scratch_elems;
   return fn ? fn(g, n) : 0;
 }
+int64_t cpu_kept_elems(const Graph& g, const Node& n) {
+  auto fn = op_def(n.op).kept_elems;
+  return fn ? fn(g, n) : 0;
+}
 
-Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size, ScratchFn scratch) {
+Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size, ScratchFn scratch,
+                        ScratchFn kept) {
   if (!g.ok()) return g.status();
   const int32_t n = g.size();
   Plan plan;
   plan.offset.assign(n, -1);
   plan.scratch.assign(n, -1);
   plan.scratch_elems.assign(n, 0);
+  plan.kept.assign(n, -1);
   plan.last_use.assign(n, -1);
 
   // Dead-code elimination: keep what outputs and effects need.
@@ -83,8 +89,12 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
     if (!v.valid() || v.id >= n) return Status::error("compile: an output is not a node of this graph");
     live[v.id] = is_output[v.id] = 1;
   }
+  bool effects = false;
   for (int32_t i = 0; i < n; ++i)
-    if (g.node(i).effect) live[i] = 1;
+    if (g.node(i).effect) {
+      live[i] = 1;
+      effects = true;
+    }
   for (int32_t i = n - 1; i >= 0; --i)
     if (live[i])
       for (int32_t in : g.node(i).inputs) live[in] = 1;
@@ -108,6 +118,19 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
 
   for (int32_t i = 0; i < n; ++i)
     if (live[i] && g.node(i).op != Op::leaf) plan.schedule.push_back(i);
+  if (kept && !effects) {
+    const int64_t begin = cursor;
+    for (int32_t id : plan.schedule) {
+      const int64_t elems = kept(g, g.node(id));
+      if (elems <= 0) continue;
+      if (elems > kMaxElements)
+        return Status::error(std::string(op_name(g.node(id).op)) + ": keeps " + std::to_string(elems) +
+                             " elements between steps, more than 2^40");
+      plan.kept[id] = cursor;
+      cursor = align_up(cursor + elems * elem_size);
+    }
+    plan.bytes.kept = cursor - begin;
+  }
   const int64_t end = int64_t(plan.schedule.size());
   std::vector<int64_t> first(n, -1);
   for (int64_t s = 0; s < end; ++s) {
@@ -140,8 +163,8 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
   const ArenaBytes& b = plan.bytes;
   if (b.total() > memory_limit())
     return Status::error("the arena needs " + mib(b.total()) + " (params " + mib(b.params) + ", state " + mib(b.state) +
-                         ", data " + mib(b.data) + ", inputs " + mib(b.inputs) + ", transient " + mib(b.transient) +
-                         "), over the memory limit of " + mib(memory_limit()) +
+                         ", data " + mib(b.data) + ", inputs " + mib(b.inputs) + ", kept " + mib(b.kept) +
+                         ", transient " + mib(b.transient) + "), over the memory limit of " + mib(memory_limit()) +
                          " (--max-memory; default three quarters of physical memory): use a smaller batch, "
                          "narrower layers or fewer samples at once");
   return plan;

@@ -1,5 +1,5 @@
 // The memory planner: one arena per program, laid out before the first step.
-//   [ params | state | data | inputs | transient ]   each region 64-byte aligned
+//   [ params | state | data | inputs | kept | transient ]   each region 64-byte aligned
 // Persistent regions hold every leaf, contiguous per role in build order (so an
 // optimizer pass or a checkpoint is one loop or one copy). Transient tensors
 // (activations, gradients, per-node scratch) get offsets from their lifetimes
@@ -14,9 +14,10 @@
 
 namespace gantry {
 
+// kept: what kernels keep between steps (OpDef::kept_elems), one slot per node.
 struct ArenaBytes {
-  int64_t params = 0, state = 0, data = 0, inputs = 0, transient = 0;
-  int64_t total() const { return params + state + data + inputs + transient; }
+  int64_t params = 0, state = 0, data = 0, inputs = 0, kept = 0, transient = 0;
+  int64_t total() const { return params + state + data + inputs + kept + transient; }
 };
 
 struct Plan {
@@ -24,6 +25,7 @@ struct Plan {
   std::vector<int64_t> offset;         // per node: byte offset of its output, −1 when pruned
   std::vector<int64_t> scratch;        // per node: byte offset of its scratch, −1 when none
   std::vector<int64_t> scratch_elems;  // per node
+  std::vector<int64_t> kept;           // per node: byte offset of what its kernel keeps, −1 when none
   std::vector<int32_t> last_use;       // per node: schedule index after which it is dead
                                        // (schedule.size() for outputs and leaves)
   ArenaBytes bytes;
@@ -33,8 +35,9 @@ constexpr int64_t kArenaAlign = 64;
 
 // A node's scratch in elements, as a backend's kernels need it.
 using ScratchFn = int64_t (*)(const Graph& g, const Node& n);
-// The CPU kernels' scratch (OpDef::scratch_elems).
+// The CPU kernels' scratch and kept elements (OpDef::scratch_elems, kept_elems).
 int64_t cpu_scratch_elems(const Graph& g, const Node& n);
+int64_t cpu_kept_elems(const Graph& g, const Node& n);
 
 // The largest arena plan_arena() lays out, in bytes: by default three
 // quarters of the machine's physical memory (a plan beyond it would only end
@@ -44,8 +47,10 @@ int64_t memory_limit();
 void set_memory_limit(int64_t bytes);
 
 // Plans `g` for elements of `elem_size` bytes. `outputs` stay readable after a
-// step. An arena over memory_limit() is an error naming every region's size.
+// step. `kept` (null: none) is planned only when no effect is live: a program
+// that updates its own weights would compute what is kept again every step.
+// An arena over memory_limit() is an error naming every region's size.
 Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size,
-                        ScratchFn scratch = cpu_scratch_elems);
+                        ScratchFn scratch = cpu_scratch_elems, ScratchFn kept = cpu_kept_elems);
 
 }  // namespace gantry

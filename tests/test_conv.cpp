@@ -12,7 +12,8 @@
 // the input copy as A (one input channel, one output channel).
 // Transients start as NaN (CpuOptions::poison_dead), so an output element a
 // kernel never writes fails the comparison. Also: results are bit-identical
-// run to run and across thread counts.
+// run to run and across thread counts, and the packed weights a sampler keeps
+// between steps follow every write of them.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -228,5 +229,71 @@ TEST(Conv, Conv2dGradWeightMatchesDirectDefinition) {
   }
 }
 TEST(Conv, ConvTranspose2dMatchesScatterDefinition) { check(true); }
+
+// A program without effects keeps a transposed convolution's packed weights
+// between steps (OpDef::kept_elems). They must follow the weights: after a
+// write of the weights, of the input alone, and after a write through view(),
+// each step gives what a fresh program gives. The depthwise case has more
+// phases × groups (2·2·6) than run together at once.
+TEST(Conv, TransposedKeptWeightsFollowEveryWrite) {
+  for (const ConvCase& c : {ConvCase{1, 8, 5, 5, 4, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, false},
+                            ConvCase{2, 6, 4, 3, 12, 3, 3, 2, 2, 1, 1, 1, 1, 6, 0, 0, true}}) {
+    std::mt19937 rng(5);
+    Graph g;
+    const Value x = g.input(Shape{c.N, c.Cin, c.H, c.W}, "x");
+    const Value w = g.parameter(Shape{c.Cin, c.Cout / c.groups, c.kh, c.kw}, "w");
+    const Value b = c.bias ? g.parameter(Shape{c.Cout}, "b") : Value{};
+    const Value y = conv_transpose2d(g, x, w, b, options(c));
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    auto p = CpuProgram<float>::compile(g, {y}, CpuOptions{2, true});
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    EXPECT_GT((*p)->arena().kept, 0) << describe(c);
+    const size_t wn = size_t(g.shape(w).numel());
+    auto xv = random_values(size_t(g.shape(x).numel()), rng), wv = random_values(wn, rng);
+    const auto bv = random_values(size_t(c.Cout), rng);
+    ASSERT_TRUE((*p)->write(x, xv.data(), int64_t(xv.size())).ok());
+    ASSERT_TRUE((*p)->write(w, wv.data(), int64_t(wn)).ok());
+    if (c.bias) {
+      ASSERT_TRUE((*p)->write(b, bv.data(), c.Cout).ok());
+    }
+    const auto stepped = [&] {
+      EXPECT_TRUE((*p)->step({}).ok());
+      std::vector<float> out(size_t(g.shape(y).numel()));
+      EXPECT_TRUE((*p)->read(y, out.data(), int64_t(out.size())).ok());
+      return out;
+    };
+    const auto fresh = [&] {
+      Shape s;
+      return run(c, true, xv, wv, bv, 2, s);
+    };
+    EXPECT_EQ(stepped(), fresh()) << describe(c) << ": first step";
+    EXPECT_EQ(stepped(), fresh()) << describe(c) << ": second step, nothing written";
+    wv = random_values(wn, rng);
+    ASSERT_TRUE((*p)->write(w, wv.data(), int64_t(wn)).ok());
+    EXPECT_EQ(stepped(), fresh()) << describe(c) << ": after writing the weights";
+    xv = random_values(xv.size(), rng);
+    ASSERT_TRUE((*p)->write(x, xv.data(), int64_t(xv.size())).ok());
+    EXPECT_EQ(stepped(), fresh()) << describe(c) << ": after writing the input";
+    auto view = (*p)->view(w);
+    ASSERT_TRUE(view.ok());
+    for (size_t i = 0; i < wn; ++i) (*view)[i] = wv[i] = -wv[i];
+    EXPECT_EQ(stepped(), fresh()) << describe(c) << ": after writing the weights through a view";
+  }
+}
+
+// A program that updates its weights (an effect) keeps nothing: it would pack them again every step.
+TEST(Conv, ProgramsWithEffectsKeepNothing) {
+  Graph g;
+  const Value x = g.input(Shape{1, 8, 5, 5}, "x");
+  const Value w = g.parameter(Shape{8, 4, 4, 4}, "w");
+  ConvOptions o;
+  o.stride[0] = o.stride[1] = 2;
+  const Value y = conv_transpose2d(g, x, w, Value{}, o);
+  assign(g, w, g.input(Shape{8, 4, 4, 4}, "w_new"));
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto p = CpuProgram<float>::compile(g, {y}, CpuOptions{2, true});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ((*p)->arena().kept, 0);
+}
 
 }  // namespace

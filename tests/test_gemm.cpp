@@ -125,6 +125,55 @@ TEST(Gemm, AnOutputDoesNotDependOnTheRestOfTheProduct) {
           << "Cᵀ = Bᵀ·Aᵀ at " << i << ", " << j;
 }
 
+// products() runs several at once (a transposed convolution's phases): each
+// gives the bits it gives alone, whether A is packed per tile, packed into
+// the workspace to be kept, or read back from it; and kept means read back
+// (a changed workspace changes the result). A is seen through a gather, as
+// a convolution's weights are (rows 3 apart, K in two digits).
+TEST(Gemm, ProductsRunTogetherAsEachAlone) {
+  std::mt19937 rng(11);
+  ThreadPool pool(2);
+  const Case shapes[] = {{7, 49, 40}, {64, 300, 260}, {1, 5, 4}};
+  std::vector<std::vector<float>> a, b, alone, together, ws;
+  Product<float> p[3];
+  for (int i = 0; i < 3; ++i) {
+    const auto [M, N, K] = shapes[i];
+    a.push_back(random_matrix(M * 3 * K, rng));
+    b.push_back(random_matrix(K * N, rng));
+    alone.emplace_back(size_t(M * N));
+    together.emplace_back(size_t(M * N));
+    ws.emplace_back(size_t(product_workspace(M, K)));
+    p[i].m = Extent{M};
+    p[i].k = Extent{K / 4, 4};  // k = 4·k1 + k2 lies at 3M·k1 + 3M·(K/4)·k2: K in two digits
+    p[i].a = a[i].data();
+    p[i].a_m = Layout{3};
+    p[i].a_k = Layout{3 * M, (K / 4) * 3 * M};
+    p[i].n = Extent{N};
+    p[i].b = b[i].data();
+    p[i].b_k = Layout{N};
+    p[i].b_n = Layout{1};
+    p[i].c_m = Layout{N};
+    p[i].c_n = Layout{1};
+    p[i].c = alone[i].data();
+    product(pool, p[i]);
+    p[i].c = together[i].data();
+    p[i].workspace = ws[i].data();
+  }
+  using PackA = Product<float>::PackA;
+  for (PackA pack : {PackA::when_shared, PackA::keep, PackA::kept}) {
+    for (auto& t : together) std::fill(t.begin(), t.end(), NAN);
+    for (auto& q : p) q.pack_a = pack;
+    products(pool, p, 3);
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(std::memcmp(alone[i].data(), together[i].data(), alone[i].size() * sizeof(float)), 0)
+          << "product " << i << ", pack mode " << int(pack);
+  }
+  std::fill(ws[1].begin(), ws[1].end(), 0.0f);
+  products(pool, p, 3);
+  EXPECT_EQ(std::count(together[1].begin(), together[1].end(), 0.0f), std::ptrdiff_t(together[1].size()))
+      << "kept: A is read from the workspace";
+}
+
 #if defined(__aarch64__)
 TEST(Gemm, NeonKernelCompiledIn) {
   const std::string kernel = gemm_kernel();

@@ -180,8 +180,9 @@ Result<LoadedGenerator> load_generator(const std::string& path) {
 namespace {
 
 // The largest batch up to `cap` whose arena fits memory_limit(): the arena of
-// one sample, planned but not allocated, is the weights plus one row of
-// activations, and the activations grow linearly with the batch.
+// one sample, planned but not allocated, is the weights (and their packed
+// copies, kept) plus one row of activations, and the activations grow
+// linearly with the batch.
 Result<int64_t> fitting_batch(const LoadedGenerator& gen, int64_t cap) {
   Graph g;
   const nets::Network net = gen.build(g);
@@ -191,7 +192,7 @@ Result<int64_t> fitting_batch(const LoadedGenerator& gen, int64_t cap) {
   auto plan = plan_arena(g, {out}, int64_t(sizeof(float)));
   if (!plan.ok()) return Status::error(gen.source + ": one sample: " + plan.message());
   const ArenaBytes& a = plan->bytes;
-  const int64_t fixed = a.params + a.state, per_row = std::max<int64_t>(a.total() - fixed, 1);
+  const int64_t fixed = a.params + a.state + a.kept, per_row = std::max<int64_t>(a.total() - fixed, 1);
   return std::clamp((memory_limit() - fixed) / per_row, int64_t(1), cap);
 }
 
