@@ -35,6 +35,8 @@ std::unique_ptr<Generator> Generator::load(const std::string& path, const Genera
     return fail(Kind::argument, "max_batch " + std::to_string(options.max_batch) + " is out of range [1, 65536]");
   if (options.threads < 0 || options.threads > 1024)
     return fail(Kind::argument, "threads " + std::to_string(options.threads) + " is out of range [0, 1024]");
+  auto precision = parse_precision(options.precision);
+  if (!precision.ok()) return fail(Kind::argument, precision.message());
   auto backend = parse_backend(options.backend);
   if (!backend.ok()) return fail(Kind::backend, backend.message());
   if (Status s = backend_status(*backend); !s.ok())
@@ -43,7 +45,7 @@ std::unique_ptr<Generator> Generator::load(const std::string& path, const Genera
   auto loaded = load_generator(path);
   if (!loaded.ok()) return fail(Kind::load, loaded.message());
   impl->loaded = std::move(*loaded);
-  auto sampler = make_sampler(impl->loaded, options.max_batch, *backend, options.threads);
+  auto sampler = make_sampler(impl->loaded, options.max_batch, *backend, options.threads, *precision);
   // The file was read and checked: what fails now is building or compiling for the device.
   if (!sampler.ok()) return fail(Kind::backend, sampler.message());
   impl->sampler = std::move(*sampler);

@@ -1,6 +1,7 @@
-// `gantry golden [--backend cpu|vulkan|cuda|all] [--json] PATH...`: runs
-// golden-output cases (files or directories of .safetensors) on each backend
-// and prints one row per compared tensor, or JSON lines with --json.
+// `gantry golden [--backend cpu|vulkan|cuda|all] [--precision fp32|fp16] [--json] PATH...`:
+// runs golden-output cases (files or directories of .safetensors) on each
+// backend, with fp32 or fp16 storage (tolerances in io/golden.h), and prints
+// one row per compared tensor, or JSON lines with --json.
 // Exit status: 0 all checks pass; 1 a check fails (or a case cannot run on a
 // backend, or a GPU backend finds a device this build cannot run on: a CUDA
 // binary without kernels for its compute capability); 2 bad input: unknown flag, no paths, a missing path, or a case
@@ -16,7 +17,8 @@
 namespace gantry::cli {
 namespace {
 
-constexpr const char* kUsage = "usage: gantry golden [--backend cpu|vulkan|cuda|all] [--json] PATH...\n";
+constexpr const char* kUsage =
+    "usage: gantry golden [--backend cpu|vulkan|cuda|all] [--precision fp32|fp16] [--json] PATH...\n";
 
 // Bad usage: what is wrong, then the usage line; exit status 2.
 int usage(const std::string& problem) {
@@ -66,7 +68,7 @@ void print_json(const GoldenResult& r) {
 }  // namespace
 
 int golden(const Args& args) {
-  std::string backend_arg = "cpu";
+  std::string backend_arg = "cpu", precision_arg = "fp32";
   bool json = false;
   std::vector<std::string> paths;
   for (const std::string& a : args)
@@ -78,12 +80,18 @@ int golden(const Args& args) {
       backend_arg = args[++i];
     else if (args[i] == "--backend")
       return usage("--backend needs a value");
+    else if (args[i] == "--precision" && i + 1 < args.size())
+      precision_arg = args[++i];
+    else if (args[i] == "--precision")
+      return usage("--precision needs a value");
     else if (args[i].rfind("-", 0) == 0 && args[i].size() > 1)
       return usage("unknown flag " + args[i]);
     else
       paths.push_back(args[i]);
   }
   if (paths.empty()) return usage("no case files or directories given");
+  auto precision = parse_precision(precision_arg);
+  if (!precision.ok()) return usage("--precision: " + precision.message());
 
   std::vector<BackendKind> backends;
   if (backend_arg == "all") {
@@ -124,7 +132,7 @@ int golden(const Args& args) {
     }
     for (BackendKind backend : backends) {
       GoldenResult r;
-      if (c.ok()) r = run_golden_case(*c, backend);
+      if (c.ok()) r = run_golden_case(*c, backend, *precision);
       r.file = file;
       r.backend = backend;
       if (!c.ok()) r.error = c.message();

@@ -24,7 +24,7 @@ int usage(const std::string& why) {
                "usage: gantry sample (--checkpoint RUN/checkpoint.safetensors | --weights G.safetensors)\n"
                "         [--n 64] [--seed S] [--grid out.png] [--columns C] [--upscale U] [--raw-out out.npy]\n"
                "         [--class NAME|K | --classes all] [--truncation T] [--interpolate A,B --frames K]\n"
-               "         [--z z.npy] [--backend cpu] [--threads T] [--max-memory SIZE]\n");
+               "         [--z z.npy] [--backend cpu] [--precision fp32|fp16] [--threads T] [--max-memory SIZE]\n");
   return 2;
 }
 
@@ -72,7 +72,8 @@ Result<int64_t> class_index(const std::vector<std::string>& names, const std::st
 }  // namespace
 
 int sample(const Args& args) {
-  std::string checkpoint, weights, grid, raw_out, z_file, class_arg, classes_arg, interpolate, backend_name = "cpu";
+  std::string checkpoint, weights, grid, raw_out, z_file, class_arg, classes_arg, interpolate, backend_name = "cpu",
+                                                                                               precision_name = "fp32";
   int64_t n = 64;
   uint64_t seed = 1;
   int columns = 0, upscale = 1, frames = 8, threads = 0;
@@ -86,6 +87,7 @@ int sample(const Args& args) {
       .text("--classes", classes_arg)
       .text("--interpolate", interpolate)
       .text("--backend", backend_name)
+      .text("--precision", precision_name)
       .number("--n", n, int64_t(1), kMaxElements)
       .text("--class", class_arg)
       .number("--seed", seed, uint64_t(0), ~uint64_t(0))
@@ -99,6 +101,8 @@ int sample(const Args& args) {
   if (flags.help()) return usage(""), 0;
   auto backend = parse_backend(backend_name);
   if (!backend.ok()) return usage(backend.message());
+  auto precision = parse_precision(precision_name);
+  if (!precision.ok()) return usage("--precision: " + precision.message());
   if (checkpoint.empty() == weights.empty()) return usage("give exactly one of --checkpoint and --weights");
   // Below 0.05 the redraws (1000 at most per component) could fail to land inside ±τ.
   if (truncation > 0 && truncation < 0.05f) return usage("--truncation must be 0 (off) or at least 0.05");
@@ -177,7 +181,7 @@ int sample(const Args& args) {
 
   if (Status s = check_output_bytes(n, gen->image); !s.ok())
     return std::fprintf(stderr, "gantry sample: %s\n", s.message().c_str()), 2;
-  auto images = generate(*gen, z, labels, *backend, threads);
+  auto images = generate(*gen, z, labels, *backend, threads, *precision);
   if (!images.ok()) return std::fprintf(stderr, "gantry sample: %s\n", images.message().c_str()), 1;
   const Shape& im = gen->image;
   if (!raw_out.empty()) {

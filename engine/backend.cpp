@@ -110,9 +110,28 @@ std::vector<std::pair<std::string, double>> PlannedProgram::by_op(const std::vec
   return out;
 }
 
+const char* precision_name(Precision p) { return p == Precision::fp16 ? "fp16" : "fp32"; }
+
+Result<Precision> parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::fp32;
+  if (name == "fp16") return Precision::fp16;
+  return Status::error("unknown precision '" + name + "' (fp32, fp16)");
+}
+
 Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& options) {
+  if (options.precision == Precision::fp16) {
+    if (options.backend != BackendKind::cpu)
+      return Status::error(std::string("backend ") + backend_name(options.backend) +
+                           ": fp16 storage is not built for it yet (the cpu backend runs it as the reference)");
+    for (int32_t i = 0; i < g.size(); ++i)
+      if (g.node(i).effect)
+        return Status::error(std::string("fp16 storage: the program updates its own tensors (") +
+                             op_name(g.node(i).op) +
+                             "); training keeps float32 weights and is not built in fp16 yet: use fp32");
+  }
   if (options.backend == BackendKind::cpu) {
-    auto p = CpuProgram<float>::compile(g, options.outputs, CpuOptions{options.threads, false, options.profile});
+    auto p = CpuProgram<float>::compile(
+        g, options.outputs, CpuOptions{options.threads, false, options.profile, options.precision == Precision::fp16});
     if (!p.ok()) return p.status();
     return std::unique_ptr<Program>(std::move(*p));
   }

@@ -80,11 +80,22 @@ class PlannedProgram : public Program {
   std::vector<char> readable_;  // per node: leaf or output
 };
 
+// How tensors are stored between ops. fp16: every value the host writes and
+// every output a node writes is rounded to IEEE half (platform/half.h), while
+// arithmetic and accumulation stay float32 — what a GPU with 16-bit storage
+// does. The CPU backend emulates it as the reference for drift (no faster than
+// fp32); programs that update their own weights (effects) are refused, since
+// mixed-precision training keeps float32 master weights.
+enum class Precision : uint8_t { fp32, fp16 };
+const char* precision_name(Precision p);
+Result<Precision> parse_precision(const std::string& name);  // "fp32" or "fp16"
+
 struct CompileOptions {
   BackendKind backend = BackendKind::cpu;
   std::vector<Value> outputs;  // values readable after step()
   int threads = 0;             // CPU: worker threads, 0 = one per hardware thread
   bool profile = false;        // time every op (adds a clock read per node)
+  Precision precision = Precision::fp32;
 };
 
 Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& options);

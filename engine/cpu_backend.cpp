@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 
+#include "platform/half.h"
+
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -20,7 +22,8 @@ CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vec
       arena_(std::move(arena)),
       pool_(options.threads),
       poison_dead_(options.poison_dead),
-      profile_(options.profile) {
+      profile_(options.profile),
+      fp16_storage_(options.fp16_storage) {
   if (profile_) seconds_per_op_.assign(size_t(kOpCount), 0.0);
 
   auto at = [&](int64_t byte_offset) { return arena_.get() + byte_offset / int64_t(sizeof(T)); };
@@ -83,6 +86,8 @@ Status CpuProgram<T>::step(const StepUniforms& u) {
       op_def(a.node->op).cpu_f32(a, u, pool_);
     else
       op_def(a.node->op).cpu_f64(a, u, pool_);
+    if (fp16_storage_)
+      for (T *v = a.out, *end = a.out + a.node->shape.numel(); v != end; ++v) *v = T(round_to_half(float(*v)));
     if (profile_)
       seconds_per_op_[size_t(a.node->op)] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -115,7 +120,7 @@ template <class T>
 Status CpuProgram<T>::write(Value v, const float* src, int64_t count) {
   GANTRY_TRY(check_access(v, count));
   T* dst = arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T));
-  for (int64_t i = 0; i < count; ++i) dst[i] = T(src[i]);
+  for (int64_t i = 0; i < count; ++i) dst[i] = T(fp16_storage_ ? round_to_half(src[i]) : src[i]);
   written_at_[size_t(v.id)] = ++writes_;
   return {};
 }

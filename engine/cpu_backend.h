@@ -18,7 +18,8 @@ struct CpuOptions {
   // element) and, after each node, tensors that just died are filled with NaN,
   // to prove that the planner never lets a live tensor share bytes with a dead one.
   bool poison_dead = false;
-  bool profile = false;  // see CompileOptions::profile
+  bool profile = false;       // see CompileOptions::profile
+  bool fp16_storage = false;  // CompileOptions::precision fp16: written values rounded to half
 };
 
 template <class T>
@@ -55,7 +56,7 @@ class CpuProgram final : public PlannedProgram {
   std::vector<uint64_t> written_at_;  // per node (leaves)
   std::vector<uint64_t> kept_at_;     // per schedule index; 0: never kept
   bool viewed_ = false;
-  bool poison_dead_, profile_;
+  bool poison_dead_, profile_, fp16_storage_;
   std::vector<double> seconds_per_op_;  // indexed by Op, sized at compile time
 };
 

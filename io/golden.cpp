@@ -9,6 +9,7 @@
 #include "engine/autodiff.h"
 #include "io/format_bytes.h"
 #include "io/safetensors.h"
+#include "platform/half.h"
 
 namespace gantry {
 namespace {
@@ -36,13 +37,19 @@ double max_abs_of(const std::vector<float>& v) {
   return m;
 }
 
+// The tolerances of golden.h's GoldenCheck.
 GoldenCheck compare(const std::string& name, const std::vector<float>& got, const std::vector<float>& expect,
-                    int64_t accumulation, double scale) {
+                    int64_t accumulation, double scale, Precision precision) {
   GoldenCheck c;
   c.tensor = name;
   c.accumulation = accumulation;
   c.atol = 2.0 * double(accumulation) * std::ldexp(1.0, -24) * std::max(scale, 1e-30);
   c.rtol = 1e-5;
+  if (precision == Precision::fp16) {
+    constexpr double kLambda = 7;
+    c.atol += kLambda * std::sqrt(double(accumulation)) * 2 * kHalfUnitRoundoff * std::max(scale, 1e-30);
+    c.rtol += kHalfUnitRoundoff;
+  }
   c.pass = got.size() == expect.size();
   const double big = max_abs_of(expect);
   for (size_t i = 0; c.pass && i < got.size(); ++i) {
@@ -153,7 +160,7 @@ Result<GoldenCase> parse_golden_case(std::span<const std::byte> bytes, const std
   return c;
 }
 
-GoldenResult run_golden_case(const GoldenCase& c, BackendKind backend) {
+GoldenResult run_golden_case(const GoldenCase& c, BackendKind backend, Precision precision) {
   GoldenResult r;
   r.file = c.file;
   r.backend = backend;
@@ -171,7 +178,7 @@ GoldenResult run_golden_case(const GoldenCase& c, BackendKind backend) {
     grads = grad(g, loss, wrt);
     outputs.insert(outputs.end(), grads.begin(), grads.end());
   }
-  auto program = compile(g, CompileOptions{backend, outputs, 0});
+  auto program = compile(g, CompileOptions{backend, outputs, 0, false, precision});
   if (!program.ok()) {
     r.error = program.message();
     return r;
@@ -198,15 +205,16 @@ GoldenResult run_golden_case(const GoldenCase& c, BackendKind backend) {
   const double mx = max_abs_of(c.input.data), mw = max_abs_of(c.weight.data);
   r.checks.push_back(compare("output", fetch(y), c.output.data,
                              xs[1] / c.options.groups * kk + (c.bias.present ? 1 : 0),
-                             std::max(mx * mw, max_abs_of(c.bias.data))));
+                             std::max(mx * mw, max_abs_of(c.bias.data)), precision));
   if (c.grad_output.present) {
     const double mg = max_abs_of(c.grad_output.data);
     if (c.grad_input.present)
-      r.checks.push_back(compare("grad_input", fetch(grads[0]), c.grad_input.data, ws[1] * kk, mg * mw));
+      r.checks.push_back(compare("grad_input", fetch(grads[0]), c.grad_input.data, ws[1] * kk, mg * mw, precision));
     if (c.grad_weight.present)
-      r.checks.push_back(compare("grad_weight", fetch(grads[1]), c.grad_weight.data, xs[0] * xs[2] * xs[3], mg * mx));
+      r.checks.push_back(
+          compare("grad_weight", fetch(grads[1]), c.grad_weight.data, xs[0] * xs[2] * xs[3], mg * mx, precision));
     if (c.grad_bias.present)
-      r.checks.push_back(compare("grad_bias", fetch(grads[2]), c.grad_bias.data, ys[0] * ys[2] * ys[3], mg));
+      r.checks.push_back(compare("grad_bias", fetch(grads[2]), c.grad_bias.data, ys[0] * ys[2] * ys[3], mg, precision));
   }
   return r;
 }

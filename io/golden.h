@@ -28,7 +28,14 @@ struct GoldenCase {
 // One compared tensor. The tolerance is atol + rtol·|expected| per element,
 // atol = 2 · K · 2⁻²⁴ · scale, where K is the number of products summed into
 // each element and scale the largest |a|·|b| of a product (fp32 dot products
-// err by about K·u·Σ|aᵢbᵢ| at worst, √K·u typically).
+// err by about K·u·Σ|aᵢbᵢ| at worst, √K·u typically), rtol = 10⁻⁵.
+// With fp16 storage (u = 2⁻¹¹) each operand is rounded once before the
+// product, so each term is off by at most 2u·|aᵢbᵢ| ≤ 2u·scale, and the output
+// is rounded once more: atol adds λ·√K·2u·scale, λ = 7 — a sum of K
+// independent errors each within ±2u·scale exceeds it with probability under
+// 2·e^(−λ²/2) ≈ 5·10⁻¹¹ per element (Hoeffding's inequality; Higham & Mary,
+// "A New Approach to Probabilistic Rounding Error Analysis", SIAM J. Sci.
+// Comput. 41(5), 2019) — and rtol adds u.
 struct GoldenCheck {
   std::string tensor;
   int64_t accumulation = 0;  // K
@@ -51,7 +58,7 @@ Result<GoldenCase> load_golden_case(const std::string& path);
 // The same for the bytes of a case file; `name_for_errors` (usually the path)
 // starts every message and becomes GoldenCase::file.
 Result<GoldenCase> parse_golden_case(std::span<const std::byte> bytes, const std::string& name_for_errors);
-GoldenResult run_golden_case(const GoldenCase& c, BackendKind backend);
+GoldenResult run_golden_case(const GoldenCase& c, BackendKind backend, Precision precision = Precision::fp32);
 // Files and directories (searched recursively for *.safetensors) → sorted case files.
 Result<std::vector<std::string>> collect_golden_files(const std::vector<std::string>& paths);
 

@@ -62,6 +62,11 @@ run by_index "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" -
 refused bad_class "neither a class name nor an index 0..2 (classes: bar, disc, square)" \
   "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --class circle
 run all_classes "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --n 3 --grid "$work/all.png"
+# fp16 storage (the CPU reference), a class by name; an unknown precision is refused by name.
+run half "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --class bar --n 4 --precision fp16 \
+  --raw-out "$work/half.npy"
+refused bad_precision "unknown precision 'fp8' (fp32, fp16)" \
+  "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --precision fp8
 # Resuming on a folder with other classes would change what a label means.
 "$make_folder" "$work/other" --classes "disc,square" --per-class 10 --gray >/dev/null
 refused other_classes "are not the ones" "$gantry" train --resume "$work/cond" --data "$work/other" --steps 8

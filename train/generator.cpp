@@ -199,7 +199,8 @@ Result<int64_t> fitting_batch(const LoadedGenerator& gen, int64_t cap) {
 }  // namespace
 
 Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vector<float>& z,
-                                    const std::vector<float>& labels, BackendKind backend, int threads) {
+                                    const std::vector<float>& labels, BackendKind backend, int threads,
+                                    Precision precision) {
   const int64_t n = int64_t(z.size()) / gen.nz;
   if (n < 1 || int64_t(z.size()) != n * gen.nz)
     return Status::error("z holds " + std::to_string(z.size()) +
@@ -214,7 +215,7 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
   GANTRY_TRY(check_output_bytes(n, gen.image));
   auto batch = fitting_batch(gen, std::min<int64_t>(n, kGenerateBatch));
   if (!batch.ok()) return batch.status();
-  auto sampler = make_sampler(gen, *batch, backend, threads);
+  auto sampler = make_sampler(gen, *batch, backend, threads, precision);
   if (!sampler.ok()) return sampler.status();
   std::vector<float> images(size_t(n * per));
   for (int64_t first = 0; first < n; first += *batch) {
@@ -226,14 +227,16 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
   // tanh unless something overflowed: say so rather than write grey squares.
   for (size_t i = 0; i < images.size(); ++i)
     if (!std::isfinite(images[i]))
-      return Status::error("sample " + std::to_string(i / size_t(per)) + " came out non-finite (overflow in " +
-                           gen.source + "'s weights?)");
+      return Status::error(
+          "sample " + std::to_string(i / size_t(per)) + " came out non-finite (overflow in " + gen.source +
+          "'s weights?" +
+          (precision == Precision::fp16 ? " fp16 storage holds at most ±65504: try --precision fp32" : "") + ")");
   return images;
 }
 
 Result<std::unique_ptr<Sampler>> make_sampler(const LoadedGenerator& gen, int64_t batch, BackendKind backend,
-                                              int threads) {
-  auto sampler = Sampler::create(gen.build, gen.nz, batch, backend, threads);
+                                              int threads, Precision precision) {
+  auto sampler = Sampler::create(gen.build, gen.nz, batch, backend, threads, precision);
   if (!sampler.ok()) return Status::error(gen.source + ": " + sampler.message());
   for (size_t k = 0; k < gen.tensors.size(); ++k)
     if (Status s = (*sampler)->set_weight(k, gen.tensors[k].data.data(), int64_t(gen.tensors[k].data.size())); !s.ok())

@@ -40,11 +40,12 @@ constexpr int64_t kGenerateBatch = 64;
 // generators (ignored otherwise). Returns n·C·H·W values in [−1, 1]. Errors on
 // non-finite latents or samples.
 Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vector<float>& z,
-                                    const std::vector<float>& labels, BackendKind backend, int threads = 0);
+                                    const std::vector<float>& labels, BackendKind backend, int threads = 0,
+                                    Precision precision = Precision::fp32);
 
 // The generator compiled once for `batch` rows with its weights written.
 Result<std::unique_ptr<Sampler>> make_sampler(const LoadedGenerator& gen, int64_t batch, BackendKind backend,
-                                              int threads = 0);
+                                              int threads = 0, Precision precision = Precision::fp32);
 
 // Ok when n images of shape `image` (float32) fit memory_limit(); the error gives both figures.
 Status check_output_bytes(int64_t n, const Shape& image);

@@ -6,7 +6,7 @@
 namespace gantry {
 
 Result<std::unique_ptr<Sampler>> Sampler::create(const std::function<nets::Network(Graph&)>& build, int64_t nz,
-                                                 int64_t batch, BackendKind backend, int threads) {
+                                                 int64_t batch, BackendKind backend, int threads, Precision precision) {
   std::unique_ptr<Sampler> s(new Sampler());
   Graph& g = s->graph_;
   s->net_ = build(g);
@@ -16,7 +16,7 @@ Result<std::unique_ptr<Sampler>> Sampler::create(const std::function<nets::Netwo
   s->labels_ = s->net_.classes ? g.input(Shape{batch}, "labels") : Value{};
   if (s->net_.forward) s->out_ = s->net_.forward(g, s->z_, s->labels_, false);
   if (!g.ok() || !s->net_.forward) return Status::error("building the sampler: " + g.status().message());
-  auto p = compile(g, CompileOptions{backend, {s->out_}, threads});
+  auto p = compile(g, CompileOptions{backend, {s->out_}, threads, false, precision});
   if (!p.ok()) return p.status();
   s->program_ = std::move(*p);
   s->z_in_.resize(size_t(batch * nz));

@@ -19,7 +19,8 @@ class Sampler {
   // build: adds the generator's leaves and returns it (nets::build_generator,
   // a loaded PyTorch layer list, ...). batch: rows per run.
   static Result<std::unique_ptr<Sampler>> create(const std::function<nets::Network(Graph&)>& build, int64_t nz,
-                                                 int64_t batch, BackendKind backend, int threads);
+                                                 int64_t batch, BackendKind backend, int threads,
+                                                 Precision precision = Precision::fp32);
 
   // The generator's params then buffers, in nets::Network order.
   const nets::Network& network() const { return net_; }

@@ -1,5 +1,6 @@
-// embed_cpp GENERATOR.safetensors OUT.png [N]: N samples (default 16) of a
-// gantry checkpoint or PyTorch DCGAN generator, side by side, as a PNG.
+// embed_cpp GENERATOR.safetensors OUT.png [N [PRECISION]]: N samples (default
+// 16) of a gantry checkpoint or PyTorch DCGAN generator, side by side, as a
+// PNG; PRECISION fp32 (default) or fp16.
 #include <gantry/gantry.hpp>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -11,10 +12,11 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-  if (argc < 3) return std::fprintf(stderr, "usage: embed_cpp GENERATOR.safetensors OUT.png [N]\n"), 2;
+  if (argc < 3) return std::fprintf(stderr, "usage: embed_cpp GENERATOR.safetensors OUT.png [N [PRECISION]]\n"), 2;
   const int n = argc > 3 ? std::atoi(argv[3]) : 16;
   gantry::GeneratorOptions options;
   options.max_batch = n;
+  if (argc > 4) options.precision = argv[4];
   gantry::Error error;
   auto g = gantry::Generator::load(argv[1], options, &error);  // loads and compiles once
   if (!g) return std::fprintf(stderr, "embed_cpp: %s\n", error.message.c_str()), 2;

@@ -29,6 +29,9 @@ struct GeneratorOptions {
   std::string backend = "cpu";  // "cpu", "vulkan" or "cuda"
   int max_batch = 64;           // the most images one sample() call returns
   int threads = 0;              // CPU backend: worker threads, 0 = one per hardware thread
+  // "fp32", or "fp16": tensors stored as IEEE half between layers, arithmetic
+  // in float32 (the CPU emulates it as the reference; README "Half precision").
+  std::string precision = "fp32";
 };
 
 class Generator {

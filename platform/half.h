@@ -1,0 +1,34 @@
+// IEEE 754 binary16 ("half"): 1 sign bit, 5 exponent bits, 10 fraction bits;
+// largest finite 65504, smallest normal 2⁻¹⁴, subnormals down to 2⁻²⁴. What
+// fp16 storage does to a float32 value, rounded to nearest with ties to even
+// (IEEE 754-2019, §4.3.1), overflowing to ±infinity from 65520 (the midpoint
+// between 65504 and 2¹⁶) up, NaN kept. Checked in tests/test_half.cpp.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace gantry {
+
+// Units in the last place of a half at 1: the unit roundoff of fp16 storage.
+constexpr double kHalfUnitRoundoff = 1.0 / 2048.0;  // 2⁻¹¹
+
+inline float round_to_half(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = x & 0x80000000u, mag = x ^ sign;
+  if (mag >= 0x7f800000u) return f;  // infinity or NaN
+  if (mag >= 0x477ff000u) {          // |f| ≥ 65520: rounds past 65504
+    x = sign | 0x7f800000u;
+  } else if (mag < 0x38800000u) {  // |f| < 2⁻¹⁴: a multiple of 2⁻²⁴ (a subnormal half, or 0)
+    // Scaling by powers of two is exact here; nearbyint rounds half to even.
+    return std::copysign(std::nearbyint(std::fabs(f) * 16777216.0f) / 16777216.0f, f);
+  } else {  // keep 10 of the 23 fraction bits: add just under half a unit, plus the kept lsb (ties to even)
+    x = sign | ((mag + 0xfffu + ((mag >> 13) & 1u)) & ~0x1fffu);
+  }
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+}  // namespace gantry

@@ -1,0 +1,150 @@
+// fp16 storage (CompileOptions::precision, engine/backend.h) on the CPU
+// reference: every value the host writes and every node's output is a half,
+// and the result is exactly what float32 arithmetic on rounded operands gives,
+// each node's output rounded before the next node reads it. Programs with
+// effects and backends without fp16 storage are refused by name. A sampled
+// generator drifts from its float32 samples by no more than half-precision
+// rounding carried through its layers, and not by nothing.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "engine/backend.h"
+#include "engine/ops.h"
+#include "io/npy.h"
+#include "nets/nets.h"
+#include "platform/half.h"
+#include "train/generator.h"
+#include "train/sampler.h"
+
+using namespace gantry;
+
+namespace {
+
+std::vector<float> random_values(size_t n, std::mt19937& rng, float scale) {
+  std::uniform_real_distribution<float> u(-scale, scale);
+  std::vector<float> v(n);
+  for (float& e : v) e = u(rng);
+  return v;
+}
+
+std::vector<float> rounded(std::vector<float> v) {
+  for (float& e : v) e = round_to_half(e);
+  return v;
+}
+
+// Runs y = f(inputs) once on the CPU; the inputs are written as given.
+std::vector<float> run(const Graph& g, Value y, const std::vector<std::pair<Value, std::vector<float>>>& inputs,
+                       Precision precision) {
+  auto p = compile(g, CompileOptions{BackendKind::cpu, {y}, 2, false, precision});
+  EXPECT_TRUE(p.ok()) << p.status().message();
+  if (!p.ok()) return {};
+  for (const auto& [v, data] : inputs) EXPECT_TRUE((*p)->write(v, data.data(), int64_t(data.size())).ok());
+  EXPECT_TRUE((*p)->step({}).ok());
+  std::vector<float> out(size_t(g.shape(y).numel()));
+  EXPECT_TRUE((*p)->read(y, out.data(), int64_t(out.size())).ok());
+  return out;
+}
+
+TEST(Precision, Fp16RoundsWhatTheHostWritesAndEveryNodeOutput) {
+  std::mt19937 rng(3);
+  ConvOptions o;
+  o.stride[0] = o.stride[1] = 2;
+  o.padding[0] = o.padding[1] = 1;
+  // Two nodes: the transposed convolution's output is rounded before tanh reads it.
+  Graph g;
+  const Value x = g.input(Shape{2, 8, 5, 5}, "x"), w = g.input(Shape{8, 4, 4, 4}, "w");
+  const Value y = tanh(g, conv_transpose2d(g, x, w, Value{}, o));
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  const auto xv = random_values(size_t(g.shape(x).numel()), rng, 3),
+             wv = random_values(size_t(g.shape(w).numel()), rng, 0.2f);
+  const auto half = run(g, y, {{x, xv}, {w, wv}}, Precision::fp16);
+
+  // The same in float32, one node at a time, rounding by hand.
+  Graph g1;
+  const Value x1 = g1.input(g.shape(x), "x"), w1 = g1.input(g.shape(w), "w");
+  const Value c1 = conv_transpose2d(g1, x1, w1, Value{}, o);
+  const auto conv = rounded(run(g1, c1, {{x1, rounded(xv)}, {w1, rounded(wv)}}, Precision::fp32));
+  Graph g2;
+  const Value c2 = g2.input(g1.shape(c1), "c");
+  const auto expect = rounded(run(g2, tanh(g2, c2), {{c2, conv}}, Precision::fp32));
+  ASSERT_EQ(half.size(), expect.size());
+  EXPECT_EQ(half, expect);
+
+  const auto single = run(g, y, {{x, xv}, {w, wv}}, Precision::fp32);
+  EXPECT_NE(half, single) << "fp16 storage changed nothing";
+}
+
+TEST(Precision, Fp16RefusesEffectsAndBackendsWithoutIt) {
+  Graph g;
+  const Value w = g.parameter(Shape{4}, "w");
+  const Value y = scale(g, w, 2.0f);
+  for (BackendKind b : {BackendKind::vulkan, BackendKind::cuda}) {
+    auto p = compile(g, CompileOptions{b, {y}, 1, false, Precision::fp16});
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.status().message().find(std::string("backend ") + backend_name(b) + ": fp16"), std::string::npos)
+        << p.status().message();
+  }
+  assign(g, w, g.input(Shape{4}, "w_new"));
+  auto p = compile(g, CompileOptions{BackendKind::cpu, {y}, 1, false, Precision::fp16});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("fp16 storage: the program updates its own tensors (assign)"), std::string::npos)
+      << p.status().message();
+  EXPECT_TRUE(compile(g, CompileOptions{BackendKind::cpu, {y}, 1, false, Precision::fp32}).ok());
+}
+
+// fp16 storage moves each pixel (tanh, in [−1, 1]) by the roundings on its
+// way — about one per op, 2⁻¹¹ relative each — times whatever the layers
+// after amplify them by (batch norm divides by running standard deviations).
+// The bound: two of a PNG's 255 grey levels (2·2/255, 32 units of 2⁻¹¹).
+// Measured: dcgan28 from its initial weights 0.1 units (16 samples), the
+// imported PyTorch fixture 2.9 (5 samples), dcgan28 after 800 training steps
+// 13.6 (2,000 samples; README "Half precision").
+constexpr double kDriftBound = 2 * 2.0 / 255;
+
+TEST(Precision, Fp16SamplesDriftByRoundingOnly) {
+  const nets::Widths widths{100, 64, 64, 1};
+  std::vector<std::vector<float>> out;
+  for (Precision p : {Precision::fp32, Precision::fp16}) {
+    auto s = Sampler::create(nets::generator_builder("dcgan28", widths), 100, 16, BackendKind::cpu, 2, p);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    size_t k = 0;
+    for (const auto* list : {&(*s)->network().params, &(*s)->network().buffers})
+      for (const nets::NamedTensor& t : *list) {
+        const auto v = nets::initial_values(t, (*s)->graph().shape(t.value), 7, uint32_t(k));
+        ASSERT_TRUE((*s)->set_weight(k++, v.data(), int64_t(v.size())).ok());
+      }
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal;
+    std::vector<float> z(16 * 100);
+    for (float& e : z) e = normal(rng);
+    out.emplace_back(size_t(16 * (*s)->image().numel()));
+    ASSERT_TRUE((*s)->run(z.data(), nullptr, 16, out.back().data()).ok());
+  }
+  double worst = 0;
+  for (size_t i = 0; i < out[0].size(); ++i) worst = std::max(worst, double(std::abs(out[0][i] - out[1][i])));
+  EXPECT_GT(worst, 0.0);
+  EXPECT_LE(worst, kDriftBound) << "largest pixel difference fp16 − fp32";
+  std::printf("dcgan28, initial weights, 16 samples: largest |fp16 − fp32| %.3g = %.1f units of 2^-11\n", worst,
+              worst / kHalfUnitRoundoff);
+}
+
+TEST(Precision, Fp16ImportedGeneratorDriftsByRoundingOnly) {
+  const std::string dir = std::string(GANTRY_SOURCE_DIR) + "/tests/fixtures/pytorch_dcgan/";
+  auto gen = load_generator(dir + "G.safetensors");
+  ASSERT_TRUE(gen.ok()) << gen.status().message();
+  auto z = read_npy(dir + "z.npy");
+  ASSERT_TRUE(z.ok()) << z.status().message();
+  auto single = generate(*gen, z->data, {}, BackendKind::cpu, 1, Precision::fp32);
+  auto half = generate(*gen, z->data, {}, BackendKind::cpu, 1, Precision::fp16);
+  ASSERT_TRUE(single.ok() && half.ok());
+  double worst = 0;
+  for (size_t i = 0; i < single->size(); ++i) worst = std::max(worst, double(std::abs((*single)[i] - (*half)[i])));
+  EXPECT_GT(worst, 0.0);
+  EXPECT_LE(worst, kDriftBound);
+  std::printf("imported fixture, 5 samples: largest |fp16 − fp32| %.3g = %.1f units of 2^-11\n", worst,
+              worst / kHalfUnitRoundoff);
+}
+
+}  // namespace
