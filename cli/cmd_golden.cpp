@@ -92,6 +92,8 @@ int golden(const Args& args) {
   if (paths.empty()) return usage("no case files or directories given");
   auto precision = parse_precision(precision_arg);
   if (!precision.ok()) return usage("--precision: " + precision.message());
+  if (*precision == Precision::fp16 && backend_arg != "cpu")
+    return usage("--precision fp16 runs on the cpu backend only for now (the reference for drift)");
 
   std::vector<BackendKind> backends;
   if (backend_arg == "all") {

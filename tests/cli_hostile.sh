@@ -74,6 +74,12 @@ expect 2 "--upscale 0 is out of range" -- "${sample[@]}" --upscale 0
 expect 2 "--class/--classes need a conditional generator" -- "${sample[@]}" --class 3
 expect 2 "give exactly one of --checkpoint and --weights" -- "$gantry" sample --checkpoint "$ckpt" --weights "$ckpt"
 expect 2 "--backend.*unknown backend 'gpu'|unknown backend 'gpu'" -- "${sample[@]}" --backend gpu
+expect 2 "unknown precision 'half'" -- "${sample[@]}" --precision half
+expect 2 "--precision needs a value" -- "${sample[@]}" --precision
+expect 2 "precision fp16 runs on the cpu backend only" -- "${sample[@]}" --precision fp16 --backend cuda
+expect 2 "unknown precision 'FP16'" -- "$gantry" golden --precision FP16 "$work"
+expect 2 "--precision needs a value" -- "$gantry" golden --precision
+expect 2 "precision fp16 runs on the cpu backend only" -- "$gantry" golden --precision fp16 --backend all "$work"
 
 # Outputs: never a device, a directory, or the input being read.
 expect 2 "'/dev/null' is a device" -- "${sample[@]}" --grid /dev/null
