@@ -110,8 +110,6 @@ std::vector<std::pair<std::string, double>> PlannedProgram::by_op(const std::vec
   return out;
 }
 
-const char* precision_name(Precision p) { return p == Precision::fp16 ? "fp16" : "fp32"; }
-
 Result<Precision> parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::fp32;
   if (name == "fp16") return Precision::fp16;

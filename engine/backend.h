@@ -87,7 +87,6 @@ class PlannedProgram : public Program {
 // fp32); programs that update their own weights (effects) are refused, since
 // mixed-precision training keeps float32 master weights.
 enum class Precision : uint8_t { fp32, fp16 };
-const char* precision_name(Precision p);
 Result<Precision> parse_precision(const std::string& name);  // "fp32" or "fp16"
 
 struct CompileOptions {
