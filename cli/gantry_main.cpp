@@ -51,8 +51,8 @@ int cmd_info(const gantry::cli::Args& args) {
   std::printf("cpu: GEMM micro-kernel %s, hardware threads: %u\n", gantry::gemm_kernel(),
               std::thread::hardware_concurrency());
   std::printf(
-      "precision: fp32 on every backend; fp16 storage (--precision fp16, sampling) on cpu only, "
-      "emulated as the reference for drift\n");
+      "precision: fp32 on every backend; fp16 storage (--precision fp16, sampling) on vulkan where the device has "
+      "16-bit storage buffers (see its line above) and on cpu, emulated as the reference for drift\n");
   return 0;
 }
 

@@ -134,18 +134,18 @@ void set_z(uint zz) {
 
 // A(m, k) and B(k, n) of the current z; m < M, n < N and k < K are the caller's.
 float load_a(uint m, uint k) {
-  if (MODE == CONV_CONV2D) return slot1[pc.in1 + (grp * M + m) * K + k];
+  if (MODE == CONV_CONV2D) return load1(pc.in1 + (grp * M + m) * K + k);
   if (MODE == CONV_CONV_TRANSPOSE2D) {
     const uint ci = k / (NTH * NTW), t = k % (NTH * NTW);
     const uint kh = kh0 + (t / NTW) * STEP_H, kw = kw0 + (t % NTW) * STEP_W;
     if (kh >= KH || kw >= KW) return 0.0;
-    return slot1[pc.in1 + ((grp * CG + ci) * M + m) * KK + kh * KW + kw];
+    return load1(pc.in1 + ((grp * CG + ci) * M + m) * KK + kh * KW + kw);
   }
   if (MODE == CONV_GRAD_WEIGHT) {
     const uint img = k / HW_OUT, p = k % HW_OUT;
-    return slot1[pc.in1 + (img * C_OUT + grp * M + m) * HW_OUT + p];
+    return load1(pc.in1 + (img * C_OUT + grp * M + m) * HW_OUT + p);
   }
-  return TRANS_A != 0 ? slot0[pc.in0 + k * M + m] : slot0[pc.in0 + m * K + k];
+  return TRANS_A != 0 ? load0(pc.in0 + k * M + m) : load0(pc.in0 + m * K + k);
 }
 
 // x[img][grp·Cg + ci] at the input pixel output pixel (oh, ow) of a
@@ -153,7 +153,7 @@ float load_a(uint m, uint k) {
 float conv_tap(uint img, uint ci, uint oh, uint ow, uint kh, uint kw) {
   const int ih = int(oh * SH + kh * DH) - int(PH), iw = int(ow * SW + kw * DW) - int(PW);
   if (ih < 0 || ih >= int(H_IN) || iw < 0 || iw >= int(W_IN)) return 0.0;
-  return slot0[pc.in0 + (img * C_IN + grp * CG + ci) * HW_IN + uint(ih) * W_IN + uint(iw)];
+  return load0(pc.in0 + (img * C_IN + grp * CG + ci) * HW_IN + uint(ih) * W_IN + uint(iw));
 }
 
 float load_b(uint k, uint n) {
@@ -170,13 +170,13 @@ float load_b(uint k, uint n) {
     const int ih = int(q / WQ) + (int(ph + PH) - int(kh * DH)) / int(SH);
     const int iw = int(q % WQ) + (int(pw + PW) - int(kw * DW)) / int(SW);
     if (ih < 0 || ih >= int(H_IN) || iw < 0 || iw >= int(W_IN)) return 0.0;
-    return slot0[pc.in0 + (img * C_IN + grp * CG + ci) * HW_IN + uint(ih) * W_IN + uint(iw)];
+    return load0(pc.in0 + (img * C_IN + grp * CG + ci) * HW_IN + uint(ih) * W_IN + uint(iw));
   }
   if (MODE == CONV_GRAD_WEIGHT) {
     const uint img = k / HW_OUT, p = k % HW_OUT, ci = n / KK, r = n % KK;
     return conv_tap(img, ci, p / W_OUT, p % W_OUT, r / KW, r % KW);
   }
-  return TRANS_B != 0 ? slot1[pc.in1 + n * K + k] : slot1[pc.in1 + k * N + n];
+  return TRANS_B != 0 ? load1(pc.in1 + n * K + k) : load1(pc.in1 + k * N + n);
 }
 
 void store_c(uint m, uint n, uint split, float v) {
@@ -194,8 +194,8 @@ void store_c(uint m, uint n, uint split, float v) {
     o = m * N + n;
   }
   // Output channel of element o; the matmul stem sets H_OUT·W_OUT = KH·KW.
-  if (SPLITS == 1 && HAS_BIAS != 0) v += slot2[pc.bias + (o / HW_OUT) % C_OUT];
-  slot3[pc.dst + split * pc.out_split + o] = v;
+  if (SPLITS == 1 && HAS_BIAS != 0) v += load2(pc.bias + (o / HW_OUT) % C_OUT);
+  store3(pc.dst + split * pc.out_split + o, v);
 }
 
 float ra[LA], rb[LB];

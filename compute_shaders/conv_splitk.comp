@@ -22,8 +22,8 @@ layout(push_constant) uniform Push {
 void main() {
   GRID_STRIDE(i, pc.total) {
     float s = 0.0;
-    for (uint k = 0; k < SPLITS; ++k) s += slot0[pc.part + k * pc.total + i];
-    if (HAS_BIAS != 0) s += slot2[pc.bias + (i / PLANE) % C_OUT];
-    slot1[pc.dst + i] = s;
+    for (uint k = 0; k < SPLITS; ++k) s += load0(pc.part + k * pc.total + i);
+    if (HAS_BIAS != 0) s += load2(pc.bias + (i / PLANE) % C_OUT);
+    store1(pc.dst + i, s);
   }
 }

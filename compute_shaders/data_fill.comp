@@ -59,6 +59,6 @@ void main() {
       }
     }
     const uint first = block * 4;
-    for (uint k = 0; k < 4 && first + k < pc.n; ++k) slot0[pc.y + first + k] = v[k];
+    for (uint k = 0; k < 4 && first + k < pc.n; ++k) store0(pc.y + first + k, v[k]);
   }
 }

@@ -20,9 +20,9 @@ layout(push_constant) uniform Push {
 void main() {
   GRID_STRIDE(i, pc.n) {
     const uint b = i / pc.width, c = i - b * pc.width;
-    const float r = slot1[pc.index + b];
+    const float r = load1(pc.index + b);
     // NaN tested on its bits (elementwise_math.glsl); truncation as the CPU's int64_t(r).
-    slot2[pc.y + i] = !is_nan(r) && r >= 0.0 && r < float(pc.rows) ? slot0[pc.data + uint(r) * pc.width + c]
-                                                                   : uintBitsToFloat(0x7FC00000u);
+    store2(pc.y + i, !is_nan(r) && r >= 0.0 && r < float(pc.rows) ? load0(pc.data + uint(r) * pc.width + c)
+                                                                   : uintBitsToFloat(0x7FC00000u));
   }
 }

@@ -21,8 +21,10 @@ layout(push_constant) uniform Push {
 void main() {
   GRID_STRIDE(c, pc.width) {
     for (uint i = 0; i < pc.batch; ++i) {
-      const float r = slot1[pc.index + i];
-      if (r >= 0.0 && r < float(pc.rows)) slot2[pc.y + uint(r) * pc.width + c] += slot0[pc.dy + i * pc.width + c];
+      const float r = load1(pc.index + i);
+      if (!(r >= 0.0 && r < float(pc.rows))) continue;
+      const uint at = pc.y + uint(r) * pc.width + c;
+      store2(at, load2(at) + load0(pc.dy + i * pc.width + c));
     }
   }
 }

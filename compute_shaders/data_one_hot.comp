@@ -16,7 +16,7 @@ layout(push_constant) uniform Push {
 void main() {
   GRID_STRIDE(i, pc.n) {
     const uint b = i / pc.classes, c = i - b * pc.classes;
-    const float l = slot0[pc.labels + b];
-    slot1[pc.y + i] = l >= 0.0 && l < float(pc.classes) && uint(l) == c ? 1.0 : 0.0;
+    const float l = load0(pc.labels + b);
+    store1(pc.y + i, l >= 0.0 && l < float(pc.classes) && uint(l) == c ? 1.0 : 0.0);
   }
 }

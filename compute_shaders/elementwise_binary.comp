@@ -62,6 +62,6 @@ void main() {
         rest = q;
       }
     }
-    slot2[pc.y + i] = apply(slot0[pc.a + ia], slot1[pc.b + ib]);
+    store2(pc.y + i, apply(load0(pc.a + ia), load1(pc.b + ib)));
   }
 }

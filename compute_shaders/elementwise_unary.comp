@@ -56,5 +56,5 @@ float apply(float x) {
 }
 
 void main() {
-  GRID_STRIDE(i, pc.n) { slot1[pc.y + i] = apply(slot0[pc.x + i]); }
+  GRID_STRIDE(i, pc.n) { store1(pc.y + i, apply(load0(pc.x + i))); }
 }

@@ -43,7 +43,7 @@ void main() {
     }
     // a branch, not ?:, so that no load is issued at the wrapped address
     float v = 0.0;
-    if (inside) v = slot0[src];
-    slot1[dst] = v;
+    if (inside) v = load0(src);
+    store1(dst, v);
   }
 }

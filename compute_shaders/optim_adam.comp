@@ -27,11 +27,11 @@ void main() {
   const float bc1 = -expm1_accurate(t * pc.ln_beta1), bc2 = -expm1_accurate(t * pc.ln_beta2);
   const float step_size = pc.lr / bc1, rbc2 = 1.0 / sqrt(bc2);
   GRID_STRIDE(i, pc.n) {
-    const float g = slot1[pc.grad + i];
-    const float m = pc.beta1 * slot2[pc.m + i] + (1.0 - pc.beta1) * g;
-    const float v = pc.beta2 * slot3[pc.v + i] + (1.0 - pc.beta2) * g * g;
-    slot2[pc.m + i] = m;
-    slot3[pc.v + i] = v;
-    slot0[pc.param + i] -= step_size * m / (sqrt(v) * rbc2 + pc.eps);
+    const float g = load1(pc.grad + i);
+    const float m = pc.beta1 * load2(pc.m + i) + (1.0 - pc.beta1) * g;
+    const float v = pc.beta2 * load3(pc.v + i) + (1.0 - pc.beta2) * g * g;
+    store2(pc.m + i, m);
+    store3(pc.v + i, v);
+    store0(pc.param + i, load0(pc.param + i) - (step_size * m / (sqrt(v) * rbc2 + pc.eps)));
   }
 }

@@ -17,9 +17,9 @@ layout(push_constant) uniform Push {
 
 void main() {
   GRID_STRIDE(i, pc.n) {
-    const float g = slot1[pc.grad + i];
-    const float sq = pc.alpha * slot2[pc.sq + i] + (1.0 - pc.alpha) * g * g;
-    slot2[pc.sq + i] = sq;
-    slot0[pc.param + i] -= pc.lr * g / (sqrt(sq) + pc.eps);
+    const float g = load1(pc.grad + i);
+    const float sq = pc.alpha * load2(pc.sq + i) + (1.0 - pc.alpha) * g * g;
+    store2(pc.sq + i, sq);
+    store0(pc.param + i, load0(pc.param + i) - (pc.lr * g / (sqrt(sq) + pc.eps)));
   }
 }

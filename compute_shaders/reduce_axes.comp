@@ -156,25 +156,25 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
   if (OP == REDUCE_NORMALIZE_BACKWARD) {
     vec2 s = vec2(0);
     for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
-      const float dy = slot0[pc.x_off + k.off];
-      s += vec2(dy, dy * slot1[pc.xhat_off + k.off]);
+      const float dy = load0(pc.x_off + k.off);
+      s += vec2(dy, dy * load1(pc.xhat_off + k.off));
     }
     return group_sum(s);
   }
   if (OP == REDUCE_LOG_SOFTMAX) {
     float m = uintBitsToFloat(0xff800000u);  // −inf
-    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) m = max(m, slot0[pc.x_off + k.off]);
+    for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) m = max(m, load0(pc.x_off + k.off));
     m = group_max(m);
     float s = 0;
     // A NaN x makes the row NaN, as on the CPU (is_nan: see elementwise_math.glsl).
     for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
-      const float d = slot0[pc.x_off + k.off] - m;
+      const float d = load0(pc.x_off + k.off) - m;
       s += is_nan(d) ? d : exp(d);
     }
     return vec2(m, group_sum(vec2(s, 0)).x);
   }
   float s = 0;
-  for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += slot0[pc.x_off + k.off];
+  for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) s += load0(pc.x_off + k.off);
   s = group_sum(vec2(s, 0)).x;
   if (OP == REDUCE_SUM) return vec2(s, 0);
   // Two passes, as the CPU reference: the second re-reads the chunk (cached)
@@ -182,7 +182,7 @@ vec2 chunk_stats(uint base, uint j0, uint j1) {
   const float mean = s / n;
   float m2 = 0;
   for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k)) {
-    const float d = slot0[pc.x_off + k.off] - mean;
+    const float d = load0(pc.x_off + k.off) - mean;
     m2 += d * d;
   }
   return vec2(mean, group_sum(vec2(m2, 0)).x);
@@ -197,17 +197,17 @@ vec2 combine_chunks(uint o, bool valid) {
   const uint chunks = valid ? pc.chunks : 0u;
   if (OP != REDUCE_NORMALIZE && OP != REDUCE_RSTD) {
     vec2 s = vec2(0);
-    for (uint c = rl; c < chunks; c += R_LANES) s += vec2(slot2[p + 2u * c], slot2[p + 2u * c + 1u]);
+    for (uint c = rl; c < chunks; c += R_LANES) s += vec2(load2(p + 2u * c), load2(p + 2u * c + 1u));
     return group_sum(s);
   }
   float s = 0;
   for (uint c = rl; c < chunks; c += R_LANES)
-    s += float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * slot2[p + 2u * c];
+    s += float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * load2(p + 2u * c);
   const float mean = group_sum(vec2(s, 0)).x / float(pc.inner);
   float m2 = 0;
   for (uint c = rl; c < chunks; c += R_LANES) {
-    const float d = slot2[p + 2u * c] - mean;
-    m2 += slot2[p + 2u * c + 1u] + float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * d * d;
+    const float d = load2(p + 2u * c) - mean;
+    m2 += load2(p + 2u * c + 1u) + float(min(pc.chunk_len, pc.inner - c * pc.chunk_len)) * d * d;
   }
   return vec2(mean, group_sum(vec2(m2, 0)).x);
 }
@@ -245,11 +245,11 @@ void main() {
       if (PHASE == 1u) {
         if (valid && rl == 0u) {
           const uint p = pc.scratch_off + (o * pc.chunks + chunk) * 2u;
-          slot3[p] = st.x;
-          slot3[p + 1u] = st.y;
+          store3(p, st.x);
+          store3(p + 1u, st.y);
           // PHASE 2 has no slot left for rstd: it reads this copy (the encoder points rstd_off at it).
           if (OP == REDUCE_NORMALIZE_BACKWARD && chunk == 0u)
-            slot3[pc.scratch_off + pc.outer * pc.chunks * 2u + o] = slot2[pc.rstd_off + o];
+            store3(pc.scratch_off + pc.outer * pc.chunks * 2u + o, load2(pc.rstd_off + o));
         }
         continue;
       }
@@ -257,21 +257,21 @@ void main() {
 
     if (OP == REDUCE_SUM || OP == REDUCE_RSTD) {
       if (valid && rl == 0u)
-        slot3[pc.out_off + o] = OP == REDUCE_SUM ? st.x : rstd_of(st.y * inv_n);
+        store3(pc.out_off + o, OP == REDUCE_SUM ? st.x : rstd_of(st.y * inv_n));
     } else if (OP == REDUCE_NORMALIZE) {
       const float mean = st.x, rstd = rstd_of(st.y * inv_n);
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
-        slot3[pc.out_off + k.off] = (slot0[pc.x_off + k.off] - mean) * rstd;
+        store3(pc.out_off + k.off, (load0(pc.x_off + k.off) - mean) * rstd);
     } else if (OP == REDUCE_NORMALIZE_BACKWARD) {
       const float m1 = st.x * inv_n, m2 = st.y * inv_n;
       float r = 0.0;
-      if (valid) r = slot2[pc.rstd_off + o];  // a branch: no load past rstd's end
+      if (valid) r = load2(pc.rstd_off + o);  // a branch: no load past rstd's end
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
-        slot3[pc.out_off + k.off] = r * (slot0[pc.x_off + k.off] - m1 - slot1[pc.xhat_off + k.off] * m2);
+        store3(pc.out_off + k.off, r * (load0(pc.x_off + k.off) - m1 - load1(pc.xhat_off + k.off) * m2));
     } else {  // log_softmax: (x − max) − log Σ, not x − (max + log Σ): see ops_softmax.cpp
       const float log_sum = is_nan(st.y) ? st.y : log(st.y);
       for (Cursor k = cursor_at(j0 + rl, base); k.j < j1; advance(k))
-        slot3[pc.out_off + k.off] = (slot0[pc.x_off + k.off] - st.x) - log_sum;
+        store3(pc.out_off + k.off, (load0(pc.x_off + k.off) - st.x) - log_sum);
     }
   }
 }

@@ -8,17 +8,17 @@
 //
 // Shader conventions (common.glsl):
 //   set 0, bindings 0..3: four storage-buffer slots, `float slot0[]` ..
-//     `slot3[]`; the encoder names in Dispatch::slots which node operand each
-//     slot is bound to, and the shader reads and writes an operand through its
-//     slot only. The backend binds each slot as a window of the buffer that
-//     holds its operand (the arena; inputs on unified memory: the host
-//     buffer), starting at or just before the operand (vulkan_backend.cpp),
-//     so an arena larger than one binding still works;
+//     `slot3[]` (read and written through load0(i), store0(i, v), ...: under
+//     fp16 storage a slot may hold binary16, kHalfSlotsId); the encoder names in Dispatch::slots which node operand
+//     each slot is bound to, and the shader reads and writes an operand through its slot only. The backend binds each
+//     slot as a window of the buffer that holds its operand (the arena; inputs on unified memory: the host buffer),
+//     starting at or just before the operand (vulkan_backend.cpp), so an arena larger than one binding still works;
 //   set 0, binding 4: the step uniforms {seed lo, seed hi, step lo, step hi}, a
 //     uniform buffer;
 //   push constants: at most kPushWords 32-bit words, laid out by the shader's
 //     `layout(push_constant)` block in declaration order; tensor positions are
-//     element (float) indices from the start of the operand's slot (NodeArgs);
+//     element indices from the start of the operand's slot (NodeArgs), in the
+//     operand's own elements (binary16 or float; scratch is always float);
 //     floats travel as their bit patterns;
 //   specialization constants: constant_id 0, 1, ... = Dispatch::spec[0], [1], ...;
 //     constant_id kLocalSizeId = Dispatch::local, the workgroup size (LOCAL);
@@ -42,6 +42,11 @@ namespace gantry::vk {
 constexpr int kPushWords = 32;  // 128 bytes: the smallest maxPushConstantsSize Vulkan allows
 // The specialization constant id of LOCAL in common.glsl (local_size_x_id).
 constexpr uint32_t kLocalSizeId = 100;
+// The specialization constant id of HALF_SLOTS in common.glsl's _f16 builds:
+// bit k set when slot k holds binary16. The backend sets it from the operands
+// the slots are bound to (a program's values under fp16 storage; never
+// scratch, which is float32), so encoders never see it.
+constexpr uint32_t kHalfSlotsId = 101;
 
 // Storage-buffer slots per dispatch: the 4 storage buffers per shader stage
 // that every Vulkan device allows (maxPerStageDescriptorStorageBuffers).

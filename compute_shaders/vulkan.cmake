@@ -53,16 +53,20 @@ set(table_includes "")
 set(table_entries "")
 # A shader whose source mentions GANTRY_SUBGROUP is also built as <name>_subgroup
 # with it defined: the variant the encoders pick when the device supports
-# subgroup arithmetic (the plain one stays core Vulkan 1.1).
+# subgroup arithmetic (the plain one stays core Vulkan 1.1). Every build is
+# also made as <build>_f16 with GANTRY_F16 defined (common.glsl: slots seen as
+# binary16 too), which the backend picks for programs with fp16 storage on a
+# device with storageBuffer16BitAccess.
 set(shader_builds "")
 foreach(src IN LISTS GANTRY_SHADERS)
   get_filename_component(name ${src} NAME_WE)
-  list(APPEND shader_builds "${name}|${src}|")
+  list(APPEND shader_builds "${name}|${src}|" "${name}_f16|${src}|-DGANTRY_F16=1")
   # Reconfigure when a shader changes: whether it has a subgroup variant is read here.
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${src})
   file(STRINGS ${src} mentions REGEX "GANTRY_SUBGROUP")
   if(mentions)
-    list(APPEND shader_builds "${name}_subgroup|${src}|-DGANTRY_SUBGROUP=1")
+    list(APPEND shader_builds "${name}_subgroup|${src}|-DGANTRY_SUBGROUP=1"
+         "${name}_subgroup_f16|${src}|-DGANTRY_SUBGROUP=1,-DGANTRY_F16=1")
   endif()
 endforeach()
 foreach(build IN LISTS shader_builds)
@@ -70,6 +74,7 @@ foreach(build IN LISTS shader_builds)
   list(GET parts 0 name)
   list(GET parts 1 src)
   list(GET parts 2 defines)
+  string(REPLACE "," ";" defines "${defines}")
   set(glslang ${Vulkan_GLSLANG_VALIDATOR_EXECUTABLE} -V --target-env vulkan1.1 --quiet
               -I${PROJECT_SOURCE_DIR}/compute_shaders -I${spv_dir} ${defines})
   set(validate "")

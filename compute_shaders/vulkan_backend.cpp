@@ -37,6 +37,14 @@
 // minStorageBufferOffsetAlignment, the range ≤ maxStorageBufferRange; "Limit
 // Requirements": 4 storage and 12 uniform buffers per stage, an offset
 // alignment of at most 256 bytes.)
+// Storage: float32, or with CompileOptions::precision fp16 on a device with
+// storageBuffer16BitAccess, every value (leaves and node outputs) in IEEE
+// binary16 — the arena planned with 2-byte elements, host writes rounded to
+// nearest even (platform/half.h), the shaders' _f16 builds widening each load
+// to float and rounding each store (common.glsl), so sums stay float32 —
+// while scratch stays float32. The CPU backend's fp16 emulation is the
+// reference it is tested against. A device without the feature runs such a
+// program in float32 and says so (device()).
 // Between nodes a compute→compute memory barrier is recorded
 // only where a node touches bytes that an earlier node since the last barrier
 // wrote (or writes bytes it read); dispatches within a node are always
@@ -64,6 +72,7 @@
 
 #include "compute_shaders/vk_kernels.h"
 #include "platform/atomic_file.h"
+#include "platform/half.h"
 #include "shader_table.inc"
 
 namespace gantry {
@@ -76,6 +85,7 @@ namespace {
 #define GANTRY_VK_INSTANCE_FNS(X)                                                                          \
   X(vkDestroyInstance)                                                                                     \
   X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties) X(vkGetPhysicalDeviceProperties2)         \
+      X(vkGetPhysicalDeviceFeatures2)                                                                      \
       X(vkGetPhysicalDeviceQueueFamilyProperties) X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice) \
           X(vkGetDeviceProcAddr)
 #define GANTRY_VK_DEVICE_FNS(X)                                                                                      \
@@ -145,6 +155,10 @@ class Device {
   // Not a discrete GPU, a DEVICE_LOCAL | HOST_VISIBLE | HOST_COHERENT memory
   // type exists, and GANTRY_VULKAN_NO_UNIFIED is unset: programs take the unified path.
   bool unified = false;
+  // storageBuffer16BitAccess (core 1.1 feature), enabled when offered and
+  // GANTRY_VULKAN_NO_FP16 is unset: programs with fp16 storage take the
+  // <shader>_f16 builds; otherwise they run in float32 (said by device()).
+  bool storage16 = false;
   vk::DeviceCaps caps;
   VkDevice device = VK_NULL_HANDLE;
   VkQueue queue = VK_NULL_HANDLE;
@@ -152,8 +166,9 @@ class Device {
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
   VkPipelineLayout layout = VK_NULL_HANDLE;
 
-  // The pipeline for a dispatch, created on first use (and then cached).
-  Result<VkPipeline> pipeline(const vk::Dispatch& d);
+  // The pipeline for a dispatch, created on first use (and then cached);
+  // half_slots: bit k set when slot k holds binary16 (the _f16 build, common.glsl).
+  Result<VkPipeline> pipeline(const vk::Dispatch& d, uint32_t half_slots);
   // Writes the pipeline cache to disk if pipelines were created since the last save.
   void save_cache();
   // A memory type with all of `want` among those `bits` allows, or −1.
@@ -283,6 +298,19 @@ Status Device::open() {
                                !(off && std::strcmp(off, "0") != 0);
     max_allocation = m3.maxMemoryAllocationSize;
   }
+  auto storage16_features =
+      info<VkPhysicalDevice16BitStorageFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES);
+  {
+    auto f2 = info<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+    f2.pNext = &storage16_features;
+    fn.vkGetPhysicalDeviceFeatures2(physical, &f2);
+    const char* off = std::getenv("GANTRY_VULKAN_NO_FP16");
+    storage16 = storage16_features.storageBuffer16BitAccess && !(off && std::strcmp(off, "0") != 0);
+    // Enable only what is used, so that the device is the same with or without it.
+    storage16_features =
+        info<VkPhysicalDevice16BitStorageFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES);
+    storage16_features.storageBuffer16BitAccess = storage16 ? VK_TRUE : VK_FALSE;
+  }
   GANTRY_TRY(apply_limits_override());
   // The encoders fit every dispatch to these (after the override, which they must not see past).
   const VkPhysicalDeviceLimits& l = props.limits;
@@ -305,6 +333,7 @@ Status Device::open() {
   qci.queueCount = 1;
   qci.pQueuePriorities = &priority;
   auto dci = info<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+  dci.pNext = storage16 ? &storage16_features : nullptr;
   dci.queueCreateInfoCount = 1;
   dci.pQueueCreateInfos = &qci;
   GANTRY_VK_TRY(fn.vkCreateDevice(physical, &dci, nullptr, &device));
@@ -425,35 +454,39 @@ int Device::memory_type(uint32_t bits, VkMemoryPropertyFlags want) const {
   return -1;
 }
 
-Result<VkPipeline> Device::pipeline(const vk::Dispatch& d) {
-  std::string key = std::string(d.shader) + "/" + std::to_string(d.local);
+Result<VkPipeline> Device::pipeline(const vk::Dispatch& d, uint32_t half_slots) {
+  const std::string shader = std::string(d.shader) + (half_slots ? "_f16" : "");
+  std::string key = shader + "/" + std::to_string(d.local) + "/" + std::to_string(half_slots);
   for (uint32_t s : d.spec) key += "," + std::to_string(s);
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
 
-  VkShaderModule& module = modules_[d.shader];
+  VkShaderModule& module = modules_[shader];
   if (!module) {
     const EmbeddedShader* found = nullptr;
     for (const EmbeddedShader& e : kEmbeddedShaders)
-      if (std::strcmp(e.name, d.shader) == 0) found = &e;
+      if (shader == e.name) found = &e;
     if (!found) {
-      modules_.erase(d.shader);
-      return Status::error(std::string("vulkan: no shader compute_shaders/") + d.shader + ".comp in this build");
+      modules_.erase(shader);
+      return Status::error("vulkan: no shader " + shader + " (compute_shaders/" + d.shader + ".comp) in this build");
     }
     auto mi = info<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
     mi.codeSize = found->bytes;
     mi.pCode = found->words;
     if (VkResult r = fn.vkCreateShaderModule(device, &mi, nullptr, &module); r != VK_SUCCESS) {
-      modules_.erase(d.shader);
-      return Status::error(std::string("vulkan: shader ") + d.shader + ": " + vk_error("vkCreateShaderModule", r));
+      modules_.erase(shader);
+      return Status::error("vulkan: shader " + shader + ": " + vk_error("vkCreateShaderModule", r));
     }
   }
-  // constant_id i = spec[i], then the workgroup size (LOCAL, local_size_x_id) after them.
+  // constant_id i = spec[i], then the workgroup size (LOCAL, local_size_x_id)
+  // and, in an _f16 build, HALF_SLOTS after them.
   std::vector<uint32_t> values = d.spec;
   values.push_back(d.local);
+  if (half_slots) values.push_back(half_slots);
   std::vector<VkSpecializationMapEntry> entries(values.size());
   for (uint32_t i = 0; i < d.spec.size(); ++i) entries[i] = {i, i * 4, 4};
-  entries.back() = {vk::kLocalSizeId, uint32_t(d.spec.size()) * 4, 4};
+  entries[d.spec.size()] = {vk::kLocalSizeId, uint32_t(d.spec.size()) * 4, 4};
+  if (half_slots) entries.back() = {vk::kHalfSlotsId, uint32_t(d.spec.size() + 1) * 4, 4};
   VkSpecializationInfo si{uint32_t(entries.size()), entries.data(), values.size() * 4, values.data()};
   auto ci = info<VkComputePipelineCreateInfo>(VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO);
   ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
@@ -464,7 +497,7 @@ Result<VkPipeline> Device::pipeline(const vk::Dispatch& d) {
   ci.layout = layout;
   VkPipeline p = VK_NULL_HANDLE;
   if (VkResult r = fn.vkCreateComputePipelines(device, cache_, 1, &ci, nullptr, &p); r != VK_SUCCESS)
-    return Status::error(std::string("vulkan: shader ") + d.shader + ": " + vk_error("vkCreateComputePipelines", r));
+    return Status::error("vulkan: shader " + shader + ": " + vk_error("vkCreateComputePipelines", r));
   pipelines_[key] = p;
   cache_dirty_ = true;
   return p;
@@ -486,8 +519,15 @@ bool any_overlap(const std::vector<Range>& a, const std::vector<Range>& b) {
 
 class VulkanProgram final : public PlannedProgram {
  public:
-  VulkanProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, std::shared_ptr<Device> dev, bool profile)
-      : PlannedProgram(g, std::move(plan), outputs), dev_(std::move(dev)), profile_(profile) {}
+  // fp16_requested: the program was compiled for fp16 storage (the plan's
+  // values are 2 bytes where the device has 16-bit storage, else 4).
+  VulkanProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs, std::shared_ptr<Device> dev, bool profile,
+                bool fp16_requested)
+      : PlannedProgram(g, std::move(plan), outputs),
+        dev_(std::move(dev)),
+        profile_(profile),
+        half_(plan_.value_size == 2),
+        fp16_requested_(fp16_requested) {}
   ~VulkanProgram() override;
 
   Status build();
@@ -495,17 +535,21 @@ class VulkanProgram final : public PlannedProgram {
   Status write(Value v, const float* src, int64_t count) override;
   Status read(Value v, float* dst, int64_t count) const override;
   std::vector<std::pair<std::string, double>> op_seconds() const override { return by_op(seconds_per_op_); }
-  // Says which memory path the program took (tests check both are run).
-  std::string device() const override { return dev_->name() + (unified_ ? " (unified memory)" : ""); }
+  // Says which memory path and storage the program took (tests check each is run).
+  std::string device() const override {
+    return dev_->name() + (unified_ ? " (unified memory)" : "") +
+           (half_             ? " (fp16 storage)"
+            : fp16_requested_ ? " (fp16 asked for; the device has no 16-bit storage buffers: float32)"
+                              : "");
+  }
 
  private:
   // Where a slot bound at an arena byte offset sees it: in the host buffer
   // (unified inputs) or the arena, from `base` for `range` bytes, and the
-  // offset's element position from `base`.
+  // offset's position in bytes from `base`.
   struct Window {
     bool host;
-    VkDeviceSize base, range;
-    uint32_t at;
+    VkDeviceSize base, range, at;
   };
   Window window(int64_t arena_offset) const;
   // The arena byte offset of a dispatch slot's operand of node id (0 for none).
@@ -526,9 +570,19 @@ class VulkanProgram final : public PlannedProgram {
   void memory_barrier(VkCommandBuffer cb, VkPipelineStageFlags src_stage, VkAccessFlags src,
                       VkPipelineStageFlags dst_stage, VkAccessFlags dst) const;
   Status check_accessible(Value v, int64_t count) const;
+  // Bytes of node id's value; of its scratch.
+  int64_t value_bytes(int32_t id) const { return graph_.node(id).shape.numel() * plan_.value_size; }
+  int64_t scratch_bytes(int32_t id) const { return plan_.scratch_elems[id] * plan_.work_size; }
+  // HALF_SLOTS for a dispatch of node id: the slots bound to a value (not scratch) when values are binary16.
+  uint32_t half_slots(const vk::Dispatch& d) const;
+  // Host floats to the arena's element type at dst, and back (binary16 under fp16 storage).
+  void to_device(const float* src, std::byte* dst, int64_t count) const;
+  void from_device(const std::byte* src, float* dst, int64_t count) const;
 
   std::shared_ptr<Device> dev_;
   bool profile_;
+  bool half_;  // values stored as binary16 (plan_.value_size 2)
+  bool fp16_requested_;
   bool unified_ = false;  // inputs and step uniforms read from the host buffer (see the top)
   // staging_: the host buffer; steps_: the device-local step uniforms (staged path only).
   VkBuffer arena_ = VK_NULL_HANDLE, staging_ = VK_NULL_HANDLE, steps_ = VK_NULL_HANDLE;
@@ -599,7 +653,7 @@ VulkanProgram::Window VulkanProgram::window(int64_t arena_offset) const {
   // size − 1: an empty tensor may sit at the buffer's end, and a range must not be empty.
   const VkDeviceSize base =
       std::min(pos, size - 1) / l.minStorageBufferOffsetAlignment * l.minStorageBufferOffsetAlignment;
-  return {host, base, std::min<VkDeviceSize>(l.maxStorageBufferRange, size - base), uint32_t((pos - base) / 4)};
+  return {host, base, std::min<VkDeviceSize>(l.maxStorageBufferRange, size - base), pos - base};
 }
 
 int64_t VulkanProgram::operand_offset(int32_t id, vk::Operand o) const {
@@ -619,7 +673,7 @@ Status VulkanProgram::check_windows(int32_t id) const {
   const Node& n = graph_.node(id);
   auto check = [&](const std::string& what, int64_t offset, int64_t bytes) -> Status {
     const Window w = window(offset);
-    if (VkDeviceSize(w.at) * 4 + VkDeviceSize(bytes) <= w.range) return {};
+    if (w.at + VkDeviceSize(bytes) <= w.range) return {};
     return Status::error("vulkan: " + std::string(op_name(n.op)) + " node " + std::to_string(id) + ": its " + what +
                          " is " + std::to_string(bytes) + " bytes, more than " + dev_->name() +
                          " can bind as one storage buffer (maxStorageBufferRange " +
@@ -629,10 +683,10 @@ Status VulkanProgram::check_windows(int32_t id) const {
   for (size_t k = 0; k < n.inputs.size(); ++k) {
     const Node& in = graph_.node(n.inputs[k]);
     const std::string what = "input " + std::to_string(k) + (in.name.empty() ? "" : " '" + in.name + "'");
-    GANTRY_TRY(check(what, plan_.offset[n.inputs[k]], in.shape.numel() * 4));
+    GANTRY_TRY(check(what, plan_.offset[n.inputs[k]], value_bytes(n.inputs[k])));
   }
-  GANTRY_TRY(check("output", plan_.offset[id], n.shape.numel() * 4));
-  if (plan_.scratch[id] >= 0) GANTRY_TRY(check("scratch", plan_.scratch[id], plan_.scratch_elems[id] * 4));
+  GANTRY_TRY(check("output", plan_.offset[id], value_bytes(id)));
+  if (plan_.scratch[id] >= 0) GANTRY_TRY(check("scratch", plan_.scratch[id], scratch_bytes(id)));
   return {};
 }
 
@@ -658,8 +712,8 @@ Status VulkanProgram::build() {
     if (!def.encode) return Status::error(std::string("vulkan: no kernel for op ") + op_name(n.op));
     GANTRY_TRY(check_windows(id));
     vk::NodeArgs a;
-    fill_args(id, a, [&](int64_t byte_offset) { return window(byte_offset).at; });
-    a.scratch = plan_.scratch[id] >= 0 ? window(plan_.scratch[id]).at : 0;
+    fill_args(id, a, [&](int64_t byte_offset) { return uint32_t(window(byte_offset).at / plan_.value_size); });
+    a.scratch = plan_.scratch[id] >= 0 ? uint32_t(window(plan_.scratch[id]).at / plan_.work_size) : 0;
     a.caps = dev_->caps;
     def.encode(a, dispatches[s]);
     for (const vk::Dispatch& dp : dispatches[s])
@@ -822,12 +876,11 @@ Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& 
     const Node& n = graph_.node(id);
     std::vector<Range> reads, writes;
     for (size_t k = 0; k < n.inputs.size(); ++k) {
-      const Node& in = graph_.node(n.inputs[k]);
-      const Range r{plan_.offset[n.inputs[k]], plan_.offset[n.inputs[k]] + in.shape.numel() * 4};
+      const Range r{plan_.offset[n.inputs[k]], plan_.offset[n.inputs[k]] + value_bytes(n.inputs[k])};
       (n.effect ? writes : reads).push_back(r);  // effects update their inputs in place
     }
-    writes.push_back({plan_.offset[id], plan_.offset[id] + n.shape.numel() * 4});
-    if (plan_.scratch[id] >= 0) writes.push_back({plan_.scratch[id], plan_.scratch[id] + plan_.scratch_elems[id] * 4});
+    writes.push_back({plan_.offset[id], plan_.offset[id] + value_bytes(id)});
+    if (plan_.scratch[id] >= 0) writes.push_back({plan_.scratch[id], plan_.scratch[id] + scratch_bytes(id)});
     if (profile_ || any_overlap(reads, written) || any_overlap(writes, written) || any_overlap(writes, read)) {
       barrier();
       written.clear();
@@ -835,7 +888,7 @@ Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& 
     }
     for (size_t k = 0; k < dispatches[s].size(); ++k) {
       const vk::Dispatch& dp = dispatches[s][k];
-      auto p = dev_->pipeline(dp);
+      auto p = dev_->pipeline(dp, half_slots(dp));
       if (!p.ok()) return Status::error(std::string(op_name(n.op)) + ": " + p.message());
       if (*p != bound) f.vkCmdBindPipeline(step_cb_, VK_PIPELINE_BIND_POINT_COMPUTE, bound = *p);
       if (set_of[s][k] != bound_set)
@@ -918,17 +971,48 @@ Status VulkanProgram::step(const StepUniforms& u) {
   return {};
 }
 
+uint32_t VulkanProgram::half_slots(const vk::Dispatch& d) const {
+  uint32_t bits = 0;
+  if (half_)
+    for (int k = 0; k < vk::kSlots; ++k)
+      if (d.slots[size_t(k)] != vk::Operand::none && d.slots[size_t(k)] != vk::Operand::scratch) bits |= 1u << k;
+  return bits;
+}
+
+void VulkanProgram::to_device(const float* src, std::byte* dst, int64_t count) const {
+  if (!half_) {
+    std::memcpy(dst, src, size_t(count) * 4);
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    const uint16_t h = half_bits(src[i]);
+    std::memcpy(dst + 2 * i, &h, 2);
+  }
+}
+
+void VulkanProgram::from_device(const std::byte* src, float* dst, int64_t count) const {
+  if (!half_) {
+    std::memcpy(dst, src, size_t(count) * 4);
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    uint16_t h;
+    std::memcpy(&h, src + 2 * i, 2);
+    dst[i] = half_value(h);
+  }
+}
+
 Status VulkanProgram::write(Value v, const float* src, int64_t count) {
   GANTRY_TRY(check_access(v, count));
-  const auto* bytes = reinterpret_cast<const std::byte*>(src);
-  const VkDeviceSize total = VkDeviceSize(count) * 4, base = VkDeviceSize(plan_.offset[v.id]);
+  const int64_t size = plan_.value_size;
+  const VkDeviceSize total = VkDeviceSize(count * size), base = VkDeviceSize(plan_.offset[v.id]);
   if (graph_.node(v).role == Role::input) {  // the next step copies it in
-    std::memcpy(mapped_ + kStepBytes + (base - inputs_begin_), bytes, total);
+    to_device(src, mapped_ + kStepBytes + (base - inputs_begin_), count);
     return {};
   }
   for (VkDeviceSize done = 0; done < total; done += staging_chunk_) {
     const VkDeviceSize n = std::min(staging_chunk_, total - done);
-    std::memcpy(mapped_ + chunk_at_, bytes + done, n);
+    to_device(src + done / size, mapped_ + chunk_at_, int64_t(n) / size);
     GANTRY_TRY(run_transfer([&](VkCommandBuffer cb) {
       const VkBufferCopy c{chunk_at_, base + done, n};
       dev_->fn.vkCmdCopyBuffer(cb, staging_, arena_, 1, &c);
@@ -939,10 +1023,10 @@ Status VulkanProgram::write(Value v, const float* src, int64_t count) {
 
 Status VulkanProgram::read(Value v, float* dst, int64_t count) const {
   GANTRY_TRY(check_access(v, count));
-  auto* bytes = reinterpret_cast<std::byte*>(dst);
-  const VkDeviceSize total = VkDeviceSize(count) * 4, base = VkDeviceSize(plan_.offset[v.id]);
+  const int64_t size = plan_.value_size;
+  const VkDeviceSize total = VkDeviceSize(count * size), base = VkDeviceSize(plan_.offset[v.id]);
   if (graph_.node(v).role == Role::input) {  // host-owned: the mirror is the latest value
-    std::memcpy(bytes, mapped_ + kStepBytes + (base - inputs_begin_), total);
+    from_device(mapped_ + kStepBytes + (base - inputs_begin_), dst, count);
     return {};
   }
   for (VkDeviceSize done = 0; done < total; done += staging_chunk_) {
@@ -951,7 +1035,7 @@ Status VulkanProgram::read(Value v, float* dst, int64_t count) const {
       const VkBufferCopy c{base + done, chunk_at_, n};
       dev_->fn.vkCmdCopyBuffer(cb, arena_, staging_, 1, &c);
     }));
-    std::memcpy(bytes + done, mapped_ + chunk_at_, n);
+    from_device(mapped_ + chunk_at_, dst + done / size, int64_t(n) / size);
   }
   return {};
 }
@@ -977,25 +1061,28 @@ std::string vulkan_describe() {
   const Device& dev = **d;
   const VkPhysicalDeviceLimits& l = dev.props.limits;
   const char* limits = std::getenv("GANTRY_VULKAN_LIMITS");
-  char text[640];
+  char text[768];
   std::snprintf(text, sizeof text,
                 "%s (Vulkan %u.%u, driver 0x%x); limits%s: %u B shared memory, %u invocations per workgroup, "
-                "storage buffer range %.0f MiB, allocation %.0f MiB, subgroup %u%s",
+                "storage buffer range %.0f MiB, allocation %.0f MiB, subgroup %u%s; fp16 storage: %s",
                 dev.props.deviceName, VK_API_VERSION_MAJOR(dev.props.apiVersion),
                 VK_API_VERSION_MINOR(dev.props.apiVersion), dev.props.driverVersion,
                 limits && *limits ? " (GANTRY_VULKAN_LIMITS=min)" : "", l.maxComputeSharedMemorySize,
                 l.maxComputeWorkGroupInvocations, double(l.maxStorageBufferRange) / (1 << 20),
                 double(dev.max_allocation) / (1 << 20), dev.caps.subgroup_size,
-                dev.caps.subgroup_arithmetic ? " with arithmetic" : "");
+                dev.caps.subgroup_arithmetic ? " with arithmetic" : "",
+                dev.storage16 ? "yes (16-bit storage buffers)" : "no (--precision fp16 runs in float32 here)");
   return text;
 }
 
 Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOptions& options) {
   auto dev = Device::get();
   if (!dev.ok()) return dev.status();
-  auto plan = plan_arena(g, options.outputs, 4, vulkan_scratch_elems, nullptr);
+  const bool fp16 = options.precision == Precision::fp16;
+  // Values in binary16 where the device stores it; scratch (split-K slices, reduction chunks) in float32.
+  auto plan = plan_arena(g, options.outputs, fp16 && (*dev)->storage16 ? 2 : 4, 4, vulkan_scratch_elems, nullptr);
   if (!plan.ok()) return plan.status();
-  auto p = std::make_unique<VulkanProgram>(g, std::move(*plan), options.outputs, *dev, options.profile);
+  auto p = std::make_unique<VulkanProgram>(g, std::move(*plan), options.outputs, *dev, options.profile, fp16);
   GANTRY_TRY(p->build());
   return std::unique_ptr<Program>(std::move(p));
 }

@@ -84,8 +84,10 @@ class PlannedProgram : public Program {
 // every output a node writes is rounded to IEEE half (platform/half.h), while
 // arithmetic and accumulation stay float32 — what a GPU with 16-bit storage
 // does. The CPU backend emulates it as the reference for drift (no faster than
-// fp32); programs that update their own weights (effects) are refused, since
-// mixed-precision training keeps float32 master weights.
+// fp32); Vulkan stores binary16 where the device has 16-bit storage buffers
+// (and runs float32 where it has not, saying so in Program::device()); CUDA
+// refuses it for now. Programs that update their own weights (effects) are
+// refused, since mixed-precision training keeps float32 master weights.
 enum class Precision : uint8_t { fp32, fp16 };
 Result<Precision> parse_precision(const std::string& name);  // "fp32" or "fp16"
 

@@ -52,7 +52,7 @@ CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vec
 template <class T>
 Result<std::unique_ptr<CpuProgram<T>>> CpuProgram<T>::compile(const Graph& g, const std::vector<Value>& outputs,
                                                               const CpuOptions& options) {
-  auto plan = plan_arena(g, outputs, int64_t(sizeof(T)));
+  auto plan = plan_arena(g, outputs, int64_t(sizeof(T)), int64_t(sizeof(T)));
   if (!plan.ok()) return plan.status();
   // The one allocation: the whole planned arena, zeroed (fresh optimizer moments are zero).
   // From 2 MiB up it is aligned to 2 MiB and asked for huge pages (Linux's transparent huge

@@ -31,4 +31,27 @@ inline float round_to_half(float f) {
   return f;
 }
 
+// The binary16 bit pattern of round_to_half(f) (NaNs come back quiet, sign kept).
+inline uint16_t half_bits(float f) {
+  f = round_to_half(f);
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint16_t sign = uint16_t(x >> 16 & 0x8000u);
+  const uint32_t mag = x & 0x7fffffffu;
+  if (mag > 0x7f800000u) return sign | 0x7e00u;                               // NaN
+  if (mag == 0x7f800000u) return sign | 0x7c00u;                              // infinity
+  if (mag < 0x38800000u) return sign | uint16_t(std::fabs(f) * 16777216.0f);  // subnormal or 0: exact
+  return sign | uint16_t(((mag >> 23) - 112u) << 10 | (mag >> 13 & 0x3ffu));  // exponent rebiased 127 → 15
+}
+
+// The float32 value of a binary16 bit pattern (exact: every half is a float).
+inline float half_value(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16, exp = h >> 10 & 0x1fu, frac = h & 0x3ffu;
+  if (exp == 0) return std::copysign(float(frac) / 16777216.0f, sign ? -1.0f : 1.0f);
+  const uint32_t x = sign | (exp == 31 ? 0x7f800000u | frac << 13 : (exp + 112u) << 23 | frac << 13);
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
 }  // namespace gantry

@@ -76,10 +76,10 @@ expect 2 "give exactly one of --checkpoint and --weights" -- "$gantry" sample --
 expect 2 "--backend.*unknown backend 'gpu'|unknown backend 'gpu'" -- "${sample[@]}" --backend gpu
 expect 2 "unknown precision 'half'" -- "${sample[@]}" --precision half
 expect 2 "--precision needs a value" -- "${sample[@]}" --precision
-expect 2 "precision fp16 runs on the cpu backend only" -- "${sample[@]}" --precision fp16 --backend cuda
+expect 2 "precision fp16 runs on the cpu and vulkan backends" -- "${sample[@]}" --precision fp16 --backend cuda
 expect 2 "unknown precision 'FP16'" -- "$gantry" golden --precision FP16 "$work"
 expect 2 "--precision needs a value" -- "$gantry" golden --precision
-expect 2 "precision fp16 runs on the cpu backend only" -- "$gantry" golden --precision fp16 --backend all "$work"
+expect 2 "precision fp16 runs on the cpu and vulkan backends" -- "$gantry" golden --precision fp16 --backend cuda "$work"
 
 # Outputs: never a device, a directory, or the input being read.
 expect 2 "'/dev/null' is a device" -- "${sample[@]}" --grid /dev/null

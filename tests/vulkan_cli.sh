@@ -45,6 +45,15 @@ for i in $(seq 0 31); do printf "\\x0$((i % 10))"; done >>"$work/data/train-labe
 "$gantry" sample --checkpoint "$work/run/checkpoint.safetensors" --backend vulkan --n 8 --grid "$work/s.png" >"$work/log" 2>&1 ||
   { cat "$work/log"; fail "sample --backend vulkan"; }
 [[ -s $work/s.png ]] || fail "sample --backend vulkan wrote no grid"
+# fp16 storage: sampled on Vulkan, and `gantry info` says whether the device has it.
+"$gantry" sample --checkpoint "$work/run/checkpoint.safetensors" --backend vulkan --precision fp16 --n 8 \
+  --grid "$work/s16.png" >"$work/log" 2>&1 || { cat "$work/log"; fail "sample --backend vulkan --precision fp16"; }
+[[ -s $work/s16.png ]] || fail "sample --precision fp16 on vulkan wrote no grid"
+"$gantry" info >"$work/info" 2>&1 || { cat "$work/info"; fail "gantry info"; }
+grep -q "fp16 storage: yes" "$work/info" || { cat "$work/info"; fail "gantry info: no fp16 storage line"; }
+GANTRY_VULKAN_NO_FP16=1 "$gantry" info >"$work/info" 2>&1 || { cat "$work/info"; fail "gantry info"; }
+grep -q "fp16 storage: no (--precision fp16 runs in float32 here)" "$work/info" ||
+  { cat "$work/info"; fail "gantry info without 16-bit storage"; }
 
 # No driver: an ICD list that names nothing.
 rc=0
