@@ -59,12 +59,14 @@ int usage(const char* why) {
                "                    [--backend cpu] [--seed S] [--threads T] [--limit N] [--sample-every K]\n"
                "                    [--checkpoint-every K] [--log-every K] [--lr X] [--beta1 X] [--beta2 X]\n"
                "                    [--n-critic N] [--lambda X] [--clip C] [--nz N] [--ngf N] [--ndf N]\n"
-               "                    [--channels 1|3] [--no-cache] [--max-memory SIZE]\n"
+               "                    [--channels 1|3] [--no-cache] [--max-memory SIZE] [--precision fp32|fp16]\n"
                "       gantry train --resume RUN_DIR [--steps N] [--data DIR] [--backend B] [--threads T]\n"
                "                    [--lr X] [--beta1 X] [--beta2 X] [--lambda X] [--clip C] [...]\n"
                "models: dcgan28 (default), dcgan64, cgan32, wgangp28, wgangp64, wgan-clip28, wgan-clip64\n"
                "data: a folder with MNIST's IDX files (default data/mnist), or of PNG/JPEG/BMP/TGA images\n"
-               "      (searched recursively; for cgan32 one sub-folder per class)\n");
+               "      (searched recursively; for cgan32 one sub-folder per class)\n"
+               "--precision fp16: mixed precision (binary16 activations, float32 weights and optimizer state,\n"
+               "      dynamic loss scaling) on cpu (emulated: the reference) and vulkan\n");
   return why ? 2 : 0;
 }
 
@@ -76,9 +78,10 @@ int usage(const char* why) {
 
 // Parses flags into `o` (numbers whole and in range).
 Status parse(const Args& args, Options& o) {
-  std::string backend = "cpu";
+  std::string backend = "cpu", precision = "fp32";
   TrainConfig& c = o.config;
   o.flags.text("--model", c.model)
+      .text("--precision", precision)
       .text("--data", o.data)
       .text("--out", o.out)
       .text("--resume", o.resume)
@@ -108,6 +111,11 @@ Status parse(const Args& args, Options& o) {
   auto b = parse_backend(backend);
   if (!b.ok()) return b.status();
   c.backend = *b;
+  auto p = parse_precision(precision);
+  if (!p.ok()) return Status::error("--precision: " + p.message());
+  c.precision = *p;
+  if (c.precision == Precision::fp16 && c.backend == BackendKind::cuda)
+    return Status::error("--precision fp16 runs on the cpu and vulkan backends (not on cuda yet)");
   if (o.channels == 2) return Status::error("--channels takes 1 (gray) or 3 (RGB), not 2");
   if (!o.resume.empty()) {
     if (o.flags.given("--out") && o.out != o.resume)
@@ -133,6 +141,7 @@ Status merge_resumed(const TrainConfig& saved, Options& o) {
   TrainConfig merged = saved;
   const TrainConfig& asked = o.config;
   merged.backend = asked.backend;
+  merged.precision = asked.precision;
   merged.threads = asked.threads;
   auto show = [](double v) {
     char buf[32];
@@ -373,10 +382,10 @@ int train(const Args& args) {
   if (!o.resume.empty()) (void)log.load_upto(t.steps_done());
 
   const ArenaBytes& a = t.arena();
-  std::printf("gantry train: %s on %s, %s at %dx%d, batch %lld, steps %lld -> %lld\n", o.config.model.c_str(),
-              backend_name(o.config.backend), t.data().description().c_str(), size, size,
-              static_cast<long long>(o.config.batch), static_cast<long long>(t.steps_done()),
-              static_cast<long long>(o.steps));
+  std::printf("gantry train: %s on %s%s, %s at %dx%d, batch %lld, steps %lld -> %lld\n", o.config.model.c_str(),
+              t.program().device().c_str(), o.config.precision == Precision::fp16 ? " in mixed precision (fp16)" : "",
+              t.data().description().c_str(), size, size, static_cast<long long>(o.config.batch),
+              static_cast<long long>(t.steps_done()), static_cast<long long>(o.steps));
   if (const std::string cache = t.data().cache_status(); !cache.empty()) std::printf("data %s\n", cache.c_str());
   print_skipped(t.data().warnings());
   std::printf("arena: %.1f MiB (params %.1f, state %.1f, data %.1f, inputs %.3f, transient %.1f)\n",
@@ -432,6 +441,11 @@ int train(const Args& args) {
       line = buf;
       for (const Metric& m : t.metrics()) {
         std::snprintf(buf, sizeof buf, " %s %.4f", m.name.c_str(), m.value);
+        line += buf;
+      }
+      if (o.config.precision == Precision::fp16) {
+        std::snprintf(buf, sizeof buf, "  loss scale %g, %lld skipped", double(t.loss_scale()),
+                      static_cast<long long>(t.skipped_steps()));
         line += buf;
       }
       std::printf(tty ? "\r%s\033[K" : "%s\n", line.c_str());

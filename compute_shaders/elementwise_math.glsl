@@ -15,6 +15,8 @@
 // a comparison or a transcendental function could lose one: a NaN produced in
 // a step must reach the loss the trainers check on the host.
 bool is_nan(float x) { return (floatBitsToUint(x) & 0x7fffffffu) > 0x7f800000u; }
+// Whether x is Inf or NaN, likewise on its bits.
+bool is_nonfinite(float x) { return (floatBitsToUint(x) & 0x7f800000u) == 0x7f800000u; }
 
 // e^x − 1: Taylor series (Horner, through x^8/8!: truncation < 1e-8 relative)
 // where exp(x) − 1 would cancel, exp elsewhere (|e^x − 1| ≥ 0.39 there).

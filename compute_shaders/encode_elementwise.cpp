@@ -66,7 +66,7 @@ void encode_adam(const NodeArgs& a, std::vector<Dispatch>& out) {
       dispatch_1d("optim_adam", n, {input(0), input(1), input(2), input(3)},
                   {u32(n), a.in[0], a.in[1], a.in[2], a.in[3], f2u(at.lr), f2u(at.beta1), f2u(at.beta2), f2u(at.eps),
                    f2u(float(std::log(double(at.beta1)))), f2u(float(std::log(double(at.beta2)))),
-                   f2u(float(at.t_per_step)), f2u(float(at.t_offset + 1))},
+                   f2u(float(at.t_per_step)), f2u(float(at.t_offset + 1)), u32(at.skip_nonfinite)},
                   a.caps));
 }
 
@@ -74,8 +74,9 @@ void encode_adam(const NodeArgs& a, std::vector<Dispatch>& out) {
 void encode_rmsprop(const NodeArgs& a, std::vector<Dispatch>& out) {
   const Attrs& at = a.node->attrs;
   const int64_t n = a.in_shape[0]->numel();
-  out.push_back(dispatch_1d("optim_rmsprop", n, {input(0), input(1), input(2)},
-                            {u32(n), a.in[0], a.in[1], a.in[2], f2u(at.beta1), f2u(at.lr), f2u(at.eps)}, a.caps));
+  out.push_back(dispatch_1d(
+      "optim_rmsprop", n, {input(0), input(1), input(2)},
+      {u32(n), a.in[0], a.in[1], a.in[2], f2u(at.beta1), f2u(at.lr), f2u(at.eps), u32(at.skip_nonfinite)}, a.caps));
 }
 
 }  // namespace

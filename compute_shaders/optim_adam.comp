@@ -19,6 +19,7 @@ layout(push_constant) uniform Push {
   float ln_beta1, ln_beta2;  // ln β, formed in double on the host
   float t_per_step;          // updates per step
   float t_first;             // t_offset + 1
+  uint skip_nonfinite;       // 1: an element whose gradient is Inf or NaN is left as it is
 } pc;
 
 void main() {
@@ -28,6 +29,7 @@ void main() {
   const float step_size = pc.lr / bc1, rbc2 = 1.0 / sqrt(bc2);
   GRID_STRIDE(i, pc.n) {
     const float g = load1(pc.grad + i);
+    if (pc.skip_nonfinite != 0u && is_nonfinite(g)) continue;
     const float m = pc.beta1 * load2(pc.m + i) + (1.0 - pc.beta1) * g;
     const float v = pc.beta2 * load3(pc.v + i) + (1.0 - pc.beta2) * g * g;
     store2(pc.m + i, m);

@@ -526,7 +526,7 @@ class VulkanProgram final : public PlannedProgram {
       : PlannedProgram(g, std::move(plan), outputs),
         dev_(std::move(dev)),
         profile_(profile),
-        half_(plan_.value_size == 2),
+        half_(std::find(plan_.value_size.begin(), plan_.value_size.end(), 2) != plan_.value_size.end()),
         fp16_requested_(fp16_requested) {}
   ~VulkanProgram() override;
 
@@ -571,17 +571,19 @@ class VulkanProgram final : public PlannedProgram {
                       VkPipelineStageFlags dst_stage, VkAccessFlags dst) const;
   Status check_accessible(Value v, int64_t count) const;
   // Bytes of node id's value; of its scratch.
-  int64_t value_bytes(int32_t id) const { return graph_.node(id).shape.numel() * plan_.value_size; }
+  int64_t value_bytes(int32_t id) const { return plan_.value_bytes(id, graph_); }
   int64_t scratch_bytes(int32_t id) const { return plan_.scratch_elems[id] * plan_.work_size; }
-  // HALF_SLOTS for a dispatch of node id: the slots bound to a value (not scratch) when values are binary16.
-  uint32_t half_slots(const vk::Dispatch& d) const;
-  // Host floats to the arena's element type at dst, and back (binary16 under fp16 storage).
-  void to_device(const float* src, std::byte* dst, int64_t count) const;
-  void from_device(const std::byte* src, float* dst, int64_t count) const;
+  // The node a dispatch slot of node id is bound to, or −1 (scratch, none).
+  int32_t operand_node(int32_t id, vk::Operand o) const;
+  // HALF_SLOTS for a dispatch of node id: the slots bound to a binary16 value.
+  uint32_t half_slots(int32_t id, const vk::Dispatch& d) const;
+  // Host floats to the elements of `size` bytes at dst (2: binary16), and back.
+  static void to_device(const float* src, std::byte* dst, int64_t count, int64_t size);
+  static void from_device(const std::byte* src, float* dst, int64_t count, int64_t size);
 
   std::shared_ptr<Device> dev_;
   bool profile_;
-  bool half_;  // values stored as binary16 (plan_.value_size 2)
+  bool half_;  // some values stored as binary16 (plan_.value_size 2)
   bool fp16_requested_;
   bool unified_ = false;  // inputs and step uniforms read from the host buffer (see the top)
   // staging_: the host buffer; steps_: the device-local step uniforms (staged path only).
@@ -656,17 +658,15 @@ VulkanProgram::Window VulkanProgram::window(int64_t arena_offset) const {
   return {host, base, std::min<VkDeviceSize>(l.maxStorageBufferRange, size - base), pos - base};
 }
 
+int32_t VulkanProgram::operand_node(int32_t id, vk::Operand o) const {
+  if (o == vk::Operand::none || o == vk::Operand::scratch) return -1;
+  return o == vk::Operand::out ? id : graph_.node(id).inputs[size_t(o) - size_t(vk::Operand::in0)];
+}
+
 int64_t VulkanProgram::operand_offset(int32_t id, vk::Operand o) const {
-  switch (o) {
-    case vk::Operand::none:
-      return 0;
-    case vk::Operand::out:
-      return plan_.offset[id];
-    case vk::Operand::scratch:
-      return plan_.scratch[id];
-    default:
-      return plan_.offset[graph_.node(id).inputs[size_t(o) - size_t(vk::Operand::in0)]];
-  }
+  if (o == vk::Operand::scratch) return plan_.scratch[id];
+  const int32_t node = operand_node(id, o);
+  return node < 0 ? 0 : plan_.offset[node];
 }
 
 Status VulkanProgram::check_windows(int32_t id) const {
@@ -712,7 +712,9 @@ Status VulkanProgram::build() {
     if (!def.encode) return Status::error(std::string("vulkan: no kernel for op ") + op_name(n.op));
     GANTRY_TRY(check_windows(id));
     vk::NodeArgs a;
-    fill_args(id, a, [&](int64_t byte_offset) { return uint32_t(window(byte_offset).at / plan_.value_size); });
+    fill_args(id, a, [&](int64_t byte_offset, int32_t node) {
+      return uint32_t(window(byte_offset).at / plan_.value_size[size_t(node)]);
+    });
     a.scratch = plan_.scratch[id] >= 0 ? uint32_t(window(plan_.scratch[id]).at / plan_.work_size) : 0;
     a.caps = dev_->caps;
     def.encode(a, dispatches[s]);
@@ -888,7 +890,7 @@ Status VulkanProgram::record_step(const std::vector<std::vector<vk::Dispatch>>& 
     }
     for (size_t k = 0; k < dispatches[s].size(); ++k) {
       const vk::Dispatch& dp = dispatches[s][k];
-      auto p = dev_->pipeline(dp, half_slots(dp));
+      auto p = dev_->pipeline(dp, half_slots(id, dp));
       if (!p.ok()) return Status::error(std::string(op_name(n.op)) + ": " + p.message());
       if (*p != bound) f.vkCmdBindPipeline(step_cb_, VK_PIPELINE_BIND_POINT_COMPUTE, bound = *p);
       if (set_of[s][k] != bound_set)
@@ -971,16 +973,16 @@ Status VulkanProgram::step(const StepUniforms& u) {
   return {};
 }
 
-uint32_t VulkanProgram::half_slots(const vk::Dispatch& d) const {
+uint32_t VulkanProgram::half_slots(int32_t id, const vk::Dispatch& d) const {
   uint32_t bits = 0;
-  if (half_)
-    for (int k = 0; k < vk::kSlots; ++k)
-      if (d.slots[size_t(k)] != vk::Operand::none && d.slots[size_t(k)] != vk::Operand::scratch) bits |= 1u << k;
+  for (int k = 0; k < vk::kSlots; ++k)
+    if (const int32_t node = operand_node(id, d.slots[size_t(k)]); node >= 0 && plan_.value_size[size_t(node)] == 2)
+      bits |= 1u << k;
   return bits;
 }
 
-void VulkanProgram::to_device(const float* src, std::byte* dst, int64_t count) const {
-  if (!half_) {
+void VulkanProgram::to_device(const float* src, std::byte* dst, int64_t count, int64_t size) {
+  if (size == 4) {
     std::memcpy(dst, src, size_t(count) * 4);
     return;
   }
@@ -990,8 +992,8 @@ void VulkanProgram::to_device(const float* src, std::byte* dst, int64_t count) c
   }
 }
 
-void VulkanProgram::from_device(const std::byte* src, float* dst, int64_t count) const {
-  if (!half_) {
+void VulkanProgram::from_device(const std::byte* src, float* dst, int64_t count, int64_t size) {
+  if (size == 4) {
     std::memcpy(dst, src, size_t(count) * 4);
     return;
   }
@@ -1004,15 +1006,15 @@ void VulkanProgram::from_device(const std::byte* src, float* dst, int64_t count)
 
 Status VulkanProgram::write(Value v, const float* src, int64_t count) {
   GANTRY_TRY(check_access(v, count));
-  const int64_t size = plan_.value_size;
+  const int64_t size = plan_.value_size[size_t(v.id)];
   const VkDeviceSize total = VkDeviceSize(count * size), base = VkDeviceSize(plan_.offset[v.id]);
   if (graph_.node(v).role == Role::input) {  // the next step copies it in
-    to_device(src, mapped_ + kStepBytes + (base - inputs_begin_), count);
+    to_device(src, mapped_ + kStepBytes + (base - inputs_begin_), count, size);
     return {};
   }
   for (VkDeviceSize done = 0; done < total; done += staging_chunk_) {
     const VkDeviceSize n = std::min(staging_chunk_, total - done);
-    to_device(src + done / size, mapped_ + chunk_at_, int64_t(n) / size);
+    to_device(src + done / size, mapped_ + chunk_at_, int64_t(n) / size, size);
     GANTRY_TRY(run_transfer([&](VkCommandBuffer cb) {
       const VkBufferCopy c{chunk_at_, base + done, n};
       dev_->fn.vkCmdCopyBuffer(cb, staging_, arena_, 1, &c);
@@ -1023,10 +1025,10 @@ Status VulkanProgram::write(Value v, const float* src, int64_t count) {
 
 Status VulkanProgram::read(Value v, float* dst, int64_t count) const {
   GANTRY_TRY(check_access(v, count));
-  const int64_t size = plan_.value_size;
+  const int64_t size = plan_.value_size[size_t(v.id)];
   const VkDeviceSize total = VkDeviceSize(count * size), base = VkDeviceSize(plan_.offset[v.id]);
   if (graph_.node(v).role == Role::input) {  // host-owned: the mirror is the latest value
-    from_device(mapped_ + kStepBytes + (base - inputs_begin_), dst, count);
+    from_device(mapped_ + kStepBytes + (base - inputs_begin_), dst, count, size);
     return {};
   }
   for (VkDeviceSize done = 0; done < total; done += staging_chunk_) {
@@ -1035,7 +1037,7 @@ Status VulkanProgram::read(Value v, float* dst, int64_t count) const {
       const VkBufferCopy c{base + done, chunk_at_, n};
       dev_->fn.vkCmdCopyBuffer(cb, arena_, staging_, 1, &c);
     }));
-    from_device(mapped_ + chunk_at_, dst + done / size, int64_t(n) / size);
+    from_device(mapped_ + chunk_at_, dst + done / size, int64_t(n) / size, size);
   }
   return {};
 }
@@ -1080,7 +1082,8 @@ Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOpt
   if (!dev.ok()) return dev.status();
   const bool fp16 = options.precision == Precision::fp16;
   // Values in binary16 where the device stores it; scratch (split-K slices, reduction chunks) in float32.
-  auto plan = plan_arena(g, options.outputs, fp16 && (*dev)->storage16 ? 2 : 4, 4, vulkan_scratch_elems, nullptr);
+  auto plan = plan_arena(g, options.outputs, 4, fp16 && (*dev)->storage16 ? half_storage(g) : std::vector<char>{},
+                         vulkan_scratch_elems, nullptr);
   if (!plan.ok()) return plan.status();
   auto p = std::make_unique<VulkanProgram>(g, std::move(*plan), options.outputs, *dev, options.profile, fp16);
   GANTRY_TRY(p->build());

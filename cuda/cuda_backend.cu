@@ -255,7 +255,7 @@ Status CudaProgram::init() {
                       "cublasSetMathMode")})
     if (!st.ok()) return st;
 
-  auto at = [&](int64_t byte_offset) { return reinterpret_cast<float*>(memory_ + byte_offset); };
+  auto at = [&](int64_t byte_offset, int32_t) { return reinterpret_cast<float*>(memory_ + byte_offset); };
   args_.reserve(plan_.schedule.size());
   for (int32_t id : plan_.schedule) {
     CudaArgs a;
@@ -477,8 +477,7 @@ std::string cuda_describe() {
 Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptions& options) {
   // The kernels share one workspace outside the arena, so nodes need no planned scratch, and keep nothing.
   auto plan = plan_arena(
-      g, options.outputs, int64_t(sizeof(float)), int64_t(sizeof(float)),
-      [](const Graph&, const Node&) { return int64_t(0); }, nullptr);
+      g, options.outputs, int64_t(sizeof(float)), {}, [](const Graph&, const Node&) { return int64_t(0); }, nullptr);
   if (!plan.ok()) return plan.status();
   auto program = std::make_unique<CudaProgram>(g, std::move(*plan), options);
   GANTRY_TRY(program->init());

@@ -15,9 +15,10 @@ using cuda::blocks_for;
 using cuda::kThreads;
 
 // p, m, v, g: [n], updated in place.
+// skip: an element whose gradient is Inf or NaN is left as it is (AdamOptions::skip_nonfinite).
 __global__ void adam_kernel(int64_t n, const StepUniforms* __restrict__ u, int64_t t_per_step, int64_t t_offset,
-                            float lr, float b1, float b2, float eps, float* __restrict__ p, const float* __restrict__ g,
-                            float* __restrict__ m, float* __restrict__ v) {
+                            float lr, float b1, float b2, float eps, bool skip, float* __restrict__ p,
+                            const float* __restrict__ g, float* __restrict__ m, float* __restrict__ v) {
   // Once per block: step size lr / (1 − β₁ᵗ) and 1 / sqrt(1 − β₂ᵗ).
   __shared__ float coeff[2];
   if (threadIdx.x == 0) {
@@ -30,6 +31,7 @@ __global__ void adam_kernel(int64_t n, const StepUniforms* __restrict__ u, int64
   const float step_size = coeff[0], rbc2 = coeff[1];
   GANTRY_GRID_STRIDE(i, n) {
     const float gi = g[i];
+    if (skip && !isfinite(gi)) continue;
     const float mi = b1 * m[i] + (1 - b1) * gi;
     const float vi = b2 * v[i] + (1 - b2) * gi * gi;
     m[i] = mi;
@@ -43,15 +45,16 @@ CudaResult adam_cuda(const CudaArgs& a, cudaStream_t s) {
   const int64_t n = a.in_shape[0]->numel();
   if (n == 0) return {};
   adam_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, a.uniforms, at.t_per_step, at.t_offset, at.lr, at.beta1, at.beta2,
-                                                 at.eps, a.in[0], a.in[1], a.in[2], a.in[3]);
+                                                 at.eps, at.skip_nonfinite, a.in[0], a.in[1], a.in[2], a.in[3]);
   return launched("adam_kernel");
 }
 
 // p, g, sq: [n]; alpha is the squared-gradient decay (attrs.beta1).
-__global__ void rmsprop_kernel(int64_t n, float lr, float alpha, float eps, float* __restrict__ p,
+__global__ void rmsprop_kernel(int64_t n, float lr, float alpha, float eps, bool skip, float* __restrict__ p,
                                const float* __restrict__ g, float* __restrict__ sq) {
   GANTRY_GRID_STRIDE(i, n) {
     const float gi = g[i];
+    if (skip && !isfinite(gi)) continue;
     const float si = alpha * sq[i] + (1 - alpha) * gi * gi;
     sq[i] = si;
     p[i] -= lr * gi / (sqrtf(si) + eps);
@@ -62,7 +65,8 @@ CudaResult rmsprop_cuda(const CudaArgs& a, cudaStream_t s) {
   const Attrs& at = a.node->attrs;
   const int64_t n = a.in_shape[0]->numel();
   if (n == 0) return {};
-  rmsprop_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, at.lr, at.beta1, at.eps, a.in[0], a.in[1], a.in[2]);
+  rmsprop_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, at.lr, at.beta1, at.eps, at.skip_nonfinite, a.in[0], a.in[1],
+                                                    a.in[2]);
   return launched("rmsprop_kernel");
 }
 

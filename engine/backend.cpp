@@ -116,16 +116,38 @@ Result<Precision> parse_precision(const std::string& name) {
   return Status::error("unknown precision '" + name + "' (fp32, fp16)");
 }
 
+std::vector<char> half_storage(const Graph& g) {
+  const int32_t n = g.size();
+  bool effects = false;
+  std::vector<char> single(size_t(n), 0);  // float32
+  for (int32_t i = 0; i < n; ++i)
+    if (g.node(i).effect) {
+      effects = true;
+      for (int32_t in : g.node(i).inputs) single[size_t(in)] = 1;
+    }
+  std::vector<char> half(size_t(n), 0);
+  for (int32_t i = 0; i < n; ++i) {
+    const Node& node = g.node(i);
+    if (!effects) {
+      half[size_t(i)] = 1;
+      continue;
+    }
+    bool from_single = node.op == Op::leaf;
+    if (!from_single && (node.op == Op::scale || node.op == Op::add || node.op == Op::sub || node.op == Op::mul ||
+                         node.op == Op::clamp)) {
+      from_single = true;
+      for (int32_t in : node.inputs) from_single = from_single && !half[size_t(in)];
+    }
+    half[size_t(i)] = !from_single && !single[size_t(i)];
+  }
+  return half;
+}
+
 Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& options) {
   if (options.precision == Precision::fp16) {
     if (options.backend == BackendKind::cuda)
       return Status::error(std::string("backend ") + backend_name(options.backend) +
                            ": fp16 storage is not built for it yet (cpu and vulkan run it)");
-    for (int32_t i = 0; i < g.size(); ++i)
-      if (g.node(i).effect)
-        return Status::error(std::string("fp16 storage: the program updates its own tensors (") +
-                             op_name(g.node(i).op) +
-                             "); training keeps float32 weights and is not built in fp16 yet: use fp32");
   }
   if (options.backend == BackendKind::cpu) {
     auto p = CpuProgram<float>::compile(

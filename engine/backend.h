@@ -59,18 +59,19 @@ class PlannedProgram : public Program {
   PlannedProgram(const Graph& g, Plan plan, const std::vector<Value>& outputs);
   Status check_access(Value v, int64_t count) const;
   // Fills the fields every backend's kernel arguments share (node, n_in,
-  // in[], in_shape[], out) for scheduled node `id`; `at` maps an arena byte
-  // offset to what the backend's kernels take (a pointer, an element index).
+  // in[], in_shape[], out) for scheduled node `id`; `at(offset, node)` maps the
+  // arena byte offset of a node's value to what the backend's kernels take (a
+  // pointer, an element index).
   template <class Args, class At>
   void fill_args(int32_t id, Args& a, At at) const {
     const Node& n = graph_.node(id);
     a.node = &n;
     a.n_in = int(n.inputs.size());
     for (int k = 0; k < a.n_in; ++k) {
-      a.in[k] = at(plan_.offset[n.inputs[k]]);
+      a.in[k] = at(plan_.offset[n.inputs[k]], n.inputs[k]);
       a.in_shape[k] = &graph_.node(n.inputs[k]).shape;
     }
-    a.out = at(plan_.offset[id]);
+    a.out = at(plan_.offset[id], id);
   }
   // Seconds indexed by Op → op_seconds() (nonzero ones, largest first).
   static std::vector<std::pair<std::string, double>> by_op(const std::vector<double>& seconds_per_op);
@@ -86,10 +87,20 @@ class PlannedProgram : public Program {
 // does. The CPU backend emulates it as the reference for drift (no faster than
 // fp32); Vulkan stores binary16 where the device has 16-bit storage buffers
 // (and runs float32 where it has not, saying so in Program::device()); CUDA
-// refuses it for now. Programs that update their own weights (effects) are
-// refused, since mixed-precision training keeps float32 master weights.
+// refuses it for now. Which values are binary16: half_storage().
 enum class Precision : uint8_t { fp32, fp16 };
 Result<Precision> parse_precision(const std::string& name);  // "fp32" or "fp16"
+
+// Per node of g: whether fp16 storage keeps its value in binary16. A program
+// without effects (a sampler) stores every value so, weights too. A program
+// that updates its own tensors (a trainer: mixed precision) keeps in float32
+// its leaves (master weights, optimizer state, data, inputs), every value an
+// effect reads (the unscaled gradients an optimizer takes, what assign
+// writes), and the elementwise arithmetic (scale, add, sub, mul, clamp) on
+// float32 values only (running statistics' decay, weight clipping): rounding
+// those would lose what the float32 masters keep. The rest — activations and
+// their gradients — is binary16.
+std::vector<char> half_storage(const Graph& g);
 
 struct CompileOptions {
   BackendKind backend = BackendKind::cpu;

@@ -23,10 +23,10 @@ CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vec
       pool_(options.threads),
       poison_dead_(options.poison_dead),
       profile_(options.profile),
-      fp16_storage_(options.fp16_storage) {
+      half_(options.fp16_storage ? half_storage(g) : std::vector<char>{}) {
   if (profile_) seconds_per_op_.assign(size_t(kOpCount), 0.0);
 
-  auto at = [&](int64_t byte_offset) { return arena_.get() + byte_offset / int64_t(sizeof(T)); };
+  auto at = [&](int64_t byte_offset, int32_t = -1) { return arena_.get() + byte_offset / int64_t(sizeof(T)); };
   for (int32_t id : plan_.schedule) {
     CpuArgs<T> a;
     fill_args(id, a, at);
@@ -52,7 +52,7 @@ CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vec
 template <class T>
 Result<std::unique_ptr<CpuProgram<T>>> CpuProgram<T>::compile(const Graph& g, const std::vector<Value>& outputs,
                                                               const CpuOptions& options) {
-  auto plan = plan_arena(g, outputs, int64_t(sizeof(T)), int64_t(sizeof(T)));
+  auto plan = plan_arena(g, outputs, int64_t(sizeof(T)), {});
   if (!plan.ok()) return plan.status();
   // The one allocation: the whole planned arena, zeroed (fresh optimizer moments are zero).
   // From 2 MiB up it is aligned to 2 MiB and asked for huge pages (Linux's transparent huge
@@ -86,7 +86,7 @@ Status CpuProgram<T>::step(const StepUniforms& u) {
       op_def(a.node->op).cpu_f32(a, u, pool_);
     else
       op_def(a.node->op).cpu_f64(a, u, pool_);
-    if (fp16_storage_)
+    if (!half_.empty() && half_[size_t(plan_.schedule[s])])
       for (T *v = a.out, *end = a.out + a.node->shape.numel(); v != end; ++v) *v = T(round_to_half(float(*v)));
     if (profile_)
       seconds_per_op_[size_t(a.node->op)] +=
@@ -120,7 +120,8 @@ template <class T>
 Status CpuProgram<T>::write(Value v, const float* src, int64_t count) {
   GANTRY_TRY(check_access(v, count));
   T* dst = arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T));
-  for (int64_t i = 0; i < count; ++i) dst[i] = T(fp16_storage_ ? round_to_half(src[i]) : src[i]);
+  const bool half = !half_.empty() && half_[size_t(v.id)];
+  for (int64_t i = 0; i < count; ++i) dst[i] = T(half ? round_to_half(src[i]) : src[i]);
   written_at_[size_t(v.id)] = ++writes_;
   return {};
 }

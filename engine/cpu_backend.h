@@ -19,7 +19,7 @@ struct CpuOptions {
   // to prove that the planner never lets a live tensor share bytes with a dead one.
   bool poison_dead = false;
   bool profile = false;       // see CompileOptions::profile
-  bool fp16_storage = false;  // CompileOptions::precision fp16: written values rounded to half
+  bool fp16_storage = false;  // CompileOptions::precision fp16: the values half_storage() marks rounded to half
 };
 
 template <class T>
@@ -56,7 +56,8 @@ class CpuProgram final : public PlannedProgram {
   std::vector<uint64_t> written_at_;  // per node (leaves)
   std::vector<uint64_t> kept_at_;     // per schedule index; 0: never kept
   bool viewed_ = false;
-  bool poison_dead_, profile_, fp16_storage_;
+  bool poison_dead_, profile_;
+  std::vector<char> half_;  // fp16 storage: per node, whether its value is rounded to binary16 (half_storage)
   std::vector<double> seconds_per_op_;  // indexed by Op, sized at compile time
 };
 

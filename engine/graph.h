@@ -70,6 +70,7 @@ struct Attrs {
   // count t = step·t_per_step + t_offset + 1 used for Adam's bias correction.
   float lr = 0, beta1 = 0, beta2 = 0;
   int64_t t_per_step = 1, t_offset = 0;
+  bool skip_nonfinite = false;  // adam / rmsprop: an element whose gradient is not finite is left as it is
 };
 
 struct Node {

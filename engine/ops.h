@@ -93,10 +93,14 @@ struct AdamOptions {
   float lr = 1e-4f, beta1 = 0.5f, beta2 = 0.999f, eps = 1e-8f;
   // Update count t = step·updates_per_step + update_offset + 1 (bias correction).
   int64_t updates_per_step = 1, update_offset = 0;
+  // Leave param, m and v as they are where the gradient is Inf or NaN (mixed
+  // precision's skipped steps: the trainer makes every gradient NaN on overflow).
+  bool skip_nonfinite = false;
 };
 Value adam(Graph& g, Value param, Value grad, Value m, Value v, const AdamOptions& o);
 struct RmspropOptions {
   float lr = 5e-5f, alpha = 0.99f, eps = 1e-8f;
+  bool skip_nonfinite = false;  // as AdamOptions::skip_nonfinite
 };
 Value rmsprop(Graph& g, Value param, Value grad, Value sq, const RmspropOptions& o);
 Value assign(Graph& g, Value dst, Value src);  // dst: a parameter or state

@@ -40,8 +40,10 @@ void adam_cpu(const CpuArgs<T>& a, const StepUniforms& u, ThreadPool& pool) {
   const T b1 = at.beta1, b2 = at.beta2, eps = at.eps;
   T *p = a.in[0], *m = a.in[2], *v = a.in[3];
   const T* gr = a.in[1];
+  const bool skip = at.skip_nonfinite;
   pool.parallel_for(a.in_shape[0]->numel(), 16384, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
+      if (skip && !std::isfinite(gr[i])) continue;
       m[i] = b1 * m[i] + (1 - b1) * gr[i];
       v[i] = b2 * v[i] + (1 - b2) * gr[i] * gr[i];
       p[i] -= step_size * m[i] / (std::sqrt(v[i]) * rbc2 + eps);
@@ -61,8 +63,10 @@ void rmsprop_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {
   const T alpha = at.beta1, lr = at.lr, eps = at.eps;
   T *p = a.in[0], *sq = a.in[2];
   const T* gr = a.in[1];
+  const bool skip = at.skip_nonfinite;
   pool.parallel_for(a.in_shape[0]->numel(), 16384, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
+      if (skip && !std::isfinite(gr[i])) continue;
       sq[i] = alpha * sq[i] + (1 - alpha) * gr[i] * gr[i];
       p[i] -= lr * gr[i] / (std::sqrt(sq[i]) + eps);
     }
@@ -94,6 +98,7 @@ Value adam(Graph& g, Value param, Value grad, Value m, Value v, const AdamOption
   at.eps = o.eps;
   at.t_per_step = o.updates_per_step;
   at.t_offset = o.update_offset;
+  at.skip_nonfinite = o.skip_nonfinite;
   return g.add(Op::adam, {param, grad, m, v}, at);
 }
 Value rmsprop(Graph& g, Value param, Value grad, Value sq, const RmspropOptions& o) {
@@ -101,6 +106,7 @@ Value rmsprop(Graph& g, Value param, Value grad, Value sq, const RmspropOptions&
   at.lr = o.lr;
   at.beta1 = o.alpha;
   at.eps = o.eps;
+  at.skip_nonfinite = o.skip_nonfinite;
   return g.add(Op::rmsprop, {param, grad, sq}, at);
 }
 Value assign(Graph& g, Value dst, Value src) { return g.add(Op::assign, {dst, src}); }

@@ -72,13 +72,15 @@ int64_t cpu_kept_elems(const Graph& g, const Node& n) {
   return fn ? fn(g, n) : 0;
 }
 
-Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t value_size, int64_t work_size,
-                        ScratchFn scratch, ScratchFn kept) {
+Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size,
+                        const std::vector<char>& half, ScratchFn scratch, ScratchFn kept) {
   if (!g.ok()) return g.status();
   const int32_t n = g.size();
   Plan plan;
-  plan.value_size = value_size;
-  plan.work_size = work_size;
+  plan.value_size.assign(size_t(n), uint8_t(elem_size));
+  for (size_t i = 0; i < half.size() && i < size_t(n); ++i)
+    if (half[i]) plan.value_size[i] = 2;
+  plan.work_size = elem_size;
   plan.offset.assign(n, -1);
   plan.scratch.assign(n, -1);
   plan.scratch_elems.assign(n, 0);
@@ -109,7 +111,7 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
       const Node& node = g.node(i);
       if (node.op != Op::leaf || node.role != role) continue;
       plan.offset[i] = cursor;
-      cursor = align_up(cursor + node.shape.numel() * value_size);
+      cursor = align_up(cursor + plan.value_bytes(i, g));
     }
     int64_t& region = role == Role::param   ? plan.bytes.params
                       : role == Role::state ? plan.bytes.state
@@ -129,7 +131,7 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
         return Status::error(std::string(op_name(g.node(id).op)) + ": keeps " + std::to_string(elems) +
                              " elements between steps, more than 2^40");
       plan.kept[id] = cursor;
-      cursor = align_up(cursor + elems * work_size);
+      cursor = align_up(cursor + elems * elem_size);
     }
     plan.bytes.kept = cursor - begin;
   }
@@ -147,7 +149,7 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
     const Node& node = g.node(id);
     const int64_t last = is_output[id] ? end : std::max<int64_t>(plan.last_use[id], s);
     plan.last_use[id] = int32_t(last);
-    if (const int64_t bytes = node.shape.numel() * value_size; bytes > 0)
+    if (const int64_t bytes = plan.value_bytes(id, g); bytes > 0)
       items.push_back({bytes, s, last, &plan.offset[id]});
     else
       plan.offset[id] = cursor;  // empty outputs (effects) point anywhere valid
@@ -155,7 +157,7 @@ Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64
     if (plan.scratch_elems[id] > kMaxElements)
       return Status::error(std::string(op_name(node.op)) + ": output " + node.shape.str() + " needs " +
                            std::to_string(plan.scratch_elems[id]) + " elements of scratch, more than 2^40");
-    if (plan.scratch_elems[id] > 0) items.push_back({plan.scratch_elems[id] * work_size, s, s, &plan.scratch[id]});
+    if (plan.scratch_elems[id] > 0) items.push_back({plan.scratch_elems[id] * elem_size, s, s, &plan.scratch[id]});
   }
   for (int32_t i = 0; i < n; ++i)
     if (g.node(i).op == Op::leaf) plan.last_use[i] = int32_t(end);

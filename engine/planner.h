@@ -28,8 +28,9 @@ struct Plan {
   std::vector<int64_t> kept;           // per node: byte offset of what its kernel keeps, −1 when none
   std::vector<int32_t> last_use;       // per node: schedule index after which it is dead
                                        // (schedule.size() for outputs and leaves)
-  int64_t value_size = 4;              // bytes per element of a node's value
+  std::vector<uint8_t> value_size;     // per node: bytes per element of its value (2: binary16)
   int64_t work_size = 4;               // bytes per element of scratch and of what is kept
+  int64_t value_bytes(int32_t id, const Graph& g) const { return g.node(id).shape.numel() * value_size[size_t(id)]; }
   ArenaBytes bytes;
 };
 
@@ -48,13 +49,14 @@ int64_t cpu_kept_elems(const Graph& g, const Node& n);
 int64_t memory_limit();
 void set_memory_limit(int64_t bytes);
 
-// Plans `g` with every node's value in elements of `value_size` bytes and
-// scratch and kept elements of `work_size` bytes (the kernels' working type:
-// under fp16 storage, values are 2 bytes and partial sums stay 4). `outputs`
-// stay readable after a step. `kept` (null: none) is planned only when no effect is live: a program
+// Plans `g` with elements of `elem_size` bytes (the kernels' working type),
+// except the values `half` marks (per node; empty: none), 2-byte binary16
+// (half_storage()): scratch and what is kept stay elem_size. `outputs` stay
+// readable after a step. `kept` (null: none) is planned only when no effect is live: a program
 // that updates its own weights would compute what is kept again every step.
 // An arena over memory_limit() is an error naming every region's size.
-Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t value_size, int64_t work_size,
-                        ScratchFn scratch = cpu_scratch_elems, ScratchFn kept = cpu_kept_elems);
+Result<Plan> plan_arena(const Graph& g, const std::vector<Value>& outputs, int64_t elem_size,
+                        const std::vector<char>& half, ScratchFn scratch = cpu_scratch_elems,
+                        ScratchFn kept = cpu_kept_elems);
 
 }  // namespace gantry

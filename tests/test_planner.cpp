@@ -84,7 +84,7 @@ void init(Step& s, Program& p) {
 TEST(Planner, LiveTensorsNeverShareBytes) {
   Step s = build_step();
   ASSERT_TRUE(s.g.ok()) << s.g.status().message();
-  auto plan = plan_arena(s.g, s.outputs, 4, 4);
+  auto plan = plan_arena(s.g, s.outputs, 4, {});
   ASSERT_TRUE(plan.ok()) << plan.message();
   struct Range {
     int64_t lo, hi, first, last;

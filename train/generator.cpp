@@ -189,7 +189,7 @@ Result<int64_t> fitting_batch(const LoadedGenerator& gen, int64_t cap) {
   const Value z = g.input(Shape{1, gen.nz, 1, 1}, "z");
   const Value out = net.forward(g, z, gen.classes ? g.input(Shape{1}, "labels") : Value{}, false);
   if (!g.ok()) return Status::error(gen.source + ": " + g.status().message());
-  auto plan = plan_arena(g, {out}, int64_t(sizeof(float)), int64_t(sizeof(float)));
+  auto plan = plan_arena(g, {out}, int64_t(sizeof(float)), {});
   if (!plan.ok()) return Status::error(gen.source + ": one sample: " + plan.message());
   const ArenaBytes& a = plan->bytes;
   const int64_t fixed = a.params + a.state + a.kept, per_row = std::max<int64_t>(a.total() - fixed, 1);

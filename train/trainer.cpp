@@ -185,6 +185,24 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, std:
       }
     return st;
   };
+  // Gradients of `loss`; in mixed precision those of S·loss, each multiplied
+  // back by 1/S in float32 (the optimizer's input, half_storage()) — or by
+  // NaN when any of them overflowed binary16, which the optimizers skip.
+  const bool mixed = c.precision == Precision::fp16;
+  if (mixed) {
+    t->loss_scale_ = kInitialLossScale;
+    t->scale_in_ = g.input(Shape{1}, "loss_scale");
+    t->unscale_in_ = g.input(Shape{1}, "loss_unscale");
+  }
+  auto gradients = [&](Value loss, const std::vector<Value>& wrt) {
+    if (!mixed) return grad(g, loss, wrt);
+    std::vector<Value> grads = grad(g, mul(g, loss, t->scale_in_), wrt);
+    Value k = t->unscale_in_;
+    for (const Value d : grads) k = add(g, k, reduce_sum(g, scale(g, d, 0), all_axes(g.shape(d))));
+    t->unscale_checks_.push_back(k);
+    for (Value& d : grads) d = mul(g, d, k);
+    return grads;
+  };
   auto update = [&](const nets::Network& net, const std::string& prefix, const std::vector<Value>& grads,
                     int64_t per_step, int64_t offset) {
     for (size_t i = 0; i < net.params.size(); ++i) {
@@ -193,11 +211,13 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, std:
       if (t->objective_ == nets::Objective::wgan_clip) {
         RmspropOptions o;
         o.lr = c.lr;
+        o.skip_nonfinite = mixed;
         rmsprop(g, p, grads[i], state_for(p, name, {".square_avg"})[0], o);
       } else {
         const std::vector<Value> mv = state_for(p, name, {".exp_avg", ".exp_avg_sq"});
         AdamOptions o;
         o.lr = c.lr, o.beta1 = c.beta1, o.beta2 = c.beta2, o.updates_per_step = per_step, o.update_offset = offset;
+        o.skip_nonfinite = mixed;
         adam(g, p, grads[i], mv[0], mv[1], o);
       }
     }
@@ -218,11 +238,11 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, std:
     const Value d_real = D.forward(g, x, y, true), d_fake = D.forward(g, fake, y, true);
     const Value loss_d =
         add(g, batch_mean(g, bce_with_logits(g, d_real, ones)), batch_mean(g, bce_with_logits(g, d_fake, zeros)));
-    update(D, "D.", grad(g, loss_d, d_params), 1, 0);
+    update(D, "D.", gradients(loss_d, d_params), 1, 0);
     // The generator step sees the updated discriminator, as in Goodfellow et al.'s
     // alternating updates and pytorch/examples' dcgan/main.py.
     const Value loss_g = batch_mean(g, bce_with_logits(g, D.forward(g, fake, y, true), ones));
-    update(G, "G.", grad(g, loss_g, g_params), 1, 0);
+    update(G, "G.", gradients(loss_g, g_params), 1, 0);
     metric("loss_D", loss_d);
     metric("loss_G", loss_g);
     metric("D_x", batch_mean(g, sigmoid(g, d_real)));
@@ -249,12 +269,12 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, std:
         gnorm = mean(g, norm, axes({0}));
         loss_d = add(g, loss_d, scale(g, penalty, c.lambda));
       }
-      update(D, "D.", grad(g, loss_d, d_params), batches, k);
+      update(D, "D.", gradients(loss_d, d_params), batches, k);
       if (!gp)
         for (const Value p : d_params) assign(g, p, clamp(g, p, -c.clip, c.clip));
     }
     const Value loss_g = scale(g, batch_mean(g, D.forward(g, G.forward(g, noise(), Value{}, true), Value{}, true)), -1);
-    update(G, "G.", grad(g, loss_g, g_params), 1, 0);
+    update(G, "G.", gradients(loss_g, g_params), 1, 0);
     metric("loss_D", loss_d);
     metric("loss_G", loss_g);
     metric("wasserstein", wdist);
@@ -265,9 +285,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, std:
   }
   if (!g.ok()) return Status::error("building the " + c.model + " training step: " + g.status().message());
 
-  std::vector<Value> outputs;
+  std::vector<Value> outputs = t->unscale_checks_;
   for (const auto& [name, v] : t->metric_values_) outputs.push_back(v);
-  auto program = compile(g, CompileOptions{c.backend, outputs, c.threads, c.profile});
+  auto program = compile(g, CompileOptions{c.backend, outputs, c.threads, c.profile, c.precision});
   if (!program.ok()) return program.status();
   t->program_ = std::move(*program);
   t->data_ = std::move(data);
@@ -307,15 +327,40 @@ Status Trainer::write_batch() {
 }
 
 Status Trainer::step() {
+  const bool mixed = config_.precision == Precision::fp16;
   GANTRY_TRY(write_batch());
+  if (mixed) {
+    const float unscale = 1 / loss_scale_;
+    GANTRY_TRY(program_->write(scale_in_, &loss_scale_, 1));
+    GANTRY_TRY(program_->write(unscale_in_, &unscale, 1));
+  }
   GANTRY_TRY(program_->step(StepUniforms{config_.seed, uint64_t(step_)}));
   for (size_t i = 0; i < metrics_.size(); ++i)
     GANTRY_TRY(program_->read(metric_values_[i].second, &metrics_[i].value, 1));
   for (const Metric& m : metrics_)
     if (!std::isfinite(m.value))
       return Status::error("step " + std::to_string(step_ + 1) + ": " + m.name + " is " +
-                           (std::isnan(m.value) ? "NaN" : "Inf") + "; the weights are no longer usable");
+                           (std::isnan(m.value) ? "NaN" : "Inf") + "; the weights are no longer usable" +
+                           (mixed ? " (binary16 holds at most 65504: try --precision fp32)" : ""));
   ++step_;
+  if (!mixed) return {};
+  bool overflow = false;
+  for (const Value k : unscale_checks_) {
+    float v = 0;
+    GANTRY_TRY(program_->read(k, &v, 1));
+    overflow = overflow || !std::isfinite(v);
+  }
+  if (!overflow) {
+    if (++clean_steps_ >= kLossScaleInterval) loss_scale_ = std::min(2 * loss_scale_, kMaxLossScale), clean_steps_ = 0;
+    return {};
+  }
+  ++skipped_;
+  clean_steps_ = 0;
+  loss_scale_ /= 2;
+  if (loss_scale_ < kMinLossScale)
+    return Status::error("step " + std::to_string(step_) +
+                         ": the gradients overflow binary16 even with the loss scaled by " +
+                         std::to_string(2 * loss_scale_) + "; try --precision fp32");
   return {};
 }
 

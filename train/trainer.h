@@ -40,6 +40,10 @@ struct TrainConfig {
   int64_t batch = 64;
   uint64_t seed = 1;
   BackendKind backend = BackendKind::cpu;
+  // fp16: mixed precision — activations and their gradients in binary16,
+  // master weights, optimizer state and updates in float32 (half_storage()),
+  // with dynamic loss scaling (Trainer::step). Like backend, not checkpointed.
+  Precision precision = Precision::fp32;
   int threads = 0;
   bool profile = false;  // time every op (gantry bench --profile)
   nets::Widths widths;   // the model's default widths (ModelSpec::widths) unless changed; nc and classes the data's
@@ -87,7 +91,18 @@ class Trainer {
   Status init_weights();  // DCGAN's initialization (nets::Init), from config.seed
   // One generator iteration. A NaN or Inf in any metric is an error naming
   // the step and the metric; the caller keeps its last checkpoint.
+  // Mixed precision (config.precision fp16): the losses are multiplied by the
+  // loss scale S before the backward pass and each update divides its
+  // gradients by S; when any gradient of an update is Inf or NaN (binary16
+  // overflow) that update is skipped (its weights and optimizer state stay as
+  // they were), S halves and the step counts as skipped; after
+  // kLossScaleInterval steps without overflow S doubles, up to kMaxLossScale
+  // (Micikevicius et al. 2018, "Mixed Precision Training", §3.2).
   Status step();
+  static constexpr float kInitialLossScale = 1024, kMaxLossScale = 32768, kMinLossScale = 1.0f / 1024;
+  static constexpr int64_t kLossScaleInterval = 100;
+  float loss_scale() const { return loss_scale_; }    // S for the next step (1 in float32)
+  int64_t skipped_steps() const { return skipped_; }  // steps with an update skipped for overflow
   int64_t steps_done() const { return step_; }
   const std::vector<Metric>& metrics() const { return metrics_; }  // after the last step()
 
@@ -129,6 +144,12 @@ class Trainer {
   Value images_, labels_;  // inputs: [batches, B, C, S, S] and [batches, B] (conditional)
   std::vector<std::pair<std::string, Value>> metric_values_;
   std::vector<Metric> metrics_;
+
+  // Mixed precision: inputs S and 1/S; per update, 1/S plus 0·Σ its gradients (NaN on overflow).
+  Value scale_in_, unscale_in_;
+  std::vector<Value> unscale_checks_;
+  float loss_scale_ = 1;
+  int64_t clean_steps_ = 0, skipped_ = 0;
 
   // Sampling: the generator alone, eval mode, kSampleBatch rows at a time.
   static constexpr int64_t kSampleBatch = 64;
