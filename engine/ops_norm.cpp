@@ -61,7 +61,8 @@ std::string rstd_shape(const Graph& g, const Node& n, Shape& out) {
 void rstd_vjp(Graph& g, const Node& n, Value self, Value dy, const std::vector<bool>&, std::vector<Value>& dx) {
   const Value xhat = normalize(g, input_of(n, 0), n.attrs.axes, n.attrs.eps);
   const float inv_n = 1.0f / float(group_size(input_shape(g, n, 0), n.attrs.axes));
-  dx[0] = scale(g, mul(g, mul(g, dy, square(g, self)), xhat), -inv_n);
+  // dy·rstd·(−1/n) first, then ·rstd: rstd² alone (up to 1/eps) would overflow binary16 storage.
+  dx[0] = mul(g, mul(g, scale(g, mul(g, dy, self), -inv_n), self), xhat);
 }
 template <class T>
 void rstd_cpu(const CpuArgs<T>& a, const StepUniforms&, ThreadPool& pool) {

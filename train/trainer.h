@@ -102,6 +102,7 @@ class Trainer {
   static constexpr float kInitialLossScale = 1024, kMaxLossScale = 32768, kMinLossScale = 1.0f / 1024;
   static constexpr int64_t kLossScaleInterval = 100;
   float loss_scale() const { return loss_scale_; }    // S for the next step (1 in float32)
+  void set_loss_scale(float s) { loss_scale_ = s; }   // mixed precision: S for the next step (> 0, finite)
   int64_t skipped_steps() const { return skipped_; }  // steps with an update skipped for overflow
   int64_t steps_done() const { return step_; }
   const std::vector<Metric>& metrics() const { return metrics_; }  // after the last step()
