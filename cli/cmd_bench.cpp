@@ -1,4 +1,4 @@
-// `gantry bench`: JSON lines, one per (model, backend, batch): the median
+// `gantry bench`: JSON lines, one per (model, backend, batch, precision): the median
 // milliseconds of a full training step (one generator iteration) over
 // --steps timed steps after --warmup, images/s, the arena by region, and the
 // generator's eval-mode sampling latency at batch 1 and 64. --profile adds
@@ -8,6 +8,8 @@
 // filling the cache in $GANTRY_CACHE_DIR or a temporary folder) reported as
 // images/s, then steps on DIR's data (warm cache) and on random data in
 // turn, so "data_overhead" compares medians measured side by side.
+// --precision fp32,fp16 runs each configuration in both, one line after the
+// other (fp16: mixed-precision training and fp16-storage sampling).
 #include <stdlib.h>
 
 #include <algorithm>
@@ -53,7 +55,8 @@ std::string profile_json(const Program& p) {
 // Median ms of one eval-mode generator pass at batch n, on freshly
 // initialized weights (speed does not depend on their values).
 Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps) {
-  auto sampler = Sampler::create(nets::generator_builder(c.model, c.widths), c.widths.nz, n, c.backend, c.threads);
+  auto sampler =
+      Sampler::create(nets::generator_builder(c.model, c.widths), c.widths.nz, n, c.backend, c.threads, c.precision);
   if (!sampler.ok()) return sampler.status();
   Sampler& s = **sampler;
   size_t k = 0;
@@ -113,8 +116,9 @@ std::string json_escape(const std::string& s) {
 int bench(const Args& args) {
   constexpr const char* kUsage =
       "usage: gantry bench [--model M,M] [--backend B,B] [--batch N,N] [--steps 20] [--warmup 3]\n"
-      "                    [--threads T] [--profile] [--data DIR [--limit N]] [--max-memory SIZE]\n";
-  std::string models = "dcgan28", backends = "cpu", batches = "64", data_dir;
+      "                    [--threads T] [--profile] [--data DIR [--limit N]] [--max-memory SIZE]\n"
+      "                    [--precision fp32,fp16]\n";
+  std::string models = "dcgan28", backends = "cpu", batches = "64", precisions = "fp32", data_dir;
   int64_t limit = 0;
   int steps = 20, warmup = 3, threads = 0;
   bool profile = false;
@@ -122,6 +126,7 @@ int bench(const Args& args) {
   flags.text("--model", models)
       .text("--backend", backends)
       .text("--batch", batches)
+      .text("--precision", precisions)
       .number("--steps", steps, 1, 100000)
       .number("--warmup", warmup, 0, 100000)
       .number("--threads", threads, 0, kMaxThreads)
@@ -139,6 +144,15 @@ int bench(const Args& args) {
     st = parse_number("--batch", b, int64_t(1), kMaxBatch, batch_list.back());
   }
   if (st.ok() && batch_list.empty()) st = Status::error("--batch needs at least one number");
+  std::vector<Precision> precision_list;
+  for (const std::string& p : split(precisions)) {
+    if (!st.ok()) break;
+    auto parsed = parse_precision(p);
+    if (!parsed.ok())
+      st = Status::error("--precision: " + parsed.message());
+    else
+      precision_list.push_back(*parsed);
+  }
   if (!st.ok()) return std::fprintf(stderr, "gantry bench: %s\n%s", st.message().c_str(), kUsage), 2;
   // The data cache of --data: $GANTRY_CACHE_DIR, else a folder removed at the end.
   std::string cache_dir;
@@ -159,94 +173,101 @@ int bench(const Args& args) {
   int failures = 0;
   for (const std::string& model : split(models))
     for (const std::string& bname : split(backends))
-      for (const int64_t batch : batch_list) {
-        const std::string bs = std::to_string(batch);
-        auto fail = [&](const std::string& why) {
-          std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"batch\":%s,\"error\":\"%s\"}\n", model.c_str(),
-                      bname.c_str(), bs.c_str(), json_escape(why).c_str());
-          ++failures;
-        };
-        auto backend = parse_backend(bname);
-        auto spec = nets::model_spec(model);
-        if (!backend.ok() || !spec.ok()) {
-          fail(!backend.ok() ? backend.message() : spec.message());
-          continue;
-        }
-        const int size = (*spec)->image_size;
-        TrainConfig c;
-        c.model = model;
-        c.backend = *backend;
-        c.threads = threads;
-        c.profile = profile;
-        c.widths = (*spec)->widths;
-        c.widths.nc = 1;
-        c.batch = batch;
-        // --data: its first epoch, timed, before the steps.
-        std::unique_ptr<DataSource> real;
-        double epoch_images_per_s = 0;
-        if (!data_dir.empty()) {
-          auto opened = open_data(data_dir, DataOptions{size, 0, (*spec)->conditional, limit, cache_dir});
-          if (!opened.ok()) {
-            fail(opened.message());
+      for (const int64_t batch : batch_list)
+        for (const Precision precision : precision_list) {
+          const std::string bs = std::to_string(batch);
+          const char* pname = precision == Precision::fp16 ? "fp16" : "fp32";
+          auto fail = [&](const std::string& why) {
+            std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"batch\":%s,\"precision\":\"%s\",\"error\":\"%s\"}\n",
+                        model.c_str(), bname.c_str(), bs.c_str(), pname, json_escape(why).c_str());
+            ++failures;
+          };
+          auto backend = parse_backend(bname);
+          auto spec = nets::model_spec(model);
+          if (!backend.ok() || !spec.ok()) {
+            fail(!backend.ok() ? backend.message() : spec.message());
             continue;
           }
-          real = std::move(*opened);
-          c.widths.nc = int(real->image()[0]);
-          if ((*spec)->conditional) c.widths.classes = int(real->class_names().size());
-          auto rate = first_epoch(*real);
-          if (!rate.ok()) {
-            fail(rate.message());
+          const int size = (*spec)->image_size;
+          TrainConfig c;
+          c.model = model;
+          c.backend = *backend;
+          c.precision = precision;
+          c.threads = threads;
+          c.profile = profile;
+          c.widths = (*spec)->widths;
+          c.widths.nc = 1;
+          c.batch = batch;
+          // --data: its first epoch, timed, before the steps.
+          std::unique_ptr<DataSource> real;
+          double epoch_images_per_s = 0;
+          if (!data_dir.empty()) {
+            auto opened = open_data(data_dir, DataOptions{size, 0, (*spec)->conditional, limit, cache_dir});
+            if (!opened.ok()) {
+              fail(opened.message());
+              continue;
+            }
+            real = std::move(*opened);
+            c.widths.nc = int(real->image()[0]);
+            if ((*spec)->conditional) c.widths.classes = int(real->class_names().size());
+            auto rate = first_epoch(*real);
+            if (!rate.ok()) {
+              fail(rate.message());
+              continue;
+            }
+            epoch_images_per_s = *rate;
+          }
+          auto t = Trainer::create(c, random_data(c, size));
+          auto td = real ? Trainer::create(c, std::move(real)) : Result<std::unique_ptr<Trainer>>(nullptr);
+          if (!t.ok() || !td.ok()) {
+            fail(t.ok() ? td.message() : t.message());
             continue;
           }
-          epoch_images_per_s = *rate;
-        }
-        auto t = Trainer::create(c, random_data(c, size));
-        auto td = real ? Trainer::create(c, std::move(real)) : Result<std::unique_ptr<Trainer>>(nullptr);
-        if (!t.ok() || !td.ok()) {
-          fail(t.ok() ? td.message() : t.message());
-          continue;
-        }
-        std::vector<double> ms, ms_data;
-        Status st = (*t)->init_weights();
-        if (st.ok() && *td) st = (*td)->init_weights();
-        for (int i = 0; i < warmup + steps && st.ok(); ++i) {
-          auto t0 = clock::now();
-          st = (*t)->step();
-          if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
-          if (!st.ok() || !*td) continue;
-          t0 = clock::now();
-          st = (*td)->step();
-          if (i >= warmup) ms_data.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
-        }
-        if (!st.ok()) {
-          fail(st.message());
-          continue;
-        }
-        auto s1 = sampling_ms(c, 1, steps), s64 = sampling_ms(c, 64, std::max(3, steps / 4));
-        const ArenaBytes& a = (*t)->arena();
-        const double med = median(ms);
-        std::printf(
-            "{\"model\":\"%s\",\"backend\":\"%s\",\"device\":\"%s\",\"batch\":%lld,\"steps\":%d,\"median_ms_per_step\":"
-            "%.3f,"
-            "\"images_per_s\":%.1f,\"arena_bytes\":{\"params\":%lld,\"state\":%lld,\"data\":%lld,"
-            "\"inputs\":%lld,\"transient\":%lld,\"total\":%lld},\"sample_ms_batch1\":%.3f,"
-            "\"sample_ms_batch64\":%.3f",
-            model.c_str(), bname.c_str(), (*t)->program().device().c_str(), static_cast<long long>(c.batch), steps, med,
-            1000.0 * double(c.batch) / med, static_cast<long long>(a.params), static_cast<long long>(a.state),
-            static_cast<long long>(a.data), static_cast<long long>(a.inputs), static_cast<long long>(a.transient),
-            static_cast<long long>(a.total()), s1.ok() ? *s1 : -1.0, s64.ok() ? *s64 : -1.0);
-        if (*td) {
-          const double med_data = median(ms_data);
+          std::vector<double> ms, ms_data;
+          Status st = (*t)->init_weights();
+          if (st.ok() && *td) st = (*td)->init_weights();
+          for (int i = 0; i < warmup + steps && st.ok(); ++i) {
+            auto t0 = clock::now();
+            st = (*t)->step();
+            if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+            if (!st.ok() || !*td) continue;
+            t0 = clock::now();
+            st = (*td)->step();
+            if (i >= warmup) ms_data.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+          }
+          if (!st.ok()) {
+            fail(st.message());
+            continue;
+          }
+          auto s1 = sampling_ms(c, 1, steps), s64 = sampling_ms(c, 64, std::max(3, steps / 4));
+          const ArenaBytes& a = (*t)->arena();
+          const double med = median(ms);
           std::printf(
-              ",\"data\":\"%s\",\"first_epoch_images_per_s\":%.1f,\"median_ms_per_step_data\":%.3f,"
-              "\"data_overhead\":%.4f,\"data_skipped\":%lld",
-              json_escape((*td)->data().description()).c_str(), epoch_images_per_s, med_data, med_data / med - 1,
-              static_cast<long long>((*td)->rows_skipped()));
+              "{\"model\":\"%s\",\"backend\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"batch\":%lld,\"steps\":%d,"
+              "\"median_ms_per_step\":%.3f,"
+              "\"images_per_s\":%.1f,\"arena_bytes\":{\"params\":%lld,\"state\":%lld,\"data\":%lld,"
+              "\"inputs\":%lld,\"transient\":%lld,\"total\":%lld},\"sample_ms_batch1\":%.3f,"
+              "\"sample_ms_batch64\":%.3f",
+              model.c_str(), bname.c_str(), json_escape((*t)->program().device()).c_str(), pname,
+              static_cast<long long>(c.batch), steps, med, 1000.0 * double(c.batch) / med,
+              static_cast<long long>(a.params), static_cast<long long>(a.state), static_cast<long long>(a.data),
+              static_cast<long long>(a.inputs), static_cast<long long>(a.transient), static_cast<long long>(a.total()),
+              s1.ok() ? *s1 : -1.0, s64.ok() ? *s64 : -1.0);
+          if (*td) {
+            const double med_data = median(ms_data);
+            std::printf(
+                ",\"data\":\"%s\",\"first_epoch_images_per_s\":%.1f,\"median_ms_per_step_data\":%.3f,"
+                "\"data_overhead\":%.4f,\"data_skipped\":%lld",
+                json_escape((*td)->data().description()).c_str(), epoch_images_per_s, med_data, med_data / med - 1,
+                static_cast<long long>((*td)->rows_skipped()));
+          }
+          if (precision == Precision::fp16)
+            std::printf(",\"loss_scale\":%g,\"skipped_steps\":%lld", double((*t)->loss_scale()),
+                        static_cast<long long>((*t)->skipped_steps()));
+          if (profile) std::printf(",\"op_seconds\":%s", profile_json((*t)->program()).c_str());
+          std::printf("}\n");
+          std::fflush(stdout);
         }
-        if (profile) std::printf(",\"op_seconds\":%s", profile_json((*t)->program()).c_str());
-        std::printf("}\n");
-        std::fflush(stdout);
-      }
   return failures ? 1 : 0;
 }
 
