@@ -55,11 +55,14 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& ref, 
   for (float r : ref) scale = std::max(scale, double(std::abs(r)));
   int reported = 0;
   size_t same = 0;
-  for (size_t i = 0; i < ref.size(); ++i) same += got[i] == ref[i];
+  for (size_t i = 0; i < ref.size(); ++i) same += got[i] == ref[i] || (std::isnan(got[i]) && std::isnan(ref[i]));
   EXPECT_GE(double(same), min_same * double(ref.size())) << what << ": values identical to the CPU's";
   for (size_t i = 0; i < ref.size(); ++i) {
     const double tol = atol * scale + rtol * std::abs(ref[i]);
-    if (!(std::abs(double(got[i]) - ref[i]) <= tol) && reported++ < 5)
+    // Non-finite values must match exactly (NaN for NaN, an infinity of the same sign).
+    const bool ok = std::isfinite(ref[i]) ? std::abs(double(got[i]) - ref[i]) <= tol
+                                          : got[i] == ref[i] || (std::isnan(got[i]) && std::isnan(ref[i]));
+    if (!ok && reported++ < 5)
       ADD_FAILURE() << what << "[" << i << "]: got " << got[i] << ", CPU " << ref[i] << " (tolerance " << tol << ")";
   }
 }
@@ -239,6 +242,16 @@ TEST_P(SourceParity, FillsOneHotAndOptimizersMatchCpu) {
   ao.update_offset = 2;
   adam(g, p, gr, m, v, ao);
   rmsprop(g, q, gr, sq, RmspropOptions{1e-2f});
+  // Mixed precision's skipped updates: a gradient with Inf and NaN elements,
+  // which these updates leave as they are (the CPU checks that, test_precision).
+  const Value p2 = g.parameter(ps, "p2"), m2 = g.state(ps, "m2"), v2 = g.state(ps, "v2");
+  const Value q2 = g.parameter(ps, "q2"), sq2 = g.state(ps, "sq2"), gr2 = g.input(ps, "grad2");
+  AdamOptions skip_adam = ao;
+  skip_adam.skip_nonfinite = true;
+  adam(g, p2, gr2, m2, v2, skip_adam);
+  RmspropOptions skip_rms{1e-2f};
+  skip_rms.skip_nonfinite = true;
+  rmsprop(g, q2, gr2, sq2, skip_rms);
   assign(g, c, clamp(g, add(g, c, gr), -0.3f, 0.3f));
   ASSERT_TRUE(g.ok()) << g.status().message();
 
@@ -248,6 +261,9 @@ TEST_P(SourceParity, FillsOneHotAndOptimizersMatchCpu) {
     for (float& x : d) x = float(std::uniform_real_distribution<double>(lo, hi)(rng));
     return d;
   };
+  std::vector<float> bad = values(ps, -1, 1);
+  for (size_t i = 0; i < bad.size(); i += 7)
+    bad[i] = i % 2 ? std::numeric_limits<float>::quiet_NaN() : -std::numeric_limits<float>::infinity();
   std::vector<float> lab(6);
   for (size_t i = 0; i < lab.size(); ++i) lab[i] = float((i * 7) % 10);
   run_both(kind, g, {f, n, u, oh},
@@ -258,7 +274,13 @@ TEST_P(SourceParity, FillsOneHotAndOptimizersMatchCpu) {
             {q, values(ps, -1, 1)},
             {sq, values(ps, 0, 0.1)},
             {c, values(ps, -0.3, 0.3)},
-            {gr, values(ps, -1, 1)}},
+            {gr, values(ps, -1, 1)},
+            {p2, values(ps, -1, 1)},
+            {m2, values(ps, -0.1, 0.1)},
+            {v2, values(ps, 0, 0.1)},
+            {q2, values(ps, -1, 1)},
+            {sq2, values(ps, 0, 0.1)},
+            {gr2, bad}},
            StepUniforms{0x123456789abcdefull, 41}, "sources and effects", 3, precision);
 }
 
