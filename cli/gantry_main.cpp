@@ -51,8 +51,9 @@ int cmd_info(const gantry::cli::Args& args) {
   std::printf("cpu: GEMM micro-kernel %s, hardware threads: %u\n", gantry::gemm_kernel(),
               std::thread::hardware_concurrency());
   std::printf(
-      "precision: fp32 on every backend; fp16 storage (--precision fp16, sampling) on vulkan where the device has "
-      "16-bit storage buffers (see its line above) and on cpu, emulated as the reference for drift\n");
+      "precision: fp32 on every backend; fp16 (--precision fp16: storage for sampling, mixed precision for "
+      "training) on vulkan where the device has 16-bit storage buffers (see its line above) and on cpu, emulated as "
+      "the reference for drift; not on cuda yet\n");
   return 0;
 }
 
