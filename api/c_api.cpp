@@ -40,11 +40,17 @@ extern "C" {
 
 gantry_status gantry_generator_load(const char* path, const char* backend, int max_batch, int threads,
                                     gantry_generator** out) {
+  return gantry_generator_load_precision(path, backend, nullptr, max_batch, threads, out);
+}
+
+gantry_status gantry_generator_load_precision(const char* path, const char* backend, const char* precision,
+                                              int max_batch, int threads, gantry_generator** out) {
   if (!path || !out) return fail(GANTRY_ERROR_ARGUMENT, "gantry_generator_load: path and out must not be null");
   *out = nullptr;
   try {
     gantry::GeneratorOptions options;
     options.backend = backend ? backend : "cpu";
+    options.precision = precision ? precision : "fp32";
     options.max_batch = max_batch;
     options.threads = threads;
     gantry::Error error;
@@ -66,6 +72,7 @@ const char* gantry_generator_class_name(const gantry_generator* g, int k) {
   return g && k >= 0 && k < g->g->classes() ? g->g->class_name(k).c_str() : nullptr;
 }
 int gantry_generator_max_batch(const gantry_generator* g) { return g ? g->g->max_batch() : 0; }
+const char* gantry_generator_device(const gantry_generator* g) { return g ? g->g->device().c_str() : ""; }
 
 void gantry_generator_image_shape(const gantry_generator* g, int* channels, int* height, int* width) {
   if (channels) *channels = g ? g->g->channels() : 0;

@@ -52,13 +52,17 @@ for generator in "$work/run/checkpoint.safetensors" "$src/tests/fixtures/pytorch
       { cat "$work/run.log"; fail "$(basename "$app") did not list the class names"; }
   done
 done
-# fp16 storage through the C++ API; an unknown precision is refused by name.
+# fp16 storage through both APIs; an unknown precision is refused by name.
 fixture=$src/tests/fixtures/pytorch_dcgan/G.safetensors
-"$work/app/embed_cpp" "$fixture" "$work/out16.png" 4 fp16 >"$work/run.log" 2>&1 || { cat "$work/run.log"; fail "embed_cpp in fp16"; }
-[[ $(head -c 8 "$work/out16.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "embed_cpp fp16 wrote no PNG"
-rc=0
-"$work/app/embed_cpp" "$fixture" "$work/out8.png" 4 fp8 >"$work/bad.log" 2>&1 || rc=$?
-[[ $rc -eq 2 ]] && grep -q "unknown precision 'fp8'" "$work/bad.log" || { cat "$work/bad.log"; fail "embed_cpp fp8: rc $rc"; }
+for app in "$work/app/embed_cpp" "$work/app/embed_c"; do
+  name=$(basename "$app")
+  rm -f "$work/out16.png"
+  "$app" "$fixture" "$work/out16.png" 4 fp16 >"$work/run.log" 2>&1 || { cat "$work/run.log"; fail "$name in fp16"; }
+  [[ $(head -c 8 "$work/out16.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "$name fp16 wrote no PNG"
+  rc=0
+  "$app" "$fixture" "$work/out8.png" 4 fp8 >"$work/bad.log" 2>&1 || rc=$?
+  [[ $rc -eq 2 ]] && grep -q "unknown precision 'fp8'" "$work/bad.log" || { cat "$work/bad.log"; fail "$name fp8: rc $rc"; }
+done
 # Bad input through both APIs: a message and a non-zero exit.
 for app in "$work/app/embed_cpp" "$work/app/embed_c"; do
   rc=0

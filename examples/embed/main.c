@@ -1,4 +1,4 @@
-/* embed_c GENERATOR.safetensors OUT.png [N]: the same as embed_cpp through the C API. */
+/* embed_c GENERATOR.safetensors OUT.png [N [fp32|fp16]]: the same as embed_cpp through the C API. */
 #include <gantry/gantry.h>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 
 int main(int argc, char** argv) {
-  if (argc < 3) return fprintf(stderr, "usage: embed_c GENERATOR.safetensors OUT.png [N]\n"), 2;
+  if (argc < 3) return fprintf(stderr, "usage: embed_c GENERATOR.safetensors OUT.png [N [fp32|fp16]]\n"), 2;
   const int n = argc > 3 ? atoi(argv[3]) : 16;
   gantry_generator* g = NULL;
-  if (gantry_generator_load(argv[1], "cpu", n, 0, &g) != GANTRY_OK)
+  if (gantry_generator_load_precision(argv[1], "cpu", argc > 4 ? argv[4] : NULL, n, 0, &g) != GANTRY_OK)
     return fprintf(stderr, "embed_c: %s\n", gantry_last_error()), 2;
   int c, h, w;
   gantry_generator_image_shape(g, &c, &h, &w);
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
                                                                                      : (v + 1) * 127.5f);
     }
   const int ok = stbi_write_png(argv[2], w * n, h, 1, png, w * n);
-  printf("%s: %d samples, %dx%dx%d, nz %lld", argv[2], n, c, h, w, (long long)nz);
+  printf("%s: %d samples, %dx%dx%d, nz %lld, on %s", argv[2], n, c, h, w, (long long)nz, gantry_generator_device(g));
   for (int k = 0; k < classes; ++k) printf("%s%s", k ? ", " : "; classes ", gantry_generator_class_name(g, k));
   printf("\n");
   gantry_generator_free(g);
