@@ -59,12 +59,7 @@ Result<double> sampling_ms(const TrainConfig& c, int64_t n, int reps) {
       Sampler::create(nets::generator_builder(c.model, c.widths), c.widths.nz, n, c.backend, c.threads, c.precision);
   if (!sampler.ok()) return sampler.status();
   Sampler& s = **sampler;
-  size_t k = 0;
-  for (const auto* list : {&s.network().params, &s.network().buffers})
-    for (const nets::NamedTensor& t : *list) {
-      const std::vector<float> v = nets::initial_values(t, s.graph().shape(t.value), c.seed, uint32_t(k));
-      GANTRY_TRY(s.set_weight(k++, v.data(), int64_t(v.size())));
-    }
+  GANTRY_TRY(s.init_weights(c.seed));
   const std::vector<float> z(size_t(n * c.widths.nz), 0.5f), labels(size_t(n), 1.0f);
   std::vector<float> images(size_t(n * s.image().numel()));
   std::vector<double> ms;

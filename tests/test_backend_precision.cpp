@@ -42,12 +42,7 @@ std::vector<float> sample(const std::string& model, BackendKind kind, Precision 
   auto s = Sampler::create(nets::generator_builder(model, nets::Widths{int(nz), 32, 32, 1}), nz, n, kind, 2, precision);
   EXPECT_TRUE(s.ok()) << s.status().message();
   if (!s.ok()) return {};
-  size_t k = 0;
-  for (const auto* list : {&(*s)->network().params, &(*s)->network().buffers})
-    for (const nets::NamedTensor& t : *list) {
-      const auto v = nets::initial_values(t, (*s)->graph().shape(t.value), 7, uint32_t(k));
-      EXPECT_TRUE((*s)->set_weight(k++, v.data(), int64_t(v.size())).ok());
-    }
+  EXPECT_TRUE((*s)->init_weights(7).ok());
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
   std::vector<float> z(size_t(n * nz)), labels(static_cast<size_t>(n));

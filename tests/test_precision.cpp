@@ -154,12 +154,7 @@ TEST(Precision, Fp16SamplesDriftByRoundingOnly) {
   for (Precision p : {Precision::fp32, Precision::fp16}) {
     auto s = Sampler::create(nets::generator_builder("dcgan28", widths), 100, 16, BackendKind::cpu, 2, p);
     ASSERT_TRUE(s.ok()) << s.status().message();
-    size_t k = 0;
-    for (const auto* list : {&(*s)->network().params, &(*s)->network().buffers})
-      for (const nets::NamedTensor& t : *list) {
-        const auto v = nets::initial_values(t, (*s)->graph().shape(t.value), 7, uint32_t(k));
-        ASSERT_TRUE((*s)->set_weight(k++, v.data(), int64_t(v.size())).ok());
-      }
+    ASSERT_TRUE((*s)->init_weights(7).ok());
     std::mt19937 rng(1);
     std::normal_distribution<float> normal;
     std::vector<float> z(16 * 100);

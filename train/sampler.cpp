@@ -32,6 +32,8 @@ Status Sampler::set_weight(size_t k, const float* values, int64_t count) {
   return program_->write(t.value, values, count);
 }
 
+Status Sampler::init_weights(uint64_t seed) { return nets::initialize(*program_, graph_, net_, seed, 0); }
+
 Status Sampler::run(const float* z, const float* labels, int64_t n, float* out) {
   if (n < 1 || n > batch_)
     return Status::error("sampler: " + std::to_string(n) + " rows asked of a sampler compiled for 1.." +

@@ -27,6 +27,9 @@ class Sampler {
   const Graph& graph() const { return graph_; }
   // Writes weight k (params, then buffers); count must be its numel.
   Status set_weight(size_t k, const float* values, int64_t count);
+  // Every weight from DCGAN's initialization (nets::initialize, streams from 0)
+  // with `seed`: a generator to time or to compare backends on without a checkpoint.
+  Status init_weights(uint64_t seed);
 
   // z: n·nz values; labels: n class ids (conditional generators; ignored
   // otherwise); out: n·C·H·W values. 1 ≤ n ≤ batch(). Rows past n run on zero
