@@ -163,9 +163,11 @@ fi
 # op cases (shaders with nothing that depends on the device's width, run
 # natively in the ci and small-GPU stages) nor the step-by-step training
 # tracking (the self-test trains and samples on Vulkan instead), nor fp16
-# storage (the same shaders' _f16 builds: 56 more pipelines and whole
-# generators, run natively in the ci and small-GPU stages; the half
-# conversions' C++ runs in test_half above).
+# storage: arm64 lavapipe with LLVM 15 cannot compile a 16-bit storage load
+# (LLVM aborts: "Cannot select: v4f32 = fp_extend v4i16"), so gantry runs fp16
+# in float32 on it (fp16_miscompiles in compute_shaders/vulkan_backend.cpp);
+# the _f16 builds run natively in the ci and small-GPU stages, and the half
+# conversions' C++ in test_half above.
 # lavapipe on arm64 is 128 bits wide: subgroups of 4, as on many phone and
 # embedded GPUs. GANTRY_CROSS_FULL=1 runs every gpu-labelled test.
 # The tests run two at a time beside the self-test (mostly one compiling
@@ -174,7 +176,7 @@ step "Vulkan (arm64 lavapipe) under qemu, beside the Jetson bundle's self-test"
 t0=$SECONDS
 heavy='vulkan_(large_(conv|matmul)|conv2d|conv_transpose2d_|matmul_ta_(0_tb_1|1_)|linear)|TracksCpu|vulkan_dcgan64|^golden\.|^vulkan\.'
 elementwise='vulkan_((large_)?(add|sub|mul|div|sqrt|square|exp|relu|sigmoid|tanh|clamp|leaky_relu|slice|gather|concat|reshape|scale|broadcast_to)(_backward|_broadcast)?)( |$)'
-heavy="$heavy|$elementwise|vulkan_fp16_|Fp16\."
+heavy="$heavy|$elementwise|vulkan_fp16|Fp16\."
 if [[ ${GANTRY_CROSS_FULL:-0} == 1 ]]; then heavy='^$'; fi
 ctest --test-dir "$BUILD" -L gpu -E "$heavy" -j 2 --output-on-failure >"$BUILD/ctest-vulkan.log" 2>&1 &
 ctest_pid=$!
