@@ -92,14 +92,10 @@ int golden(const Args& args) {
   if (paths.empty()) return usage("no case files or directories given");
   auto precision = parse_precision(precision_arg);
   if (!precision.ok()) return usage("--precision: " + precision.message());
-  if (*precision == Precision::fp16 && backend_arg == "cuda")
-    return usage("--precision fp16 runs on the cpu and vulkan backends (not on cuda yet)");
 
   std::vector<BackendKind> backends;
   if (backend_arg == "all") {
     backends = available_backends();
-    if (*precision == Precision::fp16 && std::erase(backends, BackendKind::cuda))
-      std::fprintf(stderr, "gantry golden: cuda left out: --precision fp16 is not built for it yet\n");
     // A device this build cannot run on is a failure even when not asked for
     // by name: leaving it out would pass a binary that is broken there.
     for (BackendKind k : {BackendKind::vulkan, BackendKind::cuda})

@@ -103,8 +103,6 @@ int sample(const Args& args) {
   if (!backend.ok()) return usage(backend.message());
   auto precision = parse_precision(precision_name);
   if (!precision.ok()) return usage("--precision: " + precision.message());
-  if (*precision == Precision::fp16 && *backend == BackendKind::cuda)
-    return usage("--precision fp16 runs on the cpu and vulkan backends (not on cuda yet)");
   if (checkpoint.empty() == weights.empty()) return usage("give exactly one of --checkpoint and --weights");
   // Below 0.05 the redraws (1000 at most per component) could fail to land inside ±τ.
   if (truncation > 0 && truncation < 0.05f) return usage("--truncation must be 0 (off) or at least 0.05");

@@ -66,7 +66,7 @@ int usage(const char* why) {
                "data: a folder with MNIST's IDX files (default data/mnist), or of PNG/JPEG/BMP/TGA images\n"
                "      (searched recursively; for cgan32 one sub-folder per class)\n"
                "--precision fp16: mixed precision (binary16 activations, float32 weights and optimizer state,\n"
-               "      dynamic loss scaling) on cpu (emulated: the reference) and vulkan\n");
+               "      dynamic loss scaling) on cuda, vulkan and cpu (emulated: the reference)\n");
   return why ? 2 : 0;
 }
 
@@ -114,8 +114,6 @@ Status parse(const Args& args, Options& o) {
   auto p = parse_precision(precision);
   if (!p.ok()) return Status::error("--precision: " + p.message());
   c.precision = *p;
-  if (c.precision == Precision::fp16 && c.backend == BackendKind::cuda)
-    return Status::error("--precision fp16 runs on the cpu and vulkan backends (not on cuda yet)");
   if (o.channels == 2) return Status::error("--channels takes 1 (gray) or 3 (RGB), not 2");
   if (!o.resume.empty()) {
     if (o.flags.given("--out") && o.out != o.resume)

@@ -52,8 +52,8 @@ int cmd_info(const gantry::cli::Args& args) {
               std::thread::hardware_concurrency());
   std::printf(
       "precision: fp32 on every backend; fp16 (--precision fp16: storage for sampling, mixed precision for "
-      "training) on vulkan where the device has 16-bit storage buffers (see its line above) and on cpu, emulated as "
-      "the reference for drift; not on cuda yet\n");
+      "training) on cuda, on vulkan where the device has 16-bit storage buffers (see its line above) and on cpu, "
+      "emulated as the reference for drift\n");
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // Convolution family on CUDA, PyTorch semantics (stride, padding,
 // output_padding, dilation, groups, bias), as engine/ops_conv.cpp, with the
-// GEMMs in cuBLAS (plain fp32: TF32 stays off unless GANTRY_CUDA_TF32=1) and
+// GEMMs in cuBLAS (fp32 accumulation; TF32 stays off unless
+// GANTRY_CUDA_TF32=1; binary16 operands under fp16 storage, see below) and
 // no cuDNN. The batch is processed in chunks of nb images whose columns fit
 // the shared workspace (about kChunkBytes), and within a chunk every image's
 // pixels form one GEMM dimension, so each chunk and group is ONE large GEMM
@@ -33,9 +34,39 @@ constexpr int64_t kChunkBytes = int64_t(64) << 20;
 
 // Images per chunk: at least one, at most N (0 for an empty batch, which the
 // launchers' loops then skip).
-int64_t chunk_images(int64_t N, int64_t floats_per_image) {
+int64_t chunk_images(int64_t N, int64_t bytes_per_image) {
   if (N == 0) return 0;
-  return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(1, floats_per_image * int64_t(sizeof(float))), 1, N);
+  return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(1, bytes_per_image), 1, N);
+}
+
+// Lays buffers out one after another in the shared workspace, each 256-byte
+// aligned (cuBLAS's preference). With a null base it only counts, so a
+// launcher and its workspace size come from the same code.
+class Carve {
+ public:
+  explicit Carve(void* base) : base_(static_cast<char*>(base)) {}
+  Operand take(int64_t elems, bool half) {
+    const Operand o{base_ ? base_ + used_ : nullptr, half};
+    used_ += (elems * o.elem_size() + 255) / 256 * 256;
+    return o;
+  }
+  int64_t used() const { return used_; }
+
+ private:
+  char* base_;
+  int64_t used_ = 0;
+};
+
+// A GEMM's weight operand as the GEMM takes it: itself, or a float32 copy in
+// the workspace when it is binary16 and the GEMM runs in float32 (cuBLAS
+// needs both operands of one type; widening is exact).
+Operand gemm_operand(Operand w, int64_t numel, bool half_gemm, Carve& c) {
+  return w.half && !half_gemm ? c.take(numel, false) : w;
+}
+
+// Widens `w` into `as` when gemm_operand() gave a copy.
+CudaResult widen_operand(Operand w, Operand as, int64_t numel, cudaStream_t s) {
+  return as.p == w.p ? CudaResult{} : cuda::copy_rows(w, 0, as, 0, 1, numel, s);
 }
 
 struct Window {  // one spatial axis pair of a convolution
@@ -57,19 +88,18 @@ Window window_of(const Attrs& at, int64_t kh, int64_t kw) {
 // r = (c·kH + i)·kW + jj over Cg channels, p = oh·Wo + ow, j < nb images.
 //   x: [nb, C, H, W] (the chunk's first image)   col: [K, nb, P]
 template <class I>
-__global__ void im2col_kernel(const float* __restrict__ x, float* __restrict__ col, I nb, I C, I c0, I Cg, I H, I W,
-                              Window k, I Ho, I Wo) {
+__global__ void im2col_kernel(Operand x, Operand col, I nb, I C, I c0, I Cg, I H, I W, Window k, I Ho, I Wo) {
   const I P = Ho * Wo, K = Cg * k.kh * k.kw;
   GANTRY_GRID_STRIDE_T(I, idx, K * nb * P) {
     const I p = idx % P, j = idx / P % nb, r = idx / (P * nb);
     const I ow = p % Wo, oh = p / Wo;
     const I jj = r % k.kw, i = (r / k.kw) % k.kh, c = r / (I(k.kw) * k.kh);
     const I ih = oh * k.sh - k.ph + i * k.dh, iw = ow * k.sw - k.pw + jj * k.dw;
-    col[idx] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[((j * C + c0 + c) * H + ih) * W + iw] : 0.0f;
+    col.store(idx, (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[((j * C + c0 + c) * H + ih) * W + iw] : 0.0f);
   }
 }
 
-CudaResult im2col(cudaStream_t s, const float* x, float* col, int64_t nb, int64_t C, int64_t c0, int64_t Cg, int64_t H,
+CudaResult im2col(cudaStream_t s, Operand x, Operand col, int64_t nb, int64_t C, int64_t c0, int64_t Cg, int64_t H,
                   int64_t W, const Window& k, int64_t Ho, int64_t Wo) {
   const int64_t n = Cg * k.kh * k.kw * nb * Ho * Wo;
   if (n == 0) return {};
@@ -82,10 +112,10 @@ CudaResult im2col(cudaStream_t s, const float* x, float* col, int64_t nb, int64_
 
 // y[j][o0 + co][oh][ow] = Σ_{i, jj} col[(co·kH + i)·kW + jj][j][ih·W + iw] (+ bias), over the
 // taps with oh = ih·s − p + i·d (likewise w) inside the input: the gather form of col2im.
-//   col: [Og·kH·kW, nb, H·W]   y: [nb, O, Ho, Wo] (the chunk's first image)
+//   col: [Og·kH·kW, nb, H·W] (float32)   y: [nb, O, Ho, Wo] (the chunk's first image)
 template <class I>
-__global__ void col2im_kernel(const float* __restrict__ col, const float* __restrict__ bias, float* __restrict__ y,
-                              I nb, I O, I o0, I Og, I H, I W, I Ho, I Wo, Window k) {
+__global__ void col2im_kernel(const float* __restrict__ col, Operand bias, Operand y, I nb, I O, I o0, I Og, I H, I W,
+                              I Ho, I Wo, Window k) {
   const I Pin = H * W;
   GANTRY_GRID_STRIDE_T(I, idx, nb * Og * Ho * Wo) {
     const I ow = idx % Wo, oh = idx / Wo % Ho, co = idx / (Wo * Ho) % Og, j = idx / (Wo * Ho * Og);
@@ -104,11 +134,11 @@ __global__ void col2im_kernel(const float* __restrict__ col, const float* __rest
       }
     }
     if (bias) sum += bias[o0 + co];
-    y[((j * O + o0 + co) * Ho + oh) * Wo + ow] = sum;
+    y.store(((j * O + o0 + co) * Ho + oh) * Wo + ow, sum);
   }
 }
 
-CudaResult col2im(cudaStream_t s, const float* col, const float* bias, float* y, int64_t nb, int64_t O, int64_t o0,
+CudaResult col2im(cudaStream_t s, const float* col, Operand bias, Operand y, int64_t nb, int64_t O, int64_t o0,
                   int64_t Og, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const Window& k) {
   const int64_t n = nb * Og * Ho * Wo;
   if (n == 0) return {};
@@ -122,15 +152,14 @@ CudaResult col2im(cudaStream_t s, const float* col, const float* bias, float* y,
 
 // dst[c][j][p] = src[j][c0 + c][p]   src: [nb, C, P] (the chunk's first image), dst: [Cg, nb, P]
 template <class I>
-__global__ void to_channel_major_kernel(const float* __restrict__ src, float* __restrict__ dst, I nb, I C, I c0, I Cg,
-                                        I P) {
+__global__ void to_channel_major_kernel(Operand src, Operand dst, I nb, I C, I c0, I Cg, I P) {
   GANTRY_GRID_STRIDE_T(I, idx, Cg * nb * P) {
     const I p = idx % P, j = idx / P % nb, c = idx / (P * nb);
-    dst[idx] = src[(j * C + c0 + c) * P + p];
+    dst.store(idx, src[(j * C + c0 + c) * P + p]);
   }
 }
 
-CudaResult to_channel_major(cudaStream_t s, const float* src, float* dst, int64_t nb, int64_t C, int64_t c0, int64_t Cg,
+CudaResult to_channel_major(cudaStream_t s, Operand src, Operand dst, int64_t nb, int64_t C, int64_t c0, int64_t Cg,
                             int64_t P) {
   const int64_t n = Cg * nb * P;
   if (n == 0) return {};
@@ -141,18 +170,18 @@ CudaResult to_channel_major(cudaStream_t s, const float* src, float* dst, int64_
   });
 }
 
-// y[j][c0 + c][p] = src[c][j][p] (+ bias[c0 + c])   src: [Cg, nb, P], y: [nb, C, P] (the chunk's first image)
+// y[j][c0 + c][p] = src[c][j][p] (+ bias[c0 + c])   src: [Cg, nb, P] (float32), y: [nb, C, P] (the chunk's first image)
 template <class I>
-__global__ void from_channel_major_kernel(const float* __restrict__ src, const float* __restrict__ bias,
-                                          float* __restrict__ y, I nb, I C, I c0, I Cg, I P) {
+__global__ void from_channel_major_kernel(const float* __restrict__ src, Operand bias, Operand y, I nb, I C, I c0, I Cg,
+                                          I P) {
   GANTRY_GRID_STRIDE_T(I, idx, nb * Cg * P) {
     const I p = idx % P, c = idx / P % Cg, j = idx / (P * Cg);
     const float v = src[(c * nb + j) * P + p];
-    y[(j * C + c0 + c) * P + p] = bias ? v + bias[c0 + c] : v;
+    y.store((j * C + c0 + c) * P + p, bias ? v + bias[c0 + c] : v);
   }
 }
 
-CudaResult from_channel_major(cudaStream_t s, const float* src, const float* bias, float* y, int64_t nb, int64_t C,
+CudaResult from_channel_major(cudaStream_t s, const float* src, Operand bias, Operand y, int64_t nb, int64_t C,
                               int64_t c0, int64_t Cg, int64_t P) {
   const int64_t n = nb * Cg * P;
   if (n == 0) return {};
@@ -163,112 +192,167 @@ CudaResult from_channel_major(cudaStream_t s, const float* src, const float* bia
   });
 }
 
+// Each op's workspace: its buffers for chunks of nb images, laid out by one
+// function that both the launcher and the workspace size use. A GEMM runs in
+// binary16 (both operands half, float32 accumulation) when the tensors it
+// reads are both stored so; otherwise in float32, the chunk buffers float32
+// and a binary16 weight widened. Products and sums land in float32 buffers,
+// rounded once when the result is stored, as the CPU's fp16 emulation does.
+
 // ---- conv2d(x, w[, b]) → y [N, C_out, Ho, Wo]
-int64_t conv2d_floats_per_image(const Shape& x, const Shape& w, const Shape& y, int64_t G) {
-  const int64_t P = y[2] * y[3];
-  return (x[1] / G) * w[2] * w[3] * P + (y[1] / G) * P;  // col + yT of one group
+struct Conv2dBuffers {
+  int64_t nb;
+  Operand w, col, yT;  // col: [K, nb·P]; yT: [Og, nb·P] float32
+  int64_t bytes;
+};
+
+Conv2dBuffers conv2d_buffers(const CudaArgs& a, void* workspace) {
+  const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
+  const int64_t G = a.node->attrs.conv.groups, K = (x[1] / G) * w[2] * w[3], P = y[2] * y[3], Og = y[1] / G;
+  const bool half = a.in[0].half && a.in[1].half;
+  Carve c(workspace);
+  const Operand wg = gemm_operand(a.in[1], w.numel(), half, c);
+  const int64_t nb = chunk_images(x[0], K * P * (half ? 2 : 4) + Og * P * 4);
+  const Operand col = c.take(nb * K * P, half), yT = c.take(nb * Og * P, false);
+  return {nb, wg, col, yT, c.used()};
 }
 
-int64_t conv2d_workspace(const Graph& g, const Node& n) {
-  const Shape& x = input_shape(g, n, 0);
-  const int64_t per = conv2d_floats_per_image(x, input_shape(g, n, 1), n.shape, n.attrs.conv.groups);
-  return chunk_images(x[0], per) * per * int64_t(sizeof(float));
-}
+int64_t conv2d_workspace(const CudaArgs& a) { return conv2d_buffers(a, nullptr).bytes; }
 
 CudaResult conv2d_cuda(const CudaArgs& a, cudaStream_t s) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
   const Window k = window_of(a.node->attrs, w[2], w[3]);
   const int64_t N = x[0], C = x[1], G = a.node->attrs.conv.groups, Cg = C / G, O = y[1], Og = O / G;
-  const int64_t K = Cg * w[2] * w[3], P = y[2] * y[3], nb = chunk_images(N, conv2d_floats_per_image(x, w, y, G));
-  const float* bias = a.n_in > 2 ? a.in[2] : nullptr;
-  float* col = static_cast<float*>(a.workspace);
-  float* yT = col + nb * K * P;
-  for (int64_t n0 = 0; n0 < N; n0 += nb) {
-    const int64_t b = std::min(nb, N - n0);
+  const int64_t K = Cg * w[2] * w[3], P = y[2] * y[3];
+  const Conv2dBuffers buf = conv2d_buffers(a, a.workspace);
+  const Operand bias = a.n_in > 2 ? a.in[2] : Operand{};
+  GANTRY_CUDA_TRY(widen_operand(a.in[1], buf.w, w.numel(), s));
+  for (int64_t n0 = 0; n0 < N; n0 += buf.nb) {
+    const int64_t b = std::min(buf.nb, N - n0);
     for (int64_t gr = 0; gr < G; ++gr) {
-      GANTRY_CUDA_TRY(im2col(s, a.in[0] + n0 * C * x[2] * x[3], col, b, C, gr * Cg, Cg, x[2], x[3], k, y[2], y[3]));
+      GANTRY_CUDA_TRY(
+          im2col(s, a.in[0].at(n0 * C * x[2] * x[3]), buf.col, b, C, gr * Cg, Cg, x[2], x[3], k, y[2], y[3]));
       // yT[Og, b·P] = w_g[Og, K] · col[K, b·P]
-      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, false, false, Og, b * P, K, 1, a.in[1] + gr * Og * K, K, 0, col, b * P,
-                                     0, 0, yT, b * P, 0, 1));
-      GANTRY_CUDA_TRY(from_channel_major(s, yT, bias, a.out + n0 * O * P, b, O, gr * Og, Og, P));
+      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, false, false, Og, b * P, K, 1, buf.w.at(gr * Og * K), K, 0, buf.col,
+                                     b * P, 0, 0, buf.yT, b * P, 0, 1));
+      GANTRY_CUDA_TRY(
+          from_channel_major(s, static_cast<const float*>(buf.yT.p), bias, a.out.at(n0 * O * P), b, O, gr * Og, Og, P));
     }
   }
   return {};
 }
 
 // ---- conv_transpose2d(x, w[, b]) → y [N, C_out, Ho, Wo]
-int64_t conv_transpose2d_floats_per_image(const Shape& x, const Shape& w, int64_t G) {
-  const int64_t Pin = x[2] * x[3];
-  return (x[1] / G) * Pin + w[1] * w[2] * w[3] * Pin;  // xT + col of one group
+struct ConvTransposeBuffers {
+  int64_t nb;
+  Operand w, xT, col;  // xT: [Cg, nb·Pin]; col: [R, nb·Pin] float32
+  int64_t bytes;
+};
+
+ConvTransposeBuffers conv_transpose2d_buffers(const CudaArgs& a, void* workspace) {
+  const Shape &x = *a.in_shape[0], &w = *a.in_shape[1];
+  const int64_t Cg = x[1] / a.node->attrs.conv.groups, R = w[1] * w[2] * w[3], Pin = x[2] * x[3];
+  const bool half = a.in[0].half && a.in[1].half;
+  Carve c(workspace);
+  const Operand wg = gemm_operand(a.in[1], w.numel(), half, c);
+  const int64_t nb = chunk_images(x[0], Cg * Pin * (half ? 2 : 4) + R * Pin * 4);
+  const Operand xT = c.take(nb * Cg * Pin, half), col = c.take(nb * R * Pin, false);
+  return {nb, wg, xT, col, c.used()};
 }
 
-int64_t conv_transpose2d_workspace(const Graph& g, const Node& n) {
-  const Shape &x = input_shape(g, n, 0), &w = input_shape(g, n, 1);
-  const int64_t per = conv_transpose2d_floats_per_image(x, w, n.attrs.conv.groups);
-  return chunk_images(x[0], per) * per * int64_t(sizeof(float));
-}
+int64_t conv_transpose2d_workspace(const CudaArgs& a) { return conv_transpose2d_buffers(a, nullptr).bytes; }
 
 CudaResult conv_transpose2d_cuda(const CudaArgs& a, cudaStream_t s) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
   const Window k = window_of(a.node->attrs, w[2], w[3]);
   const int64_t N = x[0], Ci = x[1], G = a.node->attrs.conv.groups, Cg = Ci / G, Og = w[1], O = y[1];
-  const int64_t R = Og * w[2] * w[3], Pin = x[2] * x[3],
-                nb = chunk_images(N, conv_transpose2d_floats_per_image(x, w, G));
-  const float* bias = a.n_in > 2 ? a.in[2] : nullptr;
-  float* xT = static_cast<float*>(a.workspace);
-  float* col = xT + nb * Cg * Pin;
-  for (int64_t n0 = 0; n0 < N; n0 += nb) {
-    const int64_t b = std::min(nb, N - n0);
+  const int64_t R = Og * w[2] * w[3], Pin = x[2] * x[3];
+  const ConvTransposeBuffers buf = conv_transpose2d_buffers(a, a.workspace);
+  const Operand bias = a.n_in > 2 ? a.in[2] : Operand{};
+  GANTRY_CUDA_TRY(widen_operand(a.in[1], buf.w, w.numel(), s));
+  for (int64_t n0 = 0; n0 < N; n0 += buf.nb) {
+    const int64_t b = std::min(buf.nb, N - n0);
     for (int64_t gr = 0; gr < G; ++gr) {
-      GANTRY_CUDA_TRY(to_channel_major(s, a.in[0] + n0 * Ci * Pin, xT, b, Ci, gr * Cg, Cg, Pin));
+      GANTRY_CUDA_TRY(to_channel_major(s, a.in[0].at(n0 * Ci * Pin), buf.xT, b, Ci, gr * Cg, Cg, Pin));
       // col[R, b·Pin] = w_gᵀ[R, Cg] · xT[Cg, b·Pin]   (w_g: [Cg, R])
-      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, true, false, R, b * Pin, Cg, 1, a.in[1] + gr * Cg * R, R, 0, xT, b * Pin,
-                                     0, 0, col, b * Pin, 0, 1));
-      GANTRY_CUDA_TRY(col2im(s, col, bias, a.out + n0 * O * y[2] * y[3], b, O, gr * Og, Og, x[2], x[3], y[2], y[3], k));
+      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, true, false, R, b * Pin, Cg, 1, buf.w.at(gr * Cg * R), R, 0, buf.xT,
+                                     b * Pin, 0, 0, buf.col, b * Pin, 0, 1));
+      GANTRY_CUDA_TRY(col2im(s, static_cast<const float*>(buf.col.p), bias, a.out.at(n0 * O * y[2] * y[3]), b, O,
+                             gr * Og, Og, x[2], x[3], y[2], y[3], k));
     }
   }
   return {};
 }
 
 // ---- conv2d_grad_weight(x, dy) → dw [C_out, C_in/G, kH, kW]
-int64_t grad_weight_floats_per_image(const Shape& x, const Shape& dy, const Shape& dw, int64_t G) {
-  const int64_t P = dy[2] * dy[3];
-  return (x[1] / G) * dw[2] * dw[3] * P + (dy[1] / G) * P;  // col + dyT of one group
+struct GradWeightBuffers {
+  int64_t nb;
+  Operand dw, col, dyT;  // dw: the output, or a float32 sum rounded at the end; col: [K, nb·P]; dyT: [Og, nb·P]
+  int64_t bytes;
+};
+
+GradWeightBuffers grad_weight_buffers(const CudaArgs& a, void* workspace) {
+  const Shape &x = *a.in_shape[0], &dy = *a.in_shape[1], &dw = a.node->shape;
+  const int64_t G = a.node->attrs.conv.groups, K = (x[1] / G) * dw[2] * dw[3], P = dy[2] * dy[3], Og = dy[1] / G;
+  const bool half = a.in[0].half && a.in[1].half;
+  Carve c(workspace);
+  // Chunks add into dw (beta = 1): the sum stays float32 until the last one.
+  const Operand sum = a.out.half ? c.take(dw.numel(), false) : a.out;
+  const int64_t nb = chunk_images(x[0], (K + Og) * P * (half ? 2 : 4));
+  const Operand col = c.take(nb * K * P, half), dyT = c.take(nb * Og * P, half);
+  return {nb, sum, col, dyT, c.used()};
 }
 
-int64_t conv2d_grad_weight_workspace(const Graph& g, const Node& n) {
-  const Shape &x = input_shape(g, n, 0), &dy = input_shape(g, n, 1);
-  const int64_t per = grad_weight_floats_per_image(x, dy, n.shape, n.attrs.conv.groups);
-  return chunk_images(x[0], per) * per * int64_t(sizeof(float));
-}
+int64_t conv2d_grad_weight_workspace(const CudaArgs& a) { return grad_weight_buffers(a, nullptr).bytes; }
 
 CudaResult conv2d_grad_weight_cuda(const CudaArgs& a, cudaStream_t s) {
   const Shape &x = *a.in_shape[0], &dy = *a.in_shape[1], &dw = a.node->shape;
   const Window k = window_of(a.node->attrs, dw[2], dw[3]);
   const int64_t N = x[0], C = x[1], G = a.node->attrs.conv.groups, Cg = C / G, O = dy[1], Og = O / G;
-  const int64_t K = Cg * dw[2] * dw[3], P = dy[2] * dy[3],
-                nb = chunk_images(N, grad_weight_floats_per_image(x, dy, dw, G));
-  float* col = static_cast<float*>(a.workspace);
-  float* dyT = col + nb * K * P;
-  for (int64_t n0 = 0; n0 < N; n0 += nb) {
-    const int64_t b = std::min(nb, N - n0);
+  const int64_t K = Cg * dw[2] * dw[3], P = dy[2] * dy[3];
+  const GradWeightBuffers buf = grad_weight_buffers(a, a.workspace);
+  for (int64_t n0 = 0; n0 < N; n0 += buf.nb) {
+    const int64_t b = std::min(buf.nb, N - n0);
     for (int64_t gr = 0; gr < G; ++gr) {
-      GANTRY_CUDA_TRY(im2col(s, a.in[0] + n0 * C * x[2] * x[3], col, b, C, gr * Cg, Cg, x[2], x[3], k, dy[2], dy[3]));
-      GANTRY_CUDA_TRY(to_channel_major(s, a.in[1] + n0 * O * P, dyT, b, O, gr * Og, Og, P));
+      GANTRY_CUDA_TRY(
+          im2col(s, a.in[0].at(n0 * C * x[2] * x[3]), buf.col, b, C, gr * Cg, Cg, x[2], x[3], k, dy[2], dy[3]));
+      GANTRY_CUDA_TRY(to_channel_major(s, a.in[1].at(n0 * O * P), buf.dyT, b, O, gr * Og, Og, P));
       // dw_g[Og, K] (+)= dyT[Og, b·P] · colᵀ[b·P, K]: the inner dimension runs over the chunk's pixels.
-      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, false, true, Og, K, b * P, 1, dyT, b * P, 0, col, b * P, 0,
-                                     n0 > 0 ? 1.0f : 0.0f, a.out + gr * Og * K, K, 0, 1));
+      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, false, true, Og, K, b * P, 1, buf.dyT, b * P, 0, buf.col, b * P, 0,
+                                     n0 > 0 ? 1.0f : 0.0f, buf.dw.at(gr * Og * K), K, 0, 1));
     }
   }
-  return {};
+  return buf.dw.p == a.out.p ? CudaResult{} : cuda::copy_rows(buf.dw, 0, a.out, 0, 1, dw.numel(), s);
 }
 
 // ---- matmul: op(a)[M, K] · op(b)[K, N]
-CudaResult matmul_cuda(const CudaArgs& a, cudaStream_t) {
+struct MatmulBuffers {
+  Operand a, b, y;  // the operands as the GEMM takes them (widened copies where needed)
+  int64_t bytes;
+};
+
+MatmulBuffers matmul_buffers(const CudaArgs& a, void* workspace) {
+  const bool half = a.in[0].half && a.in[1].half;
+  Carve c(workspace);
+  const Operand A = gemm_operand(a.in[0], a.in_shape[0]->numel(), half, c);
+  const Operand B = gemm_operand(a.in[1], a.in_shape[1]->numel(), half, c);
+  // cuBLAS writes binary16 only from binary16 operands.
+  const Operand Y = a.out.half && !half ? c.take(a.node->shape.numel(), false) : a.out;
+  return {A, B, Y, c.used()};
+}
+
+int64_t matmul_workspace(const CudaArgs& a) { return matmul_buffers(a, nullptr).bytes; }
+
+CudaResult matmul_cuda(const CudaArgs& a, cudaStream_t s) {
   const Shape &sa = *a.in_shape[0], &sb = *a.in_shape[1], &y = a.node->shape;
   const bool ta = a.node->attrs.trans_a, tb = a.node->attrs.trans_b;
   const int64_t K = ta ? sa[0] : sa[1];
-  return gemm_row_major(a.cublas, ta, tb, y[0], y[1], K, 1, a.in[0], sa[1], 0, a.in[1], sb[1], 0, 0, a.out, y[1], 0, 1);
+  const MatmulBuffers buf = matmul_buffers(a, a.workspace);
+  GANTRY_CUDA_TRY(widen_operand(a.in[0], buf.a, sa.numel(), s));
+  GANTRY_CUDA_TRY(widen_operand(a.in[1], buf.b, sb.numel(), s));
+  GANTRY_CUDA_TRY(
+      gemm_row_major(a.cublas, ta, tb, y[0], y[1], K, 1, buf.a, sa[1], 0, buf.b, sb[1], 0, 0, buf.y, y[1], 0, 1));
+  return buf.y.p == a.out.p ? CudaResult{} : cuda::copy_rows(buf.y, 0, a.out, 0, 1, y.numel(), s);
 }
 
 }  // namespace
@@ -276,6 +360,6 @@ CudaResult matmul_cuda(const CudaArgs& a, cudaStream_t) {
 GANTRY_DEFINE_CUDA_OP(conv2d, conv2d_workspace);
 GANTRY_DEFINE_CUDA_OP(conv_transpose2d, conv_transpose2d_workspace);
 GANTRY_DEFINE_CUDA_OP(conv2d_grad_weight, conv2d_grad_weight_workspace);
-GANTRY_DEFINE_CUDA_OP(matmul, nullptr);
+GANTRY_DEFINE_CUDA_OP(matmul, matmul_workspace);
 
 }  // namespace gantry

@@ -23,6 +23,12 @@ constexpr const char* kCublasSoname = "libcublas.so." GANTRY_STR(CUBLAS_VER_MAJO
 
 CublasApi g_api;
 
+// The GEMM entry points' types are spelled out in CublasApi; choosing the
+// overload by them fails to compile if they are not the library's own.
+[[maybe_unused]] constexpr auto kGemmExType = static_cast<decltype(CublasApi::gemm_ex)>(&::cublasGemmEx);
+[[maybe_unused]] constexpr auto kGemmStridedBatchedExType =
+    static_cast<decltype(CublasApi::gemm_strided_batched_ex)>(&::cublasGemmStridedBatchedEx);
+
 Status load() {
   // RTLD_LOCAL: cuBLAS's symbols stay out of the global namespace (nothing
   // else in the process should bind to them); RTLD_NOW: a library missing one
@@ -51,8 +57,8 @@ Status load() {
   };
   for (Status st : {bind(api.create, "cublasCreate_v2"), bind(api.destroy, "cublasDestroy_v2"),
                     bind(api.set_stream, "cublasSetStream_v2"), bind(api.set_workspace, "cublasSetWorkspace_v2"),
-                    bind(api.set_math_mode, "cublasSetMathMode"), bind(api.sgemm, "cublasSgemm_v2"),
-                    bind(api.sgemm_strided_batched, "cublasSgemmStridedBatched")})
+                    bind(api.set_math_mode, "cublasSetMathMode"), bind(api.gemm_ex, "cublasGemmEx"),
+                    bind(api.gemm_strided_batched_ex, "cublasGemmStridedBatchedEx")})
     if (!st.ok()) return st;
 #if GANTRY_CUBLAS_HAS_STATUS_STRING
   GANTRY_TRY(bind(api.get_status_string, "cublasGetStatusString"));

@@ -33,8 +33,14 @@ struct CublasApi {
 #if GANTRY_CUBLAS_HAS_STATUS_STRING
   decltype(&::cublasGetStatusString) get_status_string = nullptr;
 #endif
-  decltype(&::cublasSgemm_v2) sgemm = nullptr;
-  decltype(&::cublasSgemmStridedBatched) sgemm_strided_batched = nullptr;
+  // Spelled out: C++ sees a second, inline cublasGemmEx (cudaDataType computeType) in cuBLAS 11 and later.
+  cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*,
+                            const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*,
+                            cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t) = nullptr;
+  cublasStatus_t (*gemm_strided_batched_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                            const void*, const void*, cudaDataType, int, long long, const void*,
+                                            cudaDataType, int, long long, const void*, void*, cudaDataType, int,
+                                            long long, int, cublasComputeType_t, cublasGemmAlgo_t) = nullptr;
 };
 
 // Loads cuBLAS once per process (thread-safe); ok, or what was tried and why

@@ -1,13 +1,16 @@
 // The CUDA backend: compile a graph once, replay it as a CUDA graph.
 //
-// Memory. plan_arena() (elements of 4 bytes) lays out the arena exactly as for
-// the CPU backend; the program makes ONE cudaMalloc, zeroed, carved as
+// Memory. plan_arena() (elements of 4 bytes, or 2 for the values fp16 storage
+// keeps in binary16: half_storage()) lays out the arena exactly as for the
+// CPU backend; the program makes ONE cudaMalloc, zeroed, carved as
 //   [ arena (params | state | data | inputs | transient) | shared workspace |
 //     cuBLAS workspace | StepUniforms ]                 each part 256-byte aligned
 // The shared workspace is the largest any scheduled op asks for
 // (CudaOpDef::workspace_bytes: im2col columns of a chunk of images); all nodes
-// run in order on one stream, so they can share it. Nothing is allocated on
-// the device or host while stepping.
+// run in order on one stream, so they can share it. Between steps it also
+// stages the host's float32 copy of a binary16 tensor, converted on the device
+// (round to nearest even, as the kernels store). Nothing is allocated on the
+// device or host while stepping.
 //
 // Replay. Every step copies the 16-byte StepUniforms from pinned host memory
 // into the device buffer the kernels read (Philox seed/step, Adam's t). The
@@ -23,13 +26,17 @@
 // write()/read() copy on the same stream and check tensor, shape and count.
 //
 // Kernels (cuda/*.cu, one file per family, table in cuda_op_table.cpp):
-// convolutions are im2col / col2im around cuBLAS SGEMMs (conv.cu); matmul is
-// one SGEMM; reductions, normalizations and softmax use one block per output
+// convolutions are im2col / col2im around cuBLAS GEMMs (conv.cu); matmul is
+// one GEMM; reductions, normalizations and softmax use one block per output
 // group with a warp-shuffle + shared-memory tree of fp32 compensated sums
 // (platform/accumulate.h), no atomics and no FP64, so results are the same
-// on every run; Philox fills compile platform/philox.h for the device. fp32
-// throughout; GANTRY_CUDA_TF32=1 lets cuBLAS use TF32 tensor cores (faster,
-// ~1e-3 relative error: outside the parity tolerances).
+// on every run; Philox fills compile platform/philox.h for the device.
+// Arithmetic is fp32 throughout; with fp16 storage, kernels read binary16
+// operands as float and round what they store (cuda_ops.h: Operand), and a
+// GEMM whose two operands are binary16 runs as such on tensor cores with fp32
+// accumulation (cublasGemmEx). GANTRY_CUDA_TF32=1 lets cuBLAS use TF32 tensor
+// cores for fp32 GEMMs (faster, ~1e-3 relative error: outside the parity
+// tolerances).
 //
 // Lifetime. Every CUDA object (stream, graph, events, cuBLAS handle, device
 // and pinned memory) belongs to one CudaProgram and is released by its
@@ -64,6 +71,7 @@
 #include "cuda/cublas_loader.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_ops.h"
+#include "cuda/cuda_util.cuh"
 
 #ifndef GANTRY_CUDA_ARCHITECTURES  // set by cuda/cuda.cmake
 #define GANTRY_CUDA_ARCHITECTURES "?"
@@ -105,7 +113,7 @@ class CudaProgram final : public PlannedProgram {
   Status write(Value v, const float* src, int64_t count) override;
   Status read(Value v, float* dst, int64_t count) const override;
   std::vector<std::pair<std::string, double>> op_seconds() const override { return by_op(seconds_per_op_); }
-  std::string device() const override { return device_name(device_); }
+  std::string device() const override { return device_name(device_) + (half_ ? " (fp16 storage)" : ""); }
 
  private:
   Status capture();
@@ -116,12 +124,17 @@ class CudaProgram final : public PlannedProgram {
   Status node_error(size_t s, const CudaResult& r, const char* when) const;
   Status cuda_status(cudaError_t e, const char* what) const;
   Status copy_status(cudaError_t e, const char* verb, Value v) const;
+  Status convert_status(const CudaResult& r, const char* verb, Value v) const;
+  bool half(int32_t id) const { return plan_.value_size[size_t(id)] == 2; }
+  std::vector<CudaArgs> make_args(char* arena) const;
 
   bool profile_;
+  bool half_;  // fp16 storage
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  char* memory_ = nullptr;  // the one device allocation
+  char* memory_ = nullptr;     // the one device allocation
+  char* workspace_ = nullptr;  // in memory_
   int64_t workspace_bytes_ = 0, cublas_workspace_bytes_ = 0, total_bytes_ = 0;
   StepUniforms* d_uniforms_ = nullptr;  // in memory_
   StepUniforms* h_uniforms_ = nullptr;  // pinned staging for the per-step copy
@@ -134,7 +147,9 @@ class CudaProgram final : public PlannedProgram {
 };
 
 CudaProgram::CudaProgram(const Graph& g, Plan plan, const CompileOptions& options)
-    : PlannedProgram(g, std::move(plan), options.outputs), profile_(options.profile) {}
+    : PlannedProgram(g, std::move(plan), options.outputs),
+      profile_(options.profile),
+      half_(options.precision == Precision::fp16) {}
 
 CudaProgram::~CudaProgram() {
   // Teardown errors have nowhere to go; each call is still made so nothing leaks.
@@ -184,19 +199,41 @@ Status CudaProgram::copy_status(cudaError_t e, const char* verb, Value v) const 
                        graph_.node(v).shape.str() + ": " + cuda_error(e));
 }
 
+Status CudaProgram::convert_status(const CudaResult& r, const char* verb, Value v) const {
+  if (r.ok()) return {};
+  return Status::error(std::string("CUDA backend: ") + verb + " tensor " + tensor_what(v.id) + " " +
+                       graph_.node(v).shape.str() + " (binary16 ↔ float32): " + r.call + ": " + r.error);
+}
+
+// Every scheduled node's arguments, its tensors in the arena at `arena`
+// (null: only their types and shapes, for sizing the workspace).
+std::vector<CudaArgs> CudaProgram::make_args(char* arena) const {
+  std::vector<CudaArgs> args(plan_.schedule.size());
+  for (size_t s = 0; s < args.size(); ++s)
+    fill_args(plan_.schedule[s], args[s], [&](int64_t byte_offset, int32_t id) {
+      return Operand{arena ? arena + byte_offset : nullptr, half(id)};
+    });
+  return args;
+}
+
 Status CudaProgram::init() {
   // Every scheduled op must have a kernel; the largest workspace any of them needs is shared.
   for (size_t s = 0; s < plan_.schedule.size(); ++s) {
     const Node& n = graph_.node(plan_.schedule[s]);
-    const CudaOpDef& def = cuda_op_def(n.op);
-    if (!def.launch)
+    if (!cuda_op_def(n.op).launch)
       return Status::error(std::string("CUDA backend has no kernel for op '") + op_name(n.op) + "' (" + node_what(s) +
                            ")");
     if (n.inputs.size() > size_t(kMaxInputs))
       return Status::error("CUDA backend: " + node_what(s) + " has more than " + std::to_string(kMaxInputs) +
                            " inputs");
-    if (def.workspace_bytes) workspace_bytes_ = std::max(workspace_bytes_, def.workspace_bytes(graph_, n));
   }
+  for (const CudaArgs& a : make_args(nullptr))
+    if (const auto bytes = cuda_op_def(a.node->op).workspace_bytes)
+      workspace_bytes_ = std::max(workspace_bytes_, bytes(a));
+  // write()/read() of a binary16 tensor stage its float32 values there.
+  for (size_t id = 0; id < readable_.size(); ++id)
+    if (readable_[id] && half(int32_t(id)))
+      workspace_bytes_ = std::max(workspace_bytes_, graph_.node(int32_t(id)).shape.numel() * int64_t(sizeof(float)));
 
   // compile() asked cuda_probe(), which loads cuBLAS; asked again here for direct callers of compile_cuda().
   if (Status st = cuda::cublas_load(); !st.ok()) return Status::error("CUDA backend: " + st.message());
@@ -255,15 +292,12 @@ Status CudaProgram::init() {
                       "cublasSetMathMode")})
     if (!st.ok()) return st;
 
-  auto at = [&](int64_t byte_offset, int32_t) { return reinterpret_cast<float*>(memory_ + byte_offset); };
-  args_.reserve(plan_.schedule.size());
-  for (int32_t id : plan_.schedule) {
-    CudaArgs a;
-    fill_args(id, a, at);
-    a.workspace = memory_ + workspace_at;
+  workspace_ = memory_ + workspace_at;
+  args_ = make_args(memory_);
+  for (CudaArgs& a : args_) {
+    a.workspace = workspace_;
     a.uniforms = d_uniforms_;
     a.cublas = cublas_;
-    args_.push_back(a);
   }
 
   if (profile_) {
@@ -370,13 +404,17 @@ Status CudaProgram::step(const StepUniforms& u) {
   return {};
 }
 
+// A binary16 tensor goes through the workspace as float32 and is converted on
+// the device (the same rounding as every kernel's store); float32 is copied as is.
 Status CudaProgram::write(Value v, const float* src, int64_t count) {
   GANTRY_TRY(check_access(v, count));
   if (count == 0) return {};
   GANTRY_TRY(copy_status(cudaSetDevice(device_), "writing", v));
-  GANTRY_TRY(copy_status(cudaMemcpyAsync(memory_ + plan_.offset[v.id], src, size_t(count) * sizeof(float),
-                                         cudaMemcpyHostToDevice, stream_),
+  const Operand at{memory_ + plan_.offset[v.id], half(v.id)};
+  const Operand staged = at.half ? Operand{workspace_, false} : at;
+  GANTRY_TRY(copy_status(cudaMemcpyAsync(staged.p, src, size_t(count) * sizeof(float), cudaMemcpyHostToDevice, stream_),
                          "writing", v));
+  if (at.half) GANTRY_TRY(convert_status(cuda::copy_rows(staged, 0, at, 0, 1, count, stream_), "writing", v));
   return copy_status(cudaStreamSynchronize(stream_), "writing", v);
 }
 
@@ -384,8 +422,10 @@ Status CudaProgram::read(Value v, float* dst, int64_t count) const {
   GANTRY_TRY(check_access(v, count));
   if (count == 0) return {};
   GANTRY_TRY(copy_status(cudaSetDevice(device_), "reading", v));
-  GANTRY_TRY(copy_status(cudaMemcpyAsync(dst, memory_ + plan_.offset[v.id], size_t(count) * sizeof(float),
-                                         cudaMemcpyDeviceToHost, stream_),
+  const Operand at{memory_ + plan_.offset[v.id], half(v.id)};
+  const Operand staged = at.half ? Operand{workspace_, false} : at;
+  if (at.half) GANTRY_TRY(convert_status(cuda::copy_rows(at, 0, staged, 0, 1, count, stream_), "reading", v));
+  GANTRY_TRY(copy_status(cudaMemcpyAsync(dst, staged.p, size_t(count) * sizeof(float), cudaMemcpyDeviceToHost, stream_),
                          "reading", v));
   return copy_status(cudaStreamSynchronize(stream_), "reading", v);
 }
@@ -477,7 +517,9 @@ std::string cuda_describe() {
 Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptions& options) {
   // The kernels share one workspace outside the arena, so nodes need no planned scratch, and keep nothing.
   auto plan = plan_arena(
-      g, options.outputs, int64_t(sizeof(float)), {}, [](const Graph&, const Node&) { return int64_t(0); }, nullptr);
+      g, options.outputs, int64_t(sizeof(float)),
+      options.precision == Precision::fp16 ? half_storage(g) : std::vector<char>{},
+      [](const Graph&, const Node&) { return int64_t(0); }, nullptr);
   if (!plan.ok()) return plan.status();
   auto program = std::make_unique<CudaProgram>(g, std::move(*plan), options);
   GANTRY_TRY(program->init());

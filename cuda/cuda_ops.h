@@ -12,20 +12,54 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#ifdef __CUDACC__
+#include <cuda_fp16.h>
+#endif
+
 #include <cstdint>
 
 #include "engine/op_table.h"
+#include "platform/host_device.h"
 
 namespace gantry {
+
+// A tensor in device memory, stored as float32 or as IEEE binary16 (fp16
+// storage, engine/backend.h: half_storage()). Kernels read it as float
+// (`t[i]`, exact) and write through `t.store(i, v)`, which rounds to nearest
+// even and overflows to ±infinity as platform/half.h does on the host; all
+// arithmetic between the two stays float32. Whether it is half is a kernel
+// argument, the same for every thread, so the branch costs no divergence.
+struct Operand {
+  void* p = nullptr;  // null: absent (an optional bias)
+  bool half = false;
+
+  int64_t elem_size() const { return half ? 2 : 4; }
+  // The operand k elements on (host side: the start of an image, a group).
+  Operand at(int64_t k) const { return {static_cast<char*>(p) + k * elem_size(), half}; }
+  GANTRY_HD explicit operator bool() const { return p != nullptr; }
+#ifdef __CUDACC__
+  template <class I>
+  __device__ float operator[](I i) const {
+    return half ? __half2float(static_cast<const __half*>(p)[i]) : static_cast<const float*>(p)[i];
+  }
+  template <class I>
+  __device__ void store(I i, float v) const {
+    if (half)
+      static_cast<__half*>(p)[i] = __float2half_rn(v);
+    else
+      static_cast<float*>(p)[i] = v;
+  }
+#endif
+};
 
 // What a launcher sees; built once per scheduled node when the program is
 // compiled, so the same arguments are captured into the CUDA graph.
 struct CudaArgs {
   const Node* node = nullptr;
   int n_in = 0;
-  float* in[kMaxInputs] = {};  // device pointers into the arena; effects update in[0..] in place
+  Operand in[kMaxInputs] = {};  // in the arena; effects update in[0..] in place
   const Shape* in_shape[kMaxInputs] = {};
-  float* out = nullptr;
+  Operand out;
   // Shared workspace, workspace_bytes(node) bytes, valid during this node only
   // (nodes run one after another on one stream, so all of them share it).
   void* workspace = nullptr;
@@ -44,8 +78,8 @@ struct CudaResult {
 using CudaLaunch = CudaResult (*)(const CudaArgs& a, cudaStream_t stream);
 
 struct CudaOpDef {
-  CudaLaunch launch;                                          // null: no CUDA kernel (leaf)
-  int64_t (*workspace_bytes)(const Graph& g, const Node& n);  // null: none
+  CudaLaunch launch;                            // null: no CUDA kernel (leaf)
+  int64_t (*workspace_bytes)(const CudaArgs&);  // null: none (from node, shapes and storage types)
 };
 
 const CudaOpDef& cuda_op_def(Op op);
@@ -63,9 +97,13 @@ CudaResult launched(const char* kernel);
 //   C[M, N] = alpha · op(A)[M, K] · op(B)[K, N] + beta · C, `batch` times with
 // the given element strides between batch entries (stride 0: the same matrix).
 //   A: [M, K] (or [K, M] when trans_a) with leading dimension lda, likewise B, C.
+// cublasGemmEx with float32 accumulation (CUBLAS_COMPUTE_32F) in every case:
+// A and B both float32, or both binary16 (tensor cores where the GPU has
+// them; products of halves are exact in float32); C float32 or, after
+// half A and B only, binary16 (the combinations cuBLAS offers).
 CudaResult gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
-                          float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch);
+                          Operand A, int64_t lda, int64_t stride_a, Operand B, int64_t ldb, int64_t stride_b,
+                          float beta, Operand C, int64_t ldc, int64_t stride_c, int64_t batch);
 
 }  // namespace gantry
 

@@ -25,25 +25,31 @@ CudaResult cublas_check(cublasStatus_t s, const char* call) {
 CudaResult launched(const char* kernel) { return cuda_check(cudaGetLastError(), kernel); }
 
 CudaResult gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
-                          float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch) {
+                          Operand A, int64_t lda, int64_t stride_a, Operand B, int64_t ldb, int64_t stride_b,
+                          float beta, Operand C, int64_t ldc, int64_t stride_c, int64_t batch) {
   for (int64_t v : {M, N, K, lda, ldb, ldc, batch})
-    if (v > INT_MAX) return CudaResult{"cublasSgemm", "a matrix dimension exceeds 2^31 - 1"};
+    if (v > INT_MAX) return CudaResult{"cublasGemmEx", "a matrix dimension exceeds 2^31 - 1"};
+  // Internal errors: the launchers widen what cuBLAS cannot take as it is.
+  if (A.half != B.half) return CudaResult{"cublasGemmEx", "operands of different storage types"};
+  if (C.half && !A.half) return CudaResult{"cublasGemmEx", "a binary16 product of float32 operands"};
   if (M == 0 || N == 0 || batch == 0) return {};
   // K = 0 leaves C = beta·C, which cuBLAS does, but it refuses a leading
   // dimension below 1, and an empty [M, 0] operand has lda = 0.
   lda = std::max<int64_t>(lda, 1);
   ldb = std::max<int64_t>(ldb, 1);
+  const cudaDataType ab = A.half ? CUDA_R_16F : CUDA_R_32F, c = C.half ? CUDA_R_16F : CUDA_R_32F;
   // Row-major X[r][c] is column-major Xᵀ, so C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ.
   const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (batch == 1)
     return cublas_check(
-        cuda::cublas().sgemm(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)),
-        "cublasSgemm");
+        cuda::cublas().gemm_ex(h, ob, oa, int(N), int(M), int(K), &alpha, B.p, ab, int(ldb), A.p, ab, int(lda), &beta,
+                               C.p, c, int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmEx");
   return cublas_check(
-      cuda::cublas().sgemm_strided_batched(h, ob, oa, int(N), int(M), int(K), &alpha, B, int(ldb), stride_b, A,
-                                           int(lda), stride_a, &beta, C, int(ldc), stride_c, int(batch)),
-      "cublasSgemmStridedBatched");
+      cuda::cublas().gemm_strided_batched_ex(h, ob, oa, int(N), int(M), int(K), &alpha, B.p, ab, int(ldb), stride_b,
+                                             A.p, ab, int(lda), stride_a, &beta, C.p, c, int(ldc), stride_c, int(batch),
+                                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+      "cublasGemmStridedBatchedEx");
 }
 
 namespace cuda {
@@ -101,22 +107,22 @@ GroupIndex make_group_index(const Shape& s, uint32_t mask) {
 namespace {
 
 template <class I>
-__global__ void copy_rows_kernel(const float* __restrict__ src, I src_pitch, float* __restrict__ dst, I dst_pitch, I n,
-                                 I width) {
+__global__ void copy_rows_kernel(Operand src, I src_pitch, Operand dst, I dst_pitch, I n, I width) {
   GANTRY_GRID_STRIDE_T(I, i, n) {
     const I o = i / width, c = i - o * width;
-    dst[o * dst_pitch + c] = src[o * src_pitch + c];
+    dst.store(o * dst_pitch + c, src[o * src_pitch + c]);
   }
 }
 
 }  // namespace
 
-CudaResult copy_rows(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch, int64_t rows, int64_t width,
+CudaResult copy_rows(Operand src, int64_t src_pitch, Operand dst, int64_t dst_pitch, int64_t rows, int64_t width,
                      cudaStream_t stream) {
   if (rows * width == 0) return {};
-  if (rows == 1 || (src_pitch == width && dst_pitch == width))
-    return cuda_check(cudaMemcpyAsync(dst, src, size_t(rows * width) * sizeof(float), cudaMemcpyDeviceToDevice, stream),
-                      "cudaMemcpyAsync");
+  if (src.half == dst.half && (rows == 1 || (src_pitch == width && dst_pitch == width)))
+    return cuda_check(
+        cudaMemcpyAsync(dst.p, src.p, size_t(rows * width * src.elem_size()), cudaMemcpyDeviceToDevice, stream),
+        "cudaMemcpyAsync");
   const int64_t n = rows * width;
   // The last element read or written is at (rows − 1)·pitch + width − 1.
   return with_index_type(std::max({n, rows * src_pitch, rows * dst_pitch}), [&](auto index) {

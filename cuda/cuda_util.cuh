@@ -156,8 +156,9 @@ struct GroupIndex {
 GroupIndex make_group_index(const Shape& s, uint32_t mask);
 
 // dst[o·dst_pitch + i] = src[o·src_pitch + i] for o < rows, i < width (elements):
-// the copy behind reshape, concat, slice and slice_backward.
-CudaResult copy_rows(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch, int64_t rows, int64_t width,
+// the copy behind reshape, concat, slice and slice_backward, and the widening
+// (exact) or narrowing (rounded) of a tensor between float32 and binary16.
+CudaResult copy_rows(Operand src, int64_t src_pitch, Operand dst, int64_t dst_pitch, int64_t rows, int64_t width,
                      cudaStream_t stream);
 
 }  // namespace gantry::cuda

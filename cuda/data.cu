@@ -15,7 +15,7 @@ namespace {
 using cuda::blocks_for;
 using cuda::kThreads;
 
-__global__ void fill_kernel(int64_t n, float value, float* __restrict__ y) { GANTRY_GRID_STRIDE(i, n) y[i] = value; }
+__global__ void fill_kernel(int64_t n, float value, Operand y) { GANTRY_GRID_STRIDE(i, n) y.store(i, value); }
 
 CudaResult fill_cuda(const CudaArgs& a, cudaStream_t s) {
   const int64_t n = a.node->shape.numel();
@@ -26,16 +26,16 @@ CudaResult fill_cuda(const CudaArgs& a, cudaStream_t s) {
 
 // normal(mean = alpha, std = beta)
 __global__ void normal_kernel(int64_t n, const StepUniforms* __restrict__ u, uint32_t stream, float mean, float std,
-                              float* __restrict__ y) {
+                              Operand y) {
   const uint64_t seed = u->seed, step = u->step;
-  GANTRY_GRID_STRIDE(i, n) y[i] = mean + std * philox_normal(seed, step, stream, uint32_t(i));
+  GANTRY_GRID_STRIDE(i, n) y.store(i, mean + std * philox_normal(seed, step, stream, uint32_t(i)));
 }
 
 // uniform [lo = alpha, hi = beta)
 __global__ void uniform_kernel(int64_t n, const StepUniforms* __restrict__ u, uint32_t stream, float lo, float hi,
-                               float* __restrict__ y) {
+                               Operand y) {
   const uint64_t seed = u->seed, step = u->step;
-  GANTRY_GRID_STRIDE(i, n) y[i] = lo + (hi - lo) * philox_uniform(seed, step, stream, uint32_t(i));
+  GANTRY_GRID_STRIDE(i, n) y.store(i, lo + (hi - lo) * philox_uniform(seed, step, stream, uint32_t(i)));
 }
 
 CudaResult normal_cuda(const CudaArgs& a, cudaStream_t s) {
@@ -57,12 +57,11 @@ CudaResult uniform_cuda(const CudaArgs& a, cudaStream_t s) {
 // ---- gather(data [R, W...], index [B]) → [B, W...]; a bad index gives a NaN row
 // I indexes both the output and the data (the larger of the two fits in it).
 template <class I>
-__global__ void gather_kernel(I n, I width, I rows, const float* __restrict__ data, const float* __restrict__ index,
-                              float* __restrict__ y) {
+__global__ void gather_kernel(I n, I width, I rows, Operand data, Operand index, Operand y) {
   GANTRY_GRID_STRIDE_T(I, i, n) {
     const I b = i / width, c = i - b * width;
     const float r = index[b];
-    y[i] = (r >= 0 && r < float(rows)) ? data[I(r) * width + c] : __int_as_float(0x7fc00000);
+    y.store(i, (r >= 0 && r < float(rows)) ? data[I(r) * width + c] : __int_as_float(0x7fc00000));
   }
 }
 
@@ -81,9 +80,11 @@ CudaResult gather_cuda(const CudaArgs& a, cudaStream_t s) {
 
 // ---- gather_backward(dy [B, W...], index [B]) → [rows, W...]: one thread per
 // column adds the batch's rows in batch order, so repeated indices sum in the
-// CPU's order and no two threads touch one element (no atomics).
-__global__ void gather_backward_kernel(int64_t B, int64_t width, int64_t rows, const float* __restrict__ dy,
-                                       const float* __restrict__ index, float* __restrict__ y) {
+// CPU's order and no two threads touch one element (no atomics). The sums
+// are float32: a binary16 result is accumulated in the workspace and rounded
+// once at the end, as the CPU's fp16 emulation rounds each node's output.
+__global__ void gather_backward_kernel(int64_t B, int64_t width, int64_t rows, Operand dy, Operand index,
+                                       float* __restrict__ y) {
   GANTRY_GRID_STRIDE(c, width) {
     for (int64_t b = 0; b < B; ++b) {
       const float r = index[b];
@@ -92,21 +93,28 @@ __global__ void gather_backward_kernel(int64_t B, int64_t width, int64_t rows, c
   }
 }
 
+int64_t gather_backward_workspace(const CudaArgs& a) {
+  return a.out.half ? a.node->shape.numel() * int64_t(sizeof(float)) : 0;
+}
+
 CudaResult gather_backward_cuda(const CudaArgs& a, cudaStream_t s) {
-  if (a.node->shape.numel() == 0) return {};
-  const int64_t rows = a.node->shape[0], width = a.node->shape.numel() / rows, B = (*a.in_shape[1])[0];
-  GANTRY_CUDA_TRY(cuda_check(cudaMemsetAsync(a.out, 0, size_t(rows * width) * sizeof(float), s), "cudaMemsetAsync"));
-  gather_backward_kernel<<<blocks_for(width), kThreads, 0, s>>>(B, width, rows, a.in[0], a.in[1], a.out);
-  return launched("gather_backward_kernel");
+  const int64_t n = a.node->shape.numel();
+  if (n == 0) return {};
+  const int64_t rows = a.node->shape[0], width = n / rows, B = (*a.in_shape[1])[0];
+  float* sums = static_cast<float*>(a.out.half ? a.workspace : a.out.p);
+  GANTRY_CUDA_TRY(cuda_check(cudaMemsetAsync(sums, 0, size_t(n) * sizeof(float), s), "cudaMemsetAsync"));
+  gather_backward_kernel<<<blocks_for(width), kThreads, 0, s>>>(B, width, rows, a.in[0], a.in[1], sums);
+  GANTRY_CUDA_TRY(launched("gather_backward_kernel"));
+  return a.out.half ? cuda::copy_rows(Operand{sums, false}, 0, a.out, 0, 1, n, s) : CudaResult{};
 }
 
 // ---- one_hot(labels [B]) → [B, classes]; a label outside [0, classes) gives a zero row
 template <class I>
-__global__ void one_hot_kernel(I n, I C, const float* __restrict__ labels, float* __restrict__ y) {
+__global__ void one_hot_kernel(I n, I C, Operand labels, Operand y) {
   GANTRY_GRID_STRIDE_T(I, i, n) {
     const I b = i / C;
     const float l = labels[b];
-    y[i] = (l >= 0 && l < float(C) && I(l) == i - b * C) ? 1.0f : 0.0f;
+    y.store(i, (l >= 0 && l < float(C) && I(l) == i - b * C) ? 1.0f : 0.0f);
   }
 }
 
@@ -126,7 +134,7 @@ GANTRY_DEFINE_CUDA_OP(fill, nullptr);
 GANTRY_DEFINE_CUDA_OP(normal, nullptr);
 GANTRY_DEFINE_CUDA_OP(uniform, nullptr);
 GANTRY_DEFINE_CUDA_OP(gather, nullptr);
-GANTRY_DEFINE_CUDA_OP(gather_backward, nullptr);
+GANTRY_DEFINE_CUDA_OP(gather_backward, gather_backward_workspace);
 GANTRY_DEFINE_CUDA_OP(one_hot, nullptr);
 
 }  // namespace gantry

@@ -13,8 +13,8 @@ using cuda::kThreads;
 
 // ---- unary maps: y[i] = f(x[i])
 template <class F>
-__global__ void unary_kernel(int64_t n, const float* __restrict__ x, float* __restrict__ y, F f) {
-  GANTRY_GRID_STRIDE(i, n) y[i] = f(x[i]);
+__global__ void unary_kernel(int64_t n, Operand x, Operand y, F f) {
+  GANTRY_GRID_STRIDE(i, n) y.store(i, f(x[i]));
 }
 
 template <class F>
@@ -27,18 +27,16 @@ CudaResult unary(const CudaArgs& a, cudaStream_t s, F f, const char* name) {
 
 // ---- binary maps with broadcasting: y[i] = f(a[ia], b[ib])
 template <class F>
-__global__ void binary_same_kernel(int64_t n, const float* __restrict__ a, const float* __restrict__ b,
-                                   float* __restrict__ y, F f) {
-  GANTRY_GRID_STRIDE(i, n) y[i] = f(a[i], b[i]);
+__global__ void binary_same_kernel(int64_t n, Operand a, Operand b, Operand y, F f) {
+  GANTRY_GRID_STRIDE(i, n) y.store(i, f(a[i], b[i]));
 }
 
 template <class I, class F>
-__global__ void binary_broadcast_kernel(I n, cuda::BroadcastIndex idx, const float* __restrict__ a,
-                                        const float* __restrict__ b, float* __restrict__ y, F f) {
+__global__ void binary_broadcast_kernel(I n, cuda::BroadcastIndex idx, Operand a, Operand b, Operand y, F f) {
   GANTRY_GRID_STRIDE_T(I, i, n) {
     I ia, ib;
     idx.offsets(i, ia, ib);
-    y[i] = f(a[ia], b[ib]);
+    y.store(i, f(a[ia], b[ib]));
   }
 }
 

@@ -15,8 +15,8 @@ using cuda::GroupIndex;
 
 // Mean and rstd of the group starting at `base`; every thread gets both.
 template <class I>
-__device__ void group_moments(const GroupIndex& g, const float* __restrict__ x, I base, float eps,
-                              CompensatedSum* partial, float& mean, float& rstd) {
+__device__ void group_moments(const GroupIndex& g, const Operand& x, I base, float eps, CompensatedSum* partial,
+                              float& mean, float& rstd) {
   const I inner = I(g.inner);
   CompensatedSum s{};
   for (I j = threadIdx.x; j < inner; j += blockDim.x) s.add(x[base + g.offset(j)]);
@@ -33,30 +33,29 @@ __device__ void group_moments(const GroupIndex& g, const float* __restrict__ x, 
 
 // x̂ = (x − mean) · rstd
 template <class I>
-__global__ void normalize_kernel(GroupIndex g, float eps, const float* __restrict__ x, float* __restrict__ y) {
+__global__ void normalize_kernel(GroupIndex g, float eps, Operand x, Operand y) {
   __shared__ CompensatedSum partial[32];
   const I base = g.base(I(blockIdx.x)), inner = I(g.inner);
   float mean, rstd;
   group_moments(g, x, base, eps, partial, mean, rstd);
   for (I j = threadIdx.x; j < inner; j += blockDim.x) {
     const I off = base + g.offset(j);
-    y[off] = (x[off] - mean) * rstd;
+    y.store(off, (x[off] - mean) * rstd);
   }
 }
 
 // rstd per group, reduced axes kept as 1: output element o is group o.
 template <class I>
-__global__ void rstd_kernel(GroupIndex g, float eps, const float* __restrict__ x, float* __restrict__ y) {
+__global__ void rstd_kernel(GroupIndex g, float eps, Operand x, Operand y) {
   __shared__ CompensatedSum partial[32];
   float mean, rstd;
   group_moments(g, x, g.base(I(blockIdx.x)), eps, partial, mean, rstd);
-  if (threadIdx.x == 0) y[blockIdx.x] = rstd;
+  if (threadIdx.x == 0) y.store(blockIdx.x, rstd);
 }
 
 // dx = rstd · (dy − mean(dy) − x̂ · mean(dy · x̂))
 template <class I>
-__global__ void normalize_backward_kernel(GroupIndex g, const float* __restrict__ dy, const float* __restrict__ xh,
-                                          const float* __restrict__ rs, float* __restrict__ dx) {
+__global__ void normalize_backward_kernel(GroupIndex g, Operand dy, Operand xh, Operand rs, Operand dx) {
   __shared__ CompensatedSum partial[32];
   const I base = g.base(I(blockIdx.x)), inner = I(g.inner);
   CompensatedSum s1{}, s2{};
@@ -70,7 +69,7 @@ __global__ void normalize_backward_kernel(GroupIndex g, const float* __restrict_
   const float r = rs[blockIdx.x];
   for (I j = threadIdx.x; j < inner; j += blockDim.x) {
     const I off = base + g.offset(j);
-    dx[off] = r * (dy[off] - m1 - xh[off] * m2);
+    dx.store(off, r * (dy[off] - m1 - xh[off] * m2));
   }
 }
 

@@ -17,8 +17,8 @@ using cuda::kThreads;
 // p, m, v, g: [n], updated in place.
 // skip: an element whose gradient is Inf or NaN is left as it is (AdamOptions::skip_nonfinite).
 __global__ void adam_kernel(int64_t n, const StepUniforms* __restrict__ u, int64_t t_per_step, int64_t t_offset,
-                            float lr, float b1, float b2, float eps, bool skip, float* __restrict__ p,
-                            const float* __restrict__ g, float* __restrict__ m, float* __restrict__ v) {
+                            float lr, float b1, float b2, float eps, bool skip, Operand p, Operand g, Operand m,
+                            Operand v) {
   // Once per block: step size lr / (1 − β₁ᵗ) and 1 / sqrt(1 − β₂ᵗ).
   __shared__ float coeff[2];
   if (threadIdx.x == 0) {
@@ -34,9 +34,9 @@ __global__ void adam_kernel(int64_t n, const StepUniforms* __restrict__ u, int64
     if (skip && !isfinite(gi)) continue;
     const float mi = b1 * m[i] + (1 - b1) * gi;
     const float vi = b2 * v[i] + (1 - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] -= step_size * mi / (sqrtf(vi) * rbc2 + eps);
+    m.store(i, mi);
+    v.store(i, vi);
+    p.store(i, p[i] - step_size * mi / (sqrtf(vi) * rbc2 + eps));
   }
 }
 
@@ -50,14 +50,14 @@ CudaResult adam_cuda(const CudaArgs& a, cudaStream_t s) {
 }
 
 // p, g, sq: [n]; alpha is the squared-gradient decay (attrs.beta1).
-__global__ void rmsprop_kernel(int64_t n, float lr, float alpha, float eps, bool skip, float* __restrict__ p,
-                               const float* __restrict__ g, float* __restrict__ sq) {
+__global__ void rmsprop_kernel(int64_t n, float lr, float alpha, float eps, bool skip, Operand p, Operand g,
+                               Operand sq) {
   GANTRY_GRID_STRIDE(i, n) {
     const float gi = g[i];
     if (skip && !isfinite(gi)) continue;
     const float si = alpha * sq[i] + (1 - alpha) * gi * gi;
-    sq[i] = si;
-    p[i] -= lr * gi / (sqrtf(si) + eps);
+    sq.store(i, si);
+    p.store(i, p[i] - lr * gi / (sqrtf(si) + eps));
   }
 }
 

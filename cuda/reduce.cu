@@ -18,24 +18,24 @@ using cuda::kThreads;
 // One block per group: y[o] = Σ_j x[base(o) + offset(j)]; per-thread
 // compensated sums, merged by a fixed tree.
 template <class I>
-__global__ void reduce_groups_kernel(GroupIndex g, const float* __restrict__ x, float* __restrict__ y) {
+__global__ void reduce_groups_kernel(GroupIndex g, Operand x, Operand y) {
   __shared__ CompensatedSum partial[32];
   const I base = g.base(I(blockIdx.x)), inner = I(g.inner);
   CompensatedSum acc{};
   for (I j = threadIdx.x; j < inner; j += blockDim.x) acc.add(x[base + g.offset(j)]);
   const float sum = cuda::block_sum(acc, partial);
-  if (threadIdx.x == 0) y[blockIdx.x] = sum;
+  if (threadIdx.x == 0) y.store(blockIdx.x, sum);
 }
 
 // One thread per output when the kept axes are one contiguous run at the end
 // (e.g. [B, C] summed over B): neighbouring threads read neighbouring floats.
 template <class I>
-__global__ void reduce_columns_kernel(GroupIndex g, const float* __restrict__ x, float* __restrict__ y) {
+__global__ void reduce_columns_kernel(GroupIndex g, Operand x, Operand y) {
   const I inner = I(g.inner);
   GANTRY_GRID_STRIDE_T(I, o, g.outer) {
     CompensatedSum acc{};
     for (I j = 0; j < inner; ++j) acc.add(x[g.offset(j) + o]);
-    y[o] = acc.value();
+    y.store(o, acc.value());
   }
 }
 
@@ -57,11 +57,11 @@ CudaResult reduce_sum_cuda(const CudaArgs& a, cudaStream_t s) {
 
 // ---- broadcast_to: y[i] = x[broadcast offset of i]
 template <class I>
-__global__ void broadcast_kernel(I n, cuda::BroadcastIndex idx, const float* __restrict__ x, float* __restrict__ y) {
+__global__ void broadcast_kernel(I n, cuda::BroadcastIndex idx, Operand x, Operand y) {
   GANTRY_GRID_STRIDE_T(I, i, n) {
     I ix, unused;
     idx.offsets(i, ix, unused);
-    y[i] = x[ix];
+    y.store(i, x[ix]);
   }
 }
 
@@ -98,7 +98,7 @@ CudaResult concat_cuda(const CudaArgs& a, cudaStream_t s) {
   int64_t at = 0;
   for (int k = 0; k < a.n_in; ++k) {
     const int64_t len = (*a.in_shape[k])[ax] * inner;
-    GANTRY_CUDA_TRY(cuda::copy_rows(a.in[k], len, a.out + at, out[ax] * inner, outer, len, s));
+    GANTRY_CUDA_TRY(cuda::copy_rows(a.in[k], len, a.out.at(at), out[ax] * inner, outer, len, s));
     at += len;
   }
   return {};
@@ -110,7 +110,7 @@ CudaResult slice_cuda(const CudaArgs& a, cudaStream_t s) {
   const Shape& full = *a.in_shape[0];
   int64_t outer, inner;
   split_at(full, at.axis, outer, inner);
-  return cuda::copy_rows(a.in[0] + at.start * inner, full[at.axis] * inner, a.out, at.count * inner, outer,
+  return cuda::copy_rows(a.in[0].at(at.start * inner), full[at.axis] * inner, a.out, at.count * inner, outer,
                          at.count * inner, s);
 }
 
@@ -120,9 +120,10 @@ CudaResult slice_backward_cuda(const CudaArgs& a, cudaStream_t s) {
   const int64_t count = (*a.in_shape[0])[at.axis];
   int64_t outer, inner;
   split_at(full, at.axis, outer, inner);
-  GANTRY_CUDA_TRY(cuda_check(cudaMemsetAsync(a.out, 0, size_t(full.numel()) * sizeof(float), s), "cudaMemsetAsync"));
-  return cuda::copy_rows(a.in[0], count * inner, a.out + at.start * inner, full[at.axis] * inner, outer, count * inner,
-                         s);
+  GANTRY_CUDA_TRY(
+      cuda_check(cudaMemsetAsync(a.out.p, 0, size_t(full.numel() * a.out.elem_size()), s), "cudaMemsetAsync"));
+  return cuda::copy_rows(a.in[0], count * inner, a.out.at(at.start * inner), full[at.axis] * inner, outer,
+                         count * inner, s);
 }
 
 }  // namespace

@@ -12,7 +12,7 @@ namespace {
 using cuda::GroupIndex;
 
 template <class I>
-__global__ void log_softmax_kernel(GroupIndex g, const float* __restrict__ x, float* __restrict__ y) {
+__global__ void log_softmax_kernel(GroupIndex g, Operand x, Operand y) {
   __shared__ float fpartial[32];
   __shared__ CompensatedSum spartial[32];
   const I base = g.base(I(blockIdx.x)), inner = I(g.inner);
@@ -25,7 +25,7 @@ __global__ void log_softmax_kernel(GroupIndex g, const float* __restrict__ x, fl
   const float log_sum = logf(cuda::block_sum(sum, spartial));
   for (I j = threadIdx.x; j < inner; j += blockDim.x) {
     const I off = base + g.offset(j);
-    y[off] = (x[off] - m) - log_sum;
+    y.store(off, (x[off] - m) - log_sum);
   }
 }
 

@@ -144,11 +144,6 @@ std::vector<char> half_storage(const Graph& g) {
 }
 
 Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& options) {
-  if (options.precision == Precision::fp16) {
-    if (options.backend == BackendKind::cuda)
-      return Status::error(std::string("backend ") + backend_name(options.backend) +
-                           ": fp16 storage is not built for it yet (cpu and vulkan run it)");
-  }
   if (options.backend == BackendKind::cpu) {
     auto p = CpuProgram<float>::compile(
         g, options.outputs, CpuOptions{options.threads, false, options.profile, options.precision == Precision::fp16});

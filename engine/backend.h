@@ -87,7 +87,8 @@ class PlannedProgram : public Program {
 // does. The CPU backend emulates it as the reference for drift (no faster than
 // fp32); Vulkan stores binary16 where the device has 16-bit storage buffers
 // (and runs float32 where it has not, saying so in Program::device()); CUDA
-// refuses it for now. Which values are binary16: half_storage().
+// stores binary16 on every GPU it builds for. Which values are binary16:
+// half_storage().
 enum class Precision : uint8_t { fp32, fp16 };
 Result<Precision> parse_precision(const std::string& name);  // "fp32" or "fp16"
 

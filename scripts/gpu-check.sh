@@ -4,9 +4,10 @@
 #   2. every gpu-labelled test (ctest -L gpu), one row per backend by test name,
 #      where a skipped test counts as a failure: on this machine both must run;
 #   3. compute-sanitizer memcheck and racecheck over one dcgan28 training step;
-#   4. the golden suite on every backend;
-#   5. `gantry bench` beside bench/pytorch_bench.py for dcgan28, cgan32,
-#      dcgan64 and wgangp64 at batch 64 and 128;
+#   4. the golden suite on every backend, in fp32 and in fp16 storage;
+#   5. `gantry bench` (fp32 and fp16 mixed precision) beside
+#      bench/pytorch_bench.py for dcgan28, cgan32, dcgan64 and wgangp64 at
+#      batch 64 and 128;
 # then prints one summary table, and exits non-zero if anything failed.
 #
 # Usage: scripts/gpu-check.sh [--backends cuda,vulkan] [--no-bench]
@@ -136,15 +137,18 @@ if has cuda; then
   fi
 fi
 
-# 4. The golden suite on the CPU and every GPU backend checked.
-for b in cpu ${backends//,/ }; do
-  check "golden.$b" "$gantry" golden --backend "$b" tests/golden
+# 4. The golden suite on the CPU and every GPU backend checked, in both precisions.
+for p in fp32 fp16; do
+  for b in cpu ${backends//,/ }; do
+    check "golden.$b.$p" "$gantry" golden --backend "$b" --precision "$p" tests/golden
+  done
 done
 
 # 5. gantry beside PyTorch, same networks and steps, in one run.
 if ((bench)); then
   models=dcgan28,cgan32,dcgan64,wgangp64
-  check bench.gantry "$gantry" bench --model "$models" --backend "$backends" --batch 64,128 --steps 20 --warmup 3
+  check bench.gantry "$gantry" bench --model "$models" --backend "$backends" --precision fp32,fp16 --batch 64,128 \
+    --steps 20 --warmup 3
   if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     check bench.pytorch python3 bench/pytorch_bench.py --models "$models" --batch 64,128 --steps 20 --warmup 3
   else
@@ -164,7 +168,8 @@ for path in sys.argv[1:]:
         except ValueError:
             continue
         if "median_ms_per_step" in r:
-            runs[(r["model"], r["batch"], r["backend"])] = r["median_ms_per_step"]
+            backend = r["backend"] + ("-fp16" if r.get("precision") == "fp16" else "")
+            runs[(r["model"], r["batch"], backend)] = r["median_ms_per_step"]
 backends = sorted({k[2] for k in runs})
 if runs:
     print("\nmedian ms per training step (" + ", ".join(backends) + "; ratio = gantry / pytorch)")

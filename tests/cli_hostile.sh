@@ -59,7 +59,6 @@ expect 2 "--steps is given twice" -- "${train[@]}" --steps 1 --steps 2
 expect 2 "unknown model 'stylegan'" -- "$gantry" train --model stylegan --out "$work/new" --data "$data"
 expect 2 "--max-memory takes a size" -- "${train[@]}" --max-memory lots
 expect 2 "unknown precision 'bf16'" -- "${train[@]}" --precision bf16
-expect 2 "--precision fp16 runs on the cpu and vulkan backends" -- "${train[@]}" --precision fp16 --backend cuda
 expect 2 "arena needs .* over the memory limit of 64.0 MiB" -- "${train[@]}" --steps 1 --ngf 256 --max-memory 64M
 [[ ! -e $work/new/checkpoint.safetensors ]] || { echo "FAIL: a refused run wrote a checkpoint" >&2; failures=$((failures + 1)); }
 
@@ -78,10 +77,8 @@ expect 2 "give exactly one of --checkpoint and --weights" -- "$gantry" sample --
 expect 2 "--backend.*unknown backend 'gpu'|unknown backend 'gpu'" -- "${sample[@]}" --backend gpu
 expect 2 "unknown precision 'half'" -- "${sample[@]}" --precision half
 expect 2 "--precision needs a value" -- "${sample[@]}" --precision
-expect 2 "precision fp16 runs on the cpu and vulkan backends" -- "${sample[@]}" --precision fp16 --backend cuda
 expect 2 "unknown precision 'FP16'" -- "$gantry" golden --precision FP16 "$work"
 expect 2 "--precision needs a value" -- "$gantry" golden --precision
-expect 2 "precision fp16 runs on the cpu and vulkan backends" -- "$gantry" golden --precision fp16 --backend cuda "$work"
 
 # Outputs: never a device, a directory, or the input being read.
 expect 2 "'/dev/null' is a device" -- "${sample[@]}" --grid /dev/null

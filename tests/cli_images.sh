@@ -67,8 +67,6 @@ run half "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --cla
   --raw-out "$work/half.npy"
 refused bad_precision "unknown precision 'fp8' (fp32, fp16)" \
   "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --precision fp8
-refused cuda_half "precision fp16 runs on the cpu and vulkan backends (not on cuda yet)" \
-  "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --precision fp16 --backend cuda
 # Resuming on a folder with other classes would change what a label means.
 "$make_folder" "$work/other" --classes "disc,square" --per-class 10 --gray >/dev/null
 refused other_classes "are not the ones" "$gantry" train --resume "$work/cond" --data "$work/other" --steps 8

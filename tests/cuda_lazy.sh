@@ -34,9 +34,11 @@ if [[ ${1:-} == --hidden ]]; then
   grep -q '^  cuda: ' "$out" || { cat "$out"; fail "gantry info does not say why cuda is unavailable"; }
   info=$(cat "$out")
   "$gantry" golden --backend cpu "$golden" >"$out" 2>&1 || { cat "$out"; fail "golden on cpu without the CUDA libraries"; }
-  rc=0
-  "$gantry" golden --backend cuda "$golden" >"$out" 2>&1 || rc=$?
-  [[ $rc == 77 ]] || { cat "$out"; fail "golden on cuda without the CUDA libraries exited $rc, not 77"; }
+  for precision in fp32 fp16; do
+    rc=0
+    "$gantry" golden --backend cuda --precision $precision "$golden" >"$out" 2>&1 || rc=$?
+    [[ $rc == 77 ]] || { cat "$out"; fail "golden on cuda ($precision) without the CUDA libraries exited $rc, not 77"; }
+  done
   echo "$info" | grep '^  cuda: '
   rm -f "$out"
   exit 0

@@ -188,7 +188,7 @@ std::vector<std::pair<BackendKind, Precision>> backend_precisions() {
   std::vector<std::pair<BackendKind, Precision>> out;
   for (BackendKind kind : gpu_backends()) {
     out.emplace_back(kind, Precision::fp32);
-    if (kind == BackendKind::vulkan) out.emplace_back(kind, Precision::fp16);
+    out.emplace_back(kind, Precision::fp16);
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// fp16 storage on the GPU backends that have it (Vulkan) against the CPU's
+// fp16 storage on the GPU backends (Vulkan, CUDA) against the CPU's
 // fp16 emulation (engine/backend.h, Precision), on whole generators: the
 // imported PyTorch DCGAN fixture and dcgan28 and cgan32 from their initial
 // weights. Both round every stored value to binary16 and compute in float32,
@@ -6,9 +6,9 @@
 // either side of a rounding point; that difference is then carried through
 // the layers after it, as fp16's own drift from float32 is. Bound: the drift
 // bound of tests/test_precision.cpp (two grey levels of 255), and most pixels
-// bit for bit the CPU's. A device without 16-bit storage buffers
+// bit for bit the CPU's. A Vulkan device without 16-bit storage buffers
 // (GANTRY_VULKAN_NO_FP16=1 pretends so; ctest vulkan.fp16.fallback) runs the
-// program in float32 and says so.
+// program in float32 and says so; every GPU CUDA builds for has them.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -30,9 +30,9 @@ namespace {
 constexpr double kDriftBound = 2 * 2.0 / 255;
 constexpr double kMinSame = 0.9;  // measured: 98.6 % of the pixels identical or more
 
-bool fp16_withheld() {
+bool fp16_withheld(BackendKind kind) {
   const char* e = std::getenv("GANTRY_VULKAN_NO_FP16");
-  return e && std::string(e) != "0";
+  return kind == BackendKind::vulkan && e && std::string(e) != "0";
 }
 
 // n samples of a generator from its initial weights (seed 7), on `kind` in `precision`.
@@ -75,7 +75,7 @@ class Fp16 : public ::testing::TestWithParam<BackendKind> {};
 TEST_P(Fp16, GeneratorsMatchTheCpuReference) {
   const BackendKind kind = GetParam();
   GANTRY_SKIP_UNLESS_USABLE(kind);
-  if (fp16_withheld()) GTEST_SKIP() << "GANTRY_VULKAN_NO_FP16 is set: the device runs fp16 programs in float32";
+  if (fp16_withheld(kind)) GTEST_SKIP() << "GANTRY_VULKAN_NO_FP16 is set: the device runs fp16 programs in float32";
   for (const std::string model : {"dcgan28", "cgan32"}) {
     std::string device;
     const auto got = sample(model, kind, Precision::fp16, &device);
@@ -102,7 +102,7 @@ TEST_P(Fp16, WithoutSixteenBitStorageRunsFloat32AndSaysSo) {
   std::string device;
   const auto half = sample("dcgan28", kind, Precision::fp16, &device);
   const auto single = sample("dcgan28", kind, Precision::fp32);
-  if (fp16_withheld()) {
+  if (fp16_withheld(kind)) {
     EXPECT_NE(device.find("no usable 16-bit storage buffers here: float32"), std::string::npos) << device;
     EXPECT_EQ(half, single);
   } else {
@@ -111,15 +111,7 @@ TEST_P(Fp16, WithoutSixteenBitStorageRunsFloat32AndSaysSo) {
   }
 }
 
-// The GPU backends with fp16 storage.
-std::vector<BackendKind> fp16_backends() {
-  std::vector<BackendKind> out;
-  for (BackendKind b : gpu_backends())
-    if (b == BackendKind::vulkan) out.push_back(b);
-  return out;
-}
-
-INSTANTIATE_TEST_SUITE_P(Backends, Fp16, ::testing::ValuesIn(fp16_backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, Fp16, ::testing::ValuesIn(gpu_backends()),
                          [](const auto& info) { return std::string(backend_name(info.param)); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Fp16);
 

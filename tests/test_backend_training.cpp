@@ -102,8 +102,6 @@ TEST_P(TracksCpu, LossesStepByStep) {
   c.n_critic = 2;
   c.widths = run.small ? nets::Widths{16, 16, 16, 1} : (*nets::model_spec(run.model))->widths;
   c.precision = run.precision;
-  if (run.precision == Precision::fp16 && kind != BackendKind::vulkan)
-    GTEST_SKIP() << backend_name(kind) << " has no fp16 storage yet";
   const Dataset data = synthetic_digits((*nets::model_spec(run.model))->image_size, 4 * run.batch);
   std::unique_ptr<Trainer> t[2];
   for (int i = 0; i < 2; ++i) {

@@ -3,8 +3,7 @@
 // and the result is exactly what float32 arithmetic on rounded operands gives,
 // each node's output rounded before the next node reads it; in a program
 // with effects (mixed precision) the float32 masters and what updates them
-// stay float32. Backends without fp16 storage (CUDA, for now) are refused by
-// name. (Vulkan's fp16 storage against this reference:
+// stay float32. (The GPU backends' fp16 storage against this reference:
 // tests/test_backend_precision.cpp and the fp16 cases of test_backend_parity.) A sampled
 // generator drifts from its float32 samples by no more than half-precision
 // rounding carried through its layers, and not by nothing.
@@ -83,16 +82,6 @@ TEST(Precision, Fp16RoundsWhatTheHostWritesAndEveryNodeOutput) {
 
   const auto single = run(g, y, {{x, xv}, {w, wv}}, Precision::fp32);
   EXPECT_NE(half, single) << "fp16 storage changed nothing";
-}
-
-TEST(Precision, Fp16IsRefusedWhereNotBuilt) {
-  Graph g;
-  const Value w = g.parameter(Shape{4}, "w");
-  const Value y = scale(g, w, 2.0f);
-  auto cuda = compile(g, CompileOptions{BackendKind::cuda, {y}, 1, false, Precision::fp16});
-  ASSERT_FALSE(cuda.ok());
-  EXPECT_NE(cuda.status().message().find("backend cuda: fp16 storage is not built for it yet"), std::string::npos)
-      << cuda.status().message();
 }
 
 // Mixed precision (a program with effects): leaves, what effects read and

@@ -24,11 +24,11 @@ typedef struct gantry_generator gantry_generator;
 gantry_status gantry_generator_load(const char* path, const char* backend, int max_batch, int threads,
                                     gantry_generator** out);
 /* The same, with the precision values are stored in between layers: "fp32" (NULL) or "fp16" (IEEE half,
- * float32 arithmetic; on the cpu and vulkan backends). gantry_generator_device says what runs it. */
+ * float32 arithmetic; every backend). gantry_generator_device says what runs it. */
 gantry_status gantry_generator_load_precision(const char* path, const char* backend, const char* precision,
                                               int max_batch, int threads, gantry_generator** out);
-/* What runs the generator, as its backend names it: the device, and for vulkan whether fp16 is stored as such
- * (a device without 16-bit storage buffers runs fp16 in float32 and says so). */
+/* What runs the generator, as its backend names it: the device, and whether fp16 is stored as such (a Vulkan
+ * device without 16-bit storage buffers runs fp16 in float32 and says so). */
 const char* gantry_generator_device(const gantry_generator* g);
 void gantry_generator_free(gantry_generator* g);
 
