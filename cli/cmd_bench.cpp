@@ -8,8 +8,8 @@
 // filling the cache in $GANTRY_CACHE_DIR or a temporary folder) reported as
 // images/s, then steps on DIR's data (warm cache) and on random data in
 // turn, so "data_overhead" compares medians measured side by side.
-// --precision fp32,fp16 runs each configuration in both, one line after the
-// other (fp16: mixed-precision training and fp16-storage sampling).
+// --precision fp32,fp16,bf16 runs each configuration in each, one line after
+// the other (fp16/bf16: mixed-precision training and 16-bit-storage sampling).
 #include <stdlib.h>
 
 #include <algorithm>
@@ -112,7 +112,7 @@ int bench(const Args& args) {
   constexpr const char* kUsage =
       "usage: gantry bench [--model M,M] [--backend B,B] [--batch N,N] [--steps 20] [--warmup 3]\n"
       "                    [--threads T] [--profile] [--data DIR [--limit N]] [--max-memory SIZE]\n"
-      "                    [--precision fp32,fp16]\n";
+      "                    [--precision fp32,fp16,bf16]\n";
   std::string models = "dcgan28", backends = "cpu", batches = "64", precisions = "fp32", data_dir;
   int64_t limit = 0;
   int steps = 20, warmup = 3, threads = 0;
@@ -171,7 +171,7 @@ int bench(const Args& args) {
       for (const int64_t batch : batch_list)
         for (const Precision precision : precision_list) {
           const std::string bs = std::to_string(batch);
-          const char* pname = precision == Precision::fp16 ? "fp16" : "fp32";
+          const char* pname = precision_name(precision);
           auto fail = [&](const std::string& why) {
             std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"batch\":%s,\"precision\":\"%s\",\"error\":\"%s\"}\n",
                         model.c_str(), bname.c_str(), bs.c_str(), pname, json_escape(why).c_str());
@@ -256,7 +256,7 @@ int bench(const Args& args) {
                 json_escape((*td)->data().description()).c_str(), epoch_images_per_s, med_data, med_data / med - 1,
                 static_cast<long long>((*td)->rows_skipped()));
           }
-          if (precision == Precision::fp16)
+          if (precision != Precision::fp32)
             std::printf(",\"loss_scale\":%g,\"skipped_steps\":%lld", double((*t)->loss_scale()),
                         static_cast<long long>((*t)->skipped_steps()));
           if (profile) std::printf(",\"op_seconds\":%s", profile_json((*t)->program()).c_str());

@@ -1,6 +1,6 @@
-// `gantry golden [--backend cpu|vulkan|cuda|all] [--precision fp32|fp16] [--json] PATH...`:
+// `gantry golden [--backend cpu|vulkan|cuda|all] [--precision fp32|fp16|bf16] [--json] PATH...`:
 // runs golden-output cases (files or directories of .safetensors) on each
-// backend, with fp32 or fp16 storage (tolerances in io/golden.h), and prints
+// backend, with fp32, fp16 or bf16 storage (tolerances in io/golden.h), and prints
 // one row per compared tensor, or JSON lines with --json.
 // Exit status: 0 all checks pass; 1 a check fails (or a case cannot run on a
 // backend, or a GPU backend finds a device this build cannot run on: a CUDA
@@ -18,7 +18,7 @@ namespace gantry::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: gantry golden [--backend cpu|vulkan|cuda|all] [--precision fp32|fp16] [--json] PATH...\n";
+    "usage: gantry golden [--backend cpu|vulkan|cuda|all] [--precision fp32|fp16|bf16] [--json] PATH...\n";
 
 // Bad usage: what is wrong, then the usage line; exit status 2.
 int usage(const std::string& problem) {
@@ -96,6 +96,11 @@ int golden(const Args& args) {
   std::vector<BackendKind> backends;
   if (backend_arg == "all") {
     backends = available_backends();
+    std::erase_if(backends, [&](BackendKind k) {
+      const Status s = precision_built(k, *precision);
+      if (!s.ok()) std::fprintf(stderr, "gantry golden: %s left out: %s\n", backend_name(k), s.message().c_str());
+      return !s.ok();
+    });
     // A device this build cannot run on is a failure even when not asked for
     // by name: leaving it out would pass a binary that is broken there.
     for (BackendKind k : {BackendKind::vulkan, BackendKind::cuda})
@@ -107,6 +112,7 @@ int golden(const Args& args) {
   } else {
     auto b = parse_backend(backend_arg);
     if (!b.ok()) return std::fprintf(stderr, "gantry golden: %s\n", b.message().c_str()), 2;
+    if (Status s = precision_built(*b, *precision); !s.ok()) return usage(s.message());
     if (Status s = backend_status(*b); !s.ok()) {
       const bool rejected = backend_rejects_device(*b);
       std::fprintf(stderr, "gantry golden: backend %s %s: %s (available: %s)\n", backend_arg.c_str(),

@@ -24,7 +24,7 @@ int usage(const std::string& why) {
                "usage: gantry sample (--checkpoint RUN/checkpoint.safetensors | --weights G.safetensors)\n"
                "         [--n 64] [--seed S] [--grid out.png] [--columns C] [--upscale U] [--raw-out out.npy]\n"
                "         [--class NAME|K | --classes all] [--truncation T] [--interpolate A,B --frames K]\n"
-               "         [--z z.npy] [--backend cpu] [--precision fp32|fp16] [--threads T] [--max-memory SIZE]\n");
+               "         [--z z.npy] [--backend cpu] [--precision fp32|fp16|bf16] [--threads T] [--max-memory SIZE]\n");
   return 2;
 }
 
@@ -103,6 +103,7 @@ int sample(const Args& args) {
   if (!backend.ok()) return usage(backend.message());
   auto precision = parse_precision(precision_name);
   if (!precision.ok()) return usage("--precision: " + precision.message());
+  if (Status s = precision_built(*backend, *precision); !s.ok()) return usage(s.message());
   if (checkpoint.empty() == weights.empty()) return usage("give exactly one of --checkpoint and --weights");
   // Below 0.05 the redraws (1000 at most per component) could fail to land inside ±τ.
   if (truncation > 0 && truncation < 0.05f) return usage("--truncation must be 0 (off) or at least 0.05");

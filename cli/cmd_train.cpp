@@ -59,14 +59,15 @@ int usage(const char* why) {
                "                    [--backend cpu] [--seed S] [--threads T] [--limit N] [--sample-every K]\n"
                "                    [--checkpoint-every K] [--log-every K] [--lr X] [--beta1 X] [--beta2 X]\n"
                "                    [--n-critic N] [--lambda X] [--clip C] [--nz N] [--ngf N] [--ndf N]\n"
-               "                    [--channels 1|3] [--no-cache] [--max-memory SIZE] [--precision fp32|fp16]\n"
+               "                    [--channels 1|3] [--no-cache] [--max-memory SIZE] [--precision fp32|fp16|bf16]\n"
                "       gantry train --resume RUN_DIR [--steps N] [--data DIR] [--backend B] [--threads T]\n"
                "                    [--lr X] [--beta1 X] [--beta2 X] [--lambda X] [--clip C] [...]\n"
                "models: dcgan28 (default), dcgan64, cgan32, wgangp28, wgangp64, wgan-clip28, wgan-clip64\n"
                "data: a folder with MNIST's IDX files (default data/mnist), or of PNG/JPEG/BMP/TGA images\n"
                "      (searched recursively; for cgan32 one sub-folder per class)\n"
                "--precision fp16: mixed precision (binary16 activations, float32 weights and optimizer state,\n"
-               "      dynamic loss scaling) on cuda, vulkan and cpu (emulated: the reference)\n");
+               "      dynamic loss scaling) on cuda, vulkan and cpu (emulated: the reference); bf16: the same\n"
+               "      with bfloat16 activations, on cuda and cpu\n");
   return why ? 2 : 0;
 }
 
@@ -114,6 +115,7 @@ Status parse(const Args& args, Options& o) {
   auto p = parse_precision(precision);
   if (!p.ok()) return Status::error("--precision: " + p.message());
   c.precision = *p;
+  GANTRY_TRY(precision_built(c.backend, c.precision));
   if (o.channels == 2) return Status::error("--channels takes 1 (gray) or 3 (RGB), not 2");
   if (!o.resume.empty()) {
     if (o.flags.given("--out") && o.out != o.resume)
@@ -380,10 +382,13 @@ int train(const Args& args) {
   if (!o.resume.empty()) (void)log.load_upto(t.steps_done());
 
   const ArenaBytes& a = t.arena();
+  const std::string mixed = o.config.precision == Precision::fp32
+                                ? ""
+                                : std::string(" in mixed precision (") + precision_name(o.config.precision) + ")";
   std::printf("gantry train: %s on %s%s, %s at %dx%d, batch %lld, steps %lld -> %lld\n", o.config.model.c_str(),
-              t.program().device().c_str(), o.config.precision == Precision::fp16 ? " in mixed precision (fp16)" : "",
-              t.data().description().c_str(), size, size, static_cast<long long>(o.config.batch),
-              static_cast<long long>(t.steps_done()), static_cast<long long>(o.steps));
+              t.program().device().c_str(), mixed.c_str(), t.data().description().c_str(), size, size,
+              static_cast<long long>(o.config.batch), static_cast<long long>(t.steps_done()),
+              static_cast<long long>(o.steps));
   if (const std::string cache = t.data().cache_status(); !cache.empty()) std::printf("data %s\n", cache.c_str());
   print_skipped(t.data().warnings());
   std::printf("arena: %.1f MiB (params %.1f, state %.1f, data %.1f, inputs %.3f, transient %.1f)\n",
@@ -441,7 +446,7 @@ int train(const Args& args) {
         std::snprintf(buf, sizeof buf, " %s %.4f", m.name.c_str(), m.value);
         line += buf;
       }
-      if (o.config.precision == Precision::fp16) {
+      if (o.config.precision != Precision::fp32) {
         std::snprintf(buf, sizeof buf, "  loss scale %g, %lld skipped", double(t.loss_scale()),
                       static_cast<long long>(t.skipped_steps()));
         line += buf;

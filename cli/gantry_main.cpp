@@ -53,7 +53,7 @@ int cmd_info(const gantry::cli::Args& args) {
   std::printf(
       "precision: fp32 on every backend; fp16 (--precision fp16: storage for sampling, mixed precision for "
       "training) on cuda, on vulkan where the device has 16-bit storage buffers (see its line above) and on cpu, "
-      "emulated as the reference for drift\n");
+      "emulated as the reference for drift; bf16 (bfloat16, the same way) on cuda and cpu\n");
   return 0;
 }
 

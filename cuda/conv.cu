@@ -1,7 +1,7 @@
 // Convolution family on CUDA, PyTorch semantics (stride, padding,
 // output_padding, dilation, groups, bias), as engine/ops_conv.cpp, with the
 // GEMMs in cuBLAS (fp32 accumulation; TF32 stays off unless
-// GANTRY_CUDA_TF32=1; binary16 operands under fp16 storage, see below) and
+// GANTRY_CUDA_TF32=1; 16-bit operands under 16-bit storage, see below) and
 // no cuDNN. The batch is processed in chunks of nb images whose columns fit
 // the shared workspace (about kChunkBytes), and within a chunk every image's
 // pixels form one GEMM dimension, so each chunk and group is ONE large GEMM
@@ -45,8 +45,8 @@ int64_t chunk_images(int64_t N, int64_t bytes_per_image) {
 class Carve {
  public:
   explicit Carve(void* base) : base_(static_cast<char*>(base)) {}
-  Operand take(int64_t elems, bool half) {
-    const Operand o{base_ ? base_ + used_ : nullptr, half};
+  Operand take(int64_t elems, Storage type) {
+    const Operand o{base_ ? base_ + used_ : nullptr, type};
     used_ += (elems * o.elem_size() + 255) / 256 * 256;
     return o;
   }
@@ -57,11 +57,18 @@ class Carve {
   int64_t used_ = 0;
 };
 
-// A GEMM's weight operand as the GEMM takes it: itself, or a float32 copy in
-// the workspace when it is binary16 and the GEMM runs in float32 (cuBLAS
-// needs both operands of one type; widening is exact).
-Operand gemm_operand(Operand w, int64_t numel, bool half_gemm, Carve& c) {
-  return w.half && !half_gemm ? c.take(numel, false) : w;
+// The storage a GEMM of x and y runs in: theirs when both are of one 16-bit
+// type cuBLAS multiplies on this GPU, else float32.
+Storage gemm_storage(const CudaArgs& a, Operand x, Operand y) {
+  if (x.type != y.type || (x.type == Storage::bf16 && !a.bf16_gemm)) return Storage::f32;
+  return x.type;
+}
+
+// A GEMM operand as the GEMM takes it: itself, or a float32 copy in the
+// workspace when it is 16-bit and the GEMM runs in float32 (cuBLAS needs both
+// operands of one type; widening is exact).
+Operand gemm_operand(Operand w, int64_t numel, Storage gemm, Carve& c) {
+  return w.type == gemm ? w : c.take(numel, Storage::f32);
 }
 
 // Widens `w` into `as` when gemm_operand() gave a copy.
@@ -194,10 +201,10 @@ CudaResult from_channel_major(cudaStream_t s, const float* src, Operand bias, Op
 
 // Each op's workspace: its buffers for chunks of nb images, laid out by one
 // function that both the launcher and the workspace size use. A GEMM runs in
-// binary16 (both operands half, float32 accumulation) when the tensors it
-// reads are both stored so; otherwise in float32, the chunk buffers float32
-// and a binary16 weight widened. Products and sums land in float32 buffers,
-// rounded once when the result is stored, as the CPU's fp16 emulation does.
+// 16 bits (float32 accumulation) when the tensors it reads are both stored so
+// (gemm_storage); otherwise in float32, the chunk buffers float32 and a 16-bit
+// weight widened. Products and sums land in float32 buffers, rounded once
+// when the result is stored, as the CPU's 16-bit emulation does.
 
 // ---- conv2d(x, w[, b]) → y [N, C_out, Ho, Wo]
 struct Conv2dBuffers {
@@ -209,11 +216,11 @@ struct Conv2dBuffers {
 Conv2dBuffers conv2d_buffers(const CudaArgs& a, void* workspace) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
   const int64_t G = a.node->attrs.conv.groups, K = (x[1] / G) * w[2] * w[3], P = y[2] * y[3], Og = y[1] / G;
-  const bool half = a.in[0].half && a.in[1].half;
+  const Storage gemm = gemm_storage(a, a.in[0], a.in[1]);
   Carve c(workspace);
-  const Operand wg = gemm_operand(a.in[1], w.numel(), half, c);
-  const int64_t nb = chunk_images(x[0], K * P * (half ? 2 : 4) + Og * P * 4);
-  const Operand col = c.take(nb * K * P, half), yT = c.take(nb * Og * P, false);
+  const Operand wg = gemm_operand(a.in[1], w.numel(), gemm, c);
+  const int64_t nb = chunk_images(x[0], K * P * storage_bytes(gemm) + Og * P * 4);
+  const Operand col = c.take(nb * K * P, gemm), yT = c.take(nb * Og * P, Storage::f32);
   return {nb, wg, col, yT, c.used()};
 }
 
@@ -252,11 +259,11 @@ struct ConvTransposeBuffers {
 ConvTransposeBuffers conv_transpose2d_buffers(const CudaArgs& a, void* workspace) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1];
   const int64_t Cg = x[1] / a.node->attrs.conv.groups, R = w[1] * w[2] * w[3], Pin = x[2] * x[3];
-  const bool half = a.in[0].half && a.in[1].half;
+  const Storage gemm = gemm_storage(a, a.in[0], a.in[1]);
   Carve c(workspace);
-  const Operand wg = gemm_operand(a.in[1], w.numel(), half, c);
-  const int64_t nb = chunk_images(x[0], Cg * Pin * (half ? 2 : 4) + R * Pin * 4);
-  const Operand xT = c.take(nb * Cg * Pin, half), col = c.take(nb * R * Pin, false);
+  const Operand wg = gemm_operand(a.in[1], w.numel(), gemm, c);
+  const int64_t nb = chunk_images(x[0], Cg * Pin * storage_bytes(gemm) + R * Pin * 4);
+  const Operand xT = c.take(nb * Cg * Pin, gemm), col = c.take(nb * R * Pin, Storage::f32);
   return {nb, wg, xT, col, c.used()};
 }
 
@@ -294,12 +301,12 @@ struct GradWeightBuffers {
 GradWeightBuffers grad_weight_buffers(const CudaArgs& a, void* workspace) {
   const Shape &x = *a.in_shape[0], &dy = *a.in_shape[1], &dw = a.node->shape;
   const int64_t G = a.node->attrs.conv.groups, K = (x[1] / G) * dw[2] * dw[3], P = dy[2] * dy[3], Og = dy[1] / G;
-  const bool half = a.in[0].half && a.in[1].half;
+  const Storage gemm = gemm_storage(a, a.in[0], a.in[1]);
   Carve c(workspace);
   // Chunks add into dw (beta = 1): the sum stays float32 until the last one.
-  const Operand sum = a.out.half ? c.take(dw.numel(), false) : a.out;
-  const int64_t nb = chunk_images(x[0], (K + Og) * P * (half ? 2 : 4));
-  const Operand col = c.take(nb * K * P, half), dyT = c.take(nb * Og * P, half);
+  const Operand sum = a.out.type == Storage::f32 ? a.out : c.take(dw.numel(), Storage::f32);
+  const int64_t nb = chunk_images(x[0], (K + Og) * P * storage_bytes(gemm));
+  const Operand col = c.take(nb * K * P, gemm), dyT = c.take(nb * Og * P, gemm);
   return {nb, sum, col, dyT, c.used()};
 }
 
@@ -332,12 +339,13 @@ struct MatmulBuffers {
 };
 
 MatmulBuffers matmul_buffers(const CudaArgs& a, void* workspace) {
-  const bool half = a.in[0].half && a.in[1].half;
+  const Storage gemm = gemm_storage(a, a.in[0], a.in[1]);
   Carve c(workspace);
-  const Operand A = gemm_operand(a.in[0], a.in_shape[0]->numel(), half, c);
-  const Operand B = gemm_operand(a.in[1], a.in_shape[1]->numel(), half, c);
-  // cuBLAS writes binary16 only from binary16 operands.
-  const Operand Y = a.out.half && !half ? c.take(a.node->shape.numel(), false) : a.out;
+  const Operand A = gemm_operand(a.in[0], a.in_shape[0]->numel(), gemm, c);
+  const Operand B = gemm_operand(a.in[1], a.in_shape[1]->numel(), gemm, c);
+  // cuBLAS writes a 16-bit type only from operands of that type.
+  const Operand Y =
+      a.out.type == Storage::f32 || a.out.type == gemm ? a.out : c.take(a.node->shape.numel(), Storage::f32);
   return {A, B, Y, c.used()};
 }
 

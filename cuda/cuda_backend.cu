@@ -1,14 +1,14 @@
 // The CUDA backend: compile a graph once, replay it as a CUDA graph.
 //
-// Memory. plan_arena() (elements of 4 bytes, or 2 for the values fp16 storage
-// keeps in binary16: half_storage()) lays out the arena exactly as for the
+// Memory. plan_arena() (elements of 4 bytes, or 2 for the values 16-bit
+// storage keeps in binary16 or bfloat16: half_storage()) lays out the arena exactly as for the
 // CPU backend; the program makes ONE cudaMalloc, zeroed, carved as
 //   [ arena (params | state | data | inputs | transient) | shared workspace |
 //     cuBLAS workspace | StepUniforms ]                 each part 256-byte aligned
 // The shared workspace is the largest any scheduled op asks for
 // (CudaOpDef::workspace_bytes: im2col columns of a chunk of images); all nodes
 // run in order on one stream, so they can share it. Between steps it also
-// stages the host's float32 copy of a binary16 tensor, converted on the device
+// stages the host's float32 copy of a 16-bit tensor, converted on the device
 // (round to nearest even, as the kernels store). Nothing is allocated on the
 // device or host while stepping.
 //
@@ -31,10 +31,11 @@
 // group with a warp-shuffle + shared-memory tree of fp32 compensated sums
 // (platform/accumulate.h), no atomics and no FP64, so results are the same
 // on every run; Philox fills compile platform/philox.h for the device.
-// Arithmetic is fp32 throughout; with fp16 storage, kernels read binary16
-// operands as float and round what they store (cuda_ops.h: Operand), and a
-// GEMM whose two operands are binary16 runs as such on tensor cores with fp32
-// accumulation (cublasGemmEx). GANTRY_CUDA_TF32=1 lets cuBLAS use TF32 tensor
+// Arithmetic is fp32 throughout; with 16-bit storage (fp16, bf16), kernels
+// read 16-bit operands as float and round what they store (cuda_ops.h:
+// Operand), and a GEMM whose two operands are 16-bit runs as such on tensor
+// cores with fp32 accumulation (cublasGemmEx; bf16 from sm_80 on, widened
+// to fp32 before). GANTRY_CUDA_TF32=1 lets cuBLAS use TF32 tensor
 // cores for fp32 GEMMs (faster, ~1e-3 relative error: outside the parity
 // tolerances).
 //
@@ -113,7 +114,10 @@ class CudaProgram final : public PlannedProgram {
   Status write(Value v, const float* src, int64_t count) override;
   Status read(Value v, float* dst, int64_t count) const override;
   std::vector<std::pair<std::string, double>> op_seconds() const override { return by_op(seconds_per_op_); }
-  std::string device() const override { return device_name(device_) + (half_ ? " (fp16 storage)" : ""); }
+  std::string device() const override {
+    return device_name(device_) +
+           (precision_ == Precision::fp32 ? "" : std::string(" (") + precision_name(precision_) + " storage)");
+  }
 
  private:
   Status capture();
@@ -125,11 +129,15 @@ class CudaProgram final : public PlannedProgram {
   Status cuda_status(cudaError_t e, const char* what) const;
   Status copy_status(cudaError_t e, const char* verb, Value v) const;
   Status convert_status(const CudaResult& r, const char* verb, Value v) const;
-  bool half(int32_t id) const { return plan_.value_size[size_t(id)] == 2; }
+  Storage storage(int32_t id) const {
+    if (plan_.value_size[size_t(id)] == 4) return Storage::f32;
+    return precision_ == Precision::bf16 ? Storage::bf16 : Storage::f16;
+  }
   std::vector<CudaArgs> make_args(char* arena) const;
 
   bool profile_;
-  bool half_;  // fp16 storage
+  Precision precision_;
+  bool bf16_gemm_ = false;  // CudaArgs::bf16_gemm
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
@@ -147,9 +155,7 @@ class CudaProgram final : public PlannedProgram {
 };
 
 CudaProgram::CudaProgram(const Graph& g, Plan plan, const CompileOptions& options)
-    : PlannedProgram(g, std::move(plan), options.outputs),
-      profile_(options.profile),
-      half_(options.precision == Precision::fp16) {}
+    : PlannedProgram(g, std::move(plan), options.outputs), profile_(options.profile), precision_(options.precision) {}
 
 CudaProgram::~CudaProgram() {
   // Teardown errors have nowhere to go; each call is still made so nothing leaks.
@@ -202,17 +208,19 @@ Status CudaProgram::copy_status(cudaError_t e, const char* verb, Value v) const 
 Status CudaProgram::convert_status(const CudaResult& r, const char* verb, Value v) const {
   if (r.ok()) return {};
   return Status::error(std::string("CUDA backend: ") + verb + " tensor " + tensor_what(v.id) + " " +
-                       graph_.node(v).shape.str() + " (binary16 ↔ float32): " + r.call + ": " + r.error);
+                       graph_.node(v).shape.str() + " (16-bit ↔ float32): " + r.call + ": " + r.error);
 }
 
 // Every scheduled node's arguments, its tensors in the arena at `arena`
 // (null: only their types and shapes, for sizing the workspace).
 std::vector<CudaArgs> CudaProgram::make_args(char* arena) const {
   std::vector<CudaArgs> args(plan_.schedule.size());
-  for (size_t s = 0; s < args.size(); ++s)
+  for (size_t s = 0; s < args.size(); ++s) {
     fill_args(plan_.schedule[s], args[s], [&](int64_t byte_offset, int32_t id) {
-      return Operand{arena ? arena + byte_offset : nullptr, half(id)};
+      return Operand{arena ? arena + byte_offset : nullptr, storage(id)};
     });
+    args[s].bf16_gemm = bf16_gemm_;
+  }
   return args;
 }
 
@@ -227,20 +235,21 @@ Status CudaProgram::init() {
       return Status::error("CUDA backend: " + node_what(s) + " has more than " + std::to_string(kMaxInputs) +
                            " inputs");
   }
-  for (const CudaArgs& a : make_args(nullptr))
-    if (const auto bytes = cuda_op_def(a.node->op).workspace_bytes)
-      workspace_bytes_ = std::max(workspace_bytes_, bytes(a));
-  // write()/read() of a binary16 tensor stage its float32 values there.
-  for (size_t id = 0; id < readable_.size(); ++id)
-    if (readable_[id] && half(int32_t(id)))
-      workspace_bytes_ = std::max(workspace_bytes_, graph_.node(int32_t(id)).shape.numel() * int64_t(sizeof(float)));
-
   // compile() asked cuda_probe(), which loads cuBLAS; asked again here for direct callers of compile_cuda().
   if (Status st = cuda::cublas_load(); !st.ok()) return Status::error("CUDA backend: " + st.message());
   GANTRY_TRY(cuda_status(cudaGetDevice(&device_), "cudaGetDevice"));
   int major = 0;
   GANTRY_TRY(cuda_status(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_),
                          "cudaDeviceGetAttribute"));
+  bf16_gemm_ = major >= 8;
+
+  for (const CudaArgs& a : make_args(nullptr))
+    if (const auto bytes = cuda_op_def(a.node->op).workspace_bytes)
+      workspace_bytes_ = std::max(workspace_bytes_, bytes(a));
+  // write()/read() of a 16-bit tensor stage its float32 values there.
+  for (size_t id = 0; id < readable_.size(); ++id)
+    if (readable_[id] && storage(int32_t(id)) != Storage::f32)
+      workspace_bytes_ = std::max(workspace_bytes_, graph_.node(int32_t(id)).shape.numel() * int64_t(sizeof(float)));
   // cuBLAS's own recommendation: 32 MiB on Hopper and later, 4 MiB before.
   cublas_workspace_bytes_ = major >= 9 ? int64_t(32) << 20 : int64_t(4) << 20;
 
@@ -284,12 +293,14 @@ Status CudaProgram::init() {
   }
   const char* tf32 = std::getenv("GANTRY_CUDA_TF32");
   const bool use_tf32 = tf32 && std::string(tf32) == "1";
-  for (Status st :
-       {cublas_status(blas.set_stream(cublas_, stream_), "cublasSetStream"),
-        cublas_status(blas.set_workspace(cublas_, memory_ + cublas_at, size_t(cublas_workspace_bytes_)),
-                      "cublasSetWorkspace"),
-        cublas_status(blas.set_math_mode(cublas_, use_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
-                      "cublasSetMathMode")})
+  // A 16-bit C is rounded once, from the float32 sum: no split-K partial sums
+  // reduced in the output's type (which cuBLAS's default math allows).
+  const auto math = cublasMath_t((use_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) |
+                                 CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION);
+  for (Status st : {cublas_status(blas.set_stream(cublas_, stream_), "cublasSetStream"),
+                    cublas_status(blas.set_workspace(cublas_, memory_ + cublas_at, size_t(cublas_workspace_bytes_)),
+                                  "cublasSetWorkspace"),
+                    cublas_status(blas.set_math_mode(cublas_, math), "cublasSetMathMode")})
     if (!st.ok()) return st;
 
   workspace_ = memory_ + workspace_at;
@@ -404,17 +415,19 @@ Status CudaProgram::step(const StepUniforms& u) {
   return {};
 }
 
-// A binary16 tensor goes through the workspace as float32 and is converted on
-// the device (the same rounding as every kernel's store); float32 is copied as is.
+// A 16-bit tensor goes through the workspace as float32 and is converted on
+// the device (the same rounding as every kernel's store); float32 is copied as
+// is. (read() is const but stages there too: a program is used by one thread
+// at a time, engine/backend.h.)
 Status CudaProgram::write(Value v, const float* src, int64_t count) {
   GANTRY_TRY(check_access(v, count));
   if (count == 0) return {};
   GANTRY_TRY(copy_status(cudaSetDevice(device_), "writing", v));
-  const Operand at{memory_ + plan_.offset[v.id], half(v.id)};
-  const Operand staged = at.half ? Operand{workspace_, false} : at;
+  const Operand at{memory_ + plan_.offset[v.id], storage(v.id)};
+  const Operand staged = at.type != Storage::f32 ? Operand{workspace_} : at;
   GANTRY_TRY(copy_status(cudaMemcpyAsync(staged.p, src, size_t(count) * sizeof(float), cudaMemcpyHostToDevice, stream_),
                          "writing", v));
-  if (at.half) GANTRY_TRY(convert_status(cuda::copy_rows(staged, 0, at, 0, 1, count, stream_), "writing", v));
+  if (staged.p != at.p) GANTRY_TRY(convert_status(cuda::copy_rows(staged, 0, at, 0, 1, count, stream_), "writing", v));
   return copy_status(cudaStreamSynchronize(stream_), "writing", v);
 }
 
@@ -422,9 +435,9 @@ Status CudaProgram::read(Value v, float* dst, int64_t count) const {
   GANTRY_TRY(check_access(v, count));
   if (count == 0) return {};
   GANTRY_TRY(copy_status(cudaSetDevice(device_), "reading", v));
-  const Operand at{memory_ + plan_.offset[v.id], half(v.id)};
-  const Operand staged = at.half ? Operand{workspace_, false} : at;
-  if (at.half) GANTRY_TRY(convert_status(cuda::copy_rows(at, 0, staged, 0, 1, count, stream_), "reading", v));
+  const Operand at{memory_ + plan_.offset[v.id], storage(v.id)};
+  const Operand staged = at.type != Storage::f32 ? Operand{workspace_} : at;
+  if (staged.p != at.p) GANTRY_TRY(convert_status(cuda::copy_rows(at, 0, staged, 0, 1, count, stream_), "reading", v));
   GANTRY_TRY(copy_status(cudaMemcpyAsync(dst, staged.p, size_t(count) * sizeof(float), cudaMemcpyDeviceToHost, stream_),
                          "reading", v));
   return copy_status(cudaStreamSynchronize(stream_), "reading", v);
@@ -518,7 +531,7 @@ Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptio
   // The kernels share one workspace outside the arena, so nodes need no planned scratch, and keep nothing.
   auto plan = plan_arena(
       g, options.outputs, int64_t(sizeof(float)),
-      options.precision == Precision::fp16 ? half_storage(g) : std::vector<char>{},
+      options.precision != Precision::fp32 ? half_storage(g) : std::vector<char>{},
       [](const Graph&, const Node&) { return int64_t(0); }, nullptr);
   if (!plan.ok()) return plan.status();
   auto program = std::make_unique<CudaProgram>(g, std::move(*plan), options);

@@ -13,6 +13,7 @@
 #include <cuda_runtime.h>
 
 #ifdef __CUDACC__
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #endif
 
@@ -23,31 +24,48 @@
 
 namespace gantry {
 
-// A tensor in device memory, stored as float32 or as IEEE binary16 (fp16
-// storage, engine/backend.h: half_storage()). Kernels read it as float
-// (`t[i]`, exact) and write through `t.store(i, v)`, which rounds to nearest
-// even and overflows to ±infinity as platform/half.h does on the host; all
-// arithmetic between the two stays float32. Whether it is half is a kernel
-// argument, the same for every thread, so the branch costs no divergence.
+// How a tensor is stored: float32, IEEE binary16 or bfloat16 (16-bit
+// storage, engine/backend.h: Precision, half_storage()).
+enum class Storage : uint8_t { f32, f16, bf16 };
+inline int64_t storage_bytes(Storage s) { return s == Storage::f32 ? 4 : 2; }
+
+// A tensor in device memory. Kernels read it as float (`t[i]`, exact) and
+// write through `t.store(i, v)`, which rounds to nearest even and overflows
+// to ±infinity as platform/half.h does on the host; all arithmetic between
+// the two stays float32. The storage is a kernel argument, the same for every
+// thread, so the branch costs no divergence.
 struct Operand {
   void* p = nullptr;  // null: absent (an optional bias)
-  bool half = false;
+  Storage type = Storage::f32;
 
-  int64_t elem_size() const { return half ? 2 : 4; }
+  int64_t elem_size() const { return storage_bytes(type); }
   // The operand k elements on (host side: the start of an image, a group).
-  Operand at(int64_t k) const { return {static_cast<char*>(p) + k * elem_size(), half}; }
+  Operand at(int64_t k) const { return {static_cast<char*>(p) + k * elem_size(), type}; }
   GANTRY_HD explicit operator bool() const { return p != nullptr; }
 #ifdef __CUDACC__
   template <class I>
   __device__ float operator[](I i) const {
-    return half ? __half2float(static_cast<const __half*>(p)[i]) : static_cast<const float*>(p)[i];
+    switch (type) {
+      case Storage::f16:
+        return __half2float(static_cast<const __half*>(p)[i]);
+      case Storage::bf16:
+        return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+      default:
+        return static_cast<const float*>(p)[i];
+    }
   }
   template <class I>
   __device__ void store(I i, float v) const {
-    if (half)
-      static_cast<__half*>(p)[i] = __float2half_rn(v);
-    else
-      static_cast<float*>(p)[i] = v;
+    switch (type) {
+      case Storage::f16:
+        static_cast<__half*>(p)[i] = __float2half_rn(v);
+        break;
+      case Storage::bf16:
+        static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+        break;
+      default:
+        static_cast<float*>(p)[i] = v;
+    }
   }
 #endif
 };
@@ -63,6 +81,7 @@ struct CudaArgs {
   // Shared workspace, workspace_bytes(node) bytes, valid during this node only
   // (nodes run one after another on one stream, so all of them share it).
   void* workspace = nullptr;
+  bool bf16_gemm = false;                  // cuBLAS multiplies bfloat16 here (compute capability 8.0 and later)
   const StepUniforms* uniforms = nullptr;  // device memory, written by the host before each replay
   cublasHandle_t cublas = nullptr;         // bound to the program's stream, with its own workspace
 };
@@ -98,9 +117,10 @@ CudaResult launched(const char* kernel);
 // the given element strides between batch entries (stride 0: the same matrix).
 //   A: [M, K] (or [K, M] when trans_a) with leading dimension lda, likewise B, C.
 // cublasGemmEx with float32 accumulation (CUBLAS_COMPUTE_32F) in every case:
-// A and B both float32, or both binary16 (tensor cores where the GPU has
-// them; products of halves are exact in float32); C float32 or, after
-// half A and B only, binary16 (the combinations cuBLAS offers).
+// A and B of one storage type, float32 or 16-bit (tensor cores where the GPU
+// has them; products of 16-bit values are exact in float32; bfloat16 from
+// compute capability 8.0 on); C float32 or A's and B's type (the
+// combinations cuBLAS offers).
 CudaResult gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                           Operand A, int64_t lda, int64_t stride_a, Operand B, int64_t ldb, int64_t stride_b,
                           float beta, Operand C, int64_t ldc, int64_t stride_c, int64_t batch);

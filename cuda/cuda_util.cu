@@ -30,14 +30,18 @@ CudaResult gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int64_t 
   for (int64_t v : {M, N, K, lda, ldb, ldc, batch})
     if (v > INT_MAX) return CudaResult{"cublasGemmEx", "a matrix dimension exceeds 2^31 - 1"};
   // Internal errors: the launchers widen what cuBLAS cannot take as it is.
-  if (A.half != B.half) return CudaResult{"cublasGemmEx", "operands of different storage types"};
-  if (C.half && !A.half) return CudaResult{"cublasGemmEx", "a binary16 product of float32 operands"};
+  if (A.type != B.type) return CudaResult{"cublasGemmEx", "operands of different storage types"};
+  if (C.type != Storage::f32 && C.type != A.type)
+    return CudaResult{"cublasGemmEx", "a 16-bit product of operands of another type"};
   if (M == 0 || N == 0 || batch == 0) return {};
   // K = 0 leaves C = beta·C, which cuBLAS does, but it refuses a leading
   // dimension below 1, and an empty [M, 0] operand has lda = 0.
   lda = std::max<int64_t>(lda, 1);
   ldb = std::max<int64_t>(ldb, 1);
-  const cudaDataType ab = A.half ? CUDA_R_16F : CUDA_R_32F, c = C.half ? CUDA_R_16F : CUDA_R_32F;
+  auto data_type = [](Storage s) {
+    return s == Storage::f16 ? CUDA_R_16F : s == Storage::bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  };
+  const cudaDataType ab = data_type(A.type), c = data_type(C.type);
   // Row-major X[r][c] is column-major Xᵀ, so C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ.
   const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (batch == 1)
@@ -119,7 +123,7 @@ __global__ void copy_rows_kernel(Operand src, I src_pitch, Operand dst, I dst_pi
 CudaResult copy_rows(Operand src, int64_t src_pitch, Operand dst, int64_t dst_pitch, int64_t rows, int64_t width,
                      cudaStream_t stream) {
   if (rows * width == 0) return {};
-  if (src.half == dst.half && (rows == 1 || (src_pitch == width && dst_pitch == width)))
+  if (src.type == dst.type && (rows == 1 || (src_pitch == width && dst_pitch == width)))
     return cuda_check(
         cudaMemcpyAsync(dst.p, src.p, size_t(rows * width * src.elem_size()), cudaMemcpyDeviceToDevice, stream),
         "cudaMemcpyAsync");

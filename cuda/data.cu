@@ -81,7 +81,7 @@ CudaResult gather_cuda(const CudaArgs& a, cudaStream_t s) {
 // ---- gather_backward(dy [B, W...], index [B]) → [rows, W...]: one thread per
 // column adds the batch's rows in batch order, so repeated indices sum in the
 // CPU's order and no two threads touch one element (no atomics). The sums
-// are float32: a binary16 result is accumulated in the workspace and rounded
+// are float32: a 16-bit result is accumulated in the workspace and rounded
 // once at the end, as the CPU's fp16 emulation rounds each node's output.
 __global__ void gather_backward_kernel(int64_t B, int64_t width, int64_t rows, Operand dy, Operand index,
                                        float* __restrict__ y) {
@@ -94,18 +94,19 @@ __global__ void gather_backward_kernel(int64_t B, int64_t width, int64_t rows, O
 }
 
 int64_t gather_backward_workspace(const CudaArgs& a) {
-  return a.out.half ? a.node->shape.numel() * int64_t(sizeof(float)) : 0;
+  return a.out.type != Storage::f32 ? a.node->shape.numel() * int64_t(sizeof(float)) : 0;
 }
 
 CudaResult gather_backward_cuda(const CudaArgs& a, cudaStream_t s) {
   const int64_t n = a.node->shape.numel();
   if (n == 0) return {};
   const int64_t rows = a.node->shape[0], width = n / rows, B = (*a.in_shape[1])[0];
-  float* sums = static_cast<float*>(a.out.half ? a.workspace : a.out.p);
+  const bool narrow = a.out.type != Storage::f32;
+  float* sums = static_cast<float*>(narrow ? a.workspace : a.out.p);
   GANTRY_CUDA_TRY(cuda_check(cudaMemsetAsync(sums, 0, size_t(n) * sizeof(float), s), "cudaMemsetAsync"));
   gather_backward_kernel<<<blocks_for(width), kThreads, 0, s>>>(B, width, rows, a.in[0], a.in[1], sums);
   GANTRY_CUDA_TRY(launched("gather_backward_kernel"));
-  return a.out.half ? cuda::copy_rows(Operand{sums, false}, 0, a.out, 0, 1, n, s) : CudaResult{};
+  return narrow ? cuda::copy_rows(Operand{sums}, 0, a.out, 0, 1, n, s) : CudaResult{};
 }
 
 // ---- one_hot(labels [B]) → [B, classes]; a label outside [0, classes) gives a zero row

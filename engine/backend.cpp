@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "engine/cpu_backend.h"
+#include "platform/half.h"
 
 namespace gantry {
 namespace {
@@ -113,7 +114,40 @@ std::vector<std::pair<std::string, double>> PlannedProgram::by_op(const std::vec
 Result<Precision> parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::fp32;
   if (name == "fp16") return Precision::fp16;
-  return Status::error("unknown precision '" + name + "' (fp32, fp16)");
+  if (name == "bf16") return Precision::bf16;
+  return Status::error("unknown precision '" + name + "' (fp32, fp16, bf16)");
+}
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp16:
+      return "fp16";
+    case Precision::bf16:
+      return "bf16";
+    case Precision::fp32:
+      break;
+  }
+  return "fp32";
+}
+
+double storage_unit_roundoff(Precision p) {
+  switch (p) {
+    case Precision::fp16:
+      return kHalfUnitRoundoff;
+    case Precision::bf16:
+      return kBfloat16UnitRoundoff;
+    case Precision::fp32:
+      break;
+  }
+  return 0;
+}
+
+Status precision_built(BackendKind backend, Precision p) {
+  if (p == Precision::bf16 && backend == BackendKind::vulkan)
+    return Status::error(
+        "backend vulkan: bf16 storage is not built for it (core Vulkan has no bfloat16 buffers; "
+        "--precision fp16 runs there, bf16 on cuda and cpu)");
+  return {};
 }
 
 std::vector<char> half_storage(const Graph& g) {
@@ -145,11 +179,12 @@ std::vector<char> half_storage(const Graph& g) {
 
 Result<std::unique_ptr<Program>> compile(const Graph& g, const CompileOptions& options) {
   if (options.backend == BackendKind::cpu) {
-    auto p = CpuProgram<float>::compile(
-        g, options.outputs, CpuOptions{options.threads, false, options.profile, options.precision == Precision::fp16});
+    auto p = CpuProgram<float>::compile(g, options.outputs,
+                                        CpuOptions{options.threads, false, options.profile, options.precision});
     if (!p.ok()) return p.status();
     return std::unique_ptr<Program>(std::move(*p));
   }
+  GANTRY_TRY(precision_built(options.backend, options.precision));
   if (Status s = backend_status(options.backend); !s.ok())
     return Status::error(std::string("backend ") + backend_name(options.backend) + " is not available: " + s.message() +
                          " (available: " + available_backend_list() + ")");

@@ -87,12 +87,20 @@ class PlannedProgram : public Program {
 // does. The CPU backend emulates it as the reference for drift (no faster than
 // fp32); Vulkan stores binary16 where the device has 16-bit storage buffers
 // (and runs float32 where it has not, saying so in Program::device()); CUDA
-// stores binary16 on every GPU it builds for. Which values are binary16:
-// half_storage().
-enum class Precision : uint8_t { fp32, fp16 };
-Result<Precision> parse_precision(const std::string& name);  // "fp32" or "fp16"
+// stores binary16 on every GPU it builds for. bf16: the same with bfloat16
+// (float32's range, 8 bits of precision instead of 11), on the CPU (emulated)
+// and CUDA; Vulkan refuses it (core Vulkan has no bfloat16 storage). Which
+// values are 16-bit: half_storage().
+enum class Precision : uint8_t { fp32, fp16, bf16 };
+Result<Precision> parse_precision(const std::string& name);  // "fp32", "fp16" or "bf16"
+const char* precision_name(Precision p);
+// The unit roundoff of the 16-bit format (2⁻¹¹, 2⁻⁸), 0 for fp32.
+double storage_unit_roundoff(Precision p);
+// Whether `backend` is built to store in `p` (compile() refuses it otherwise,
+// and the commands ask before loading anything): all but bf16 on Vulkan.
+Status precision_built(BackendKind backend, Precision p);
 
-// Per node of g: whether fp16 storage keeps its value in binary16. A program
+// Per node of g: whether 16-bit storage keeps its value in 16 bits. A program
 // without effects (a sampler) stores every value so, weights too. A program
 // that updates its own tensors (a trainer: mixed precision) keeps in float32
 // its leaves (master weights, optimizer state, data, inputs), every value an

@@ -23,7 +23,8 @@ CpuProgram<T>::CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vec
       pool_(options.threads),
       poison_dead_(options.poison_dead),
       profile_(options.profile),
-      half_(options.fp16_storage ? half_storage(g) : std::vector<char>{}) {
+      precision_(options.precision),
+      half_(options.precision != Precision::fp32 ? half_storage(g) : std::vector<char>{}) {
   if (profile_) seconds_per_op_.assign(size_t(kOpCount), 0.0);
 
   auto at = [&](int64_t byte_offset, int32_t = -1) { return arena_.get() + byte_offset / int64_t(sizeof(T)); };
@@ -86,8 +87,7 @@ Status CpuProgram<T>::step(const StepUniforms& u) {
       op_def(a.node->op).cpu_f32(a, u, pool_);
     else
       op_def(a.node->op).cpu_f64(a, u, pool_);
-    if (!half_.empty() && half_[size_t(plan_.schedule[s])])
-      for (T *v = a.out, *end = a.out + a.node->shape.numel(); v != end; ++v) *v = T(round_to_half(float(*v)));
+    if (!half_.empty() && half_[size_t(plan_.schedule[s])]) round_to_storage(a.out, a.node->shape.numel());
     if (profile_)
       seconds_per_op_[size_t(a.node->op)] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -117,11 +117,17 @@ Result<std::span<T>> CpuProgram<T>::view(Value v) {
 }
 
 template <class T>
+void CpuProgram<T>::round_to_storage(T* v, int64_t n) const {
+  float (*round)(float) = precision_ == Precision::bf16 ? round_to_bfloat16 : round_to_half;
+  for (T* end = v + n; v != end; ++v) *v = T(round(float(*v)));
+}
+
+template <class T>
 Status CpuProgram<T>::write(Value v, const float* src, int64_t count) {
   GANTRY_TRY(check_access(v, count));
   T* dst = arena_.get() + plan_.offset[v.id] / int64_t(sizeof(T));
-  const bool half = !half_.empty() && half_[size_t(v.id)];
-  for (int64_t i = 0; i < count; ++i) dst[i] = T(half ? round_to_half(src[i]) : src[i]);
+  for (int64_t i = 0; i < count; ++i) dst[i] = T(src[i]);
+  if (!half_.empty() && half_[size_t(v.id)]) round_to_storage(dst, count);
   written_at_[size_t(v.id)] = ++writes_;
   return {};
 }

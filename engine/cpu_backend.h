@@ -18,8 +18,8 @@ struct CpuOptions {
   // element) and, after each node, tensors that just died are filled with NaN,
   // to prove that the planner never lets a live tensor share bytes with a dead one.
   bool poison_dead = false;
-  bool profile = false;       // see CompileOptions::profile
-  bool fp16_storage = false;  // CompileOptions::precision fp16: the values half_storage() marks rounded to half
+  bool profile = false;                   // see CompileOptions::profile
+  Precision precision = Precision::fp32;  // fp16/bf16: the values half_storage() marks rounded so
 };
 
 template <class T>
@@ -43,6 +43,8 @@ class CpuProgram final : public PlannedProgram {
   };
   using Arena = std::unique_ptr<T[], FreeAligned>;
   CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vector<Value>& outputs, const CpuOptions& options);
+  // Rounds v[0, n) as 16-bit storage (precision_) holds them.
+  void round_to_storage(T* v, int64_t n) const;
   Arena arena_;
   std::vector<CpuArgs<T>> args_;                  // per scheduled node
   std::vector<std::vector<int32_t>> dies_after_;  // per schedule index, for poison_dead
@@ -57,7 +59,8 @@ class CpuProgram final : public PlannedProgram {
   std::vector<uint64_t> kept_at_;     // per schedule index; 0: never kept
   bool viewed_ = false;
   bool poison_dead_, profile_;
-  std::vector<char> half_;  // fp16 storage: per node, whether its value is rounded to binary16 (half_storage)
+  Precision precision_;
+  std::vector<char> half_;              // 16-bit storage: per node, whether its value is rounded so (half_storage)
   std::vector<double> seconds_per_op_;  // indexed by Op, sized at compile time
 };
 

@@ -9,7 +9,6 @@
 #include "engine/autodiff.h"
 #include "io/format_bytes.h"
 #include "io/safetensors.h"
-#include "platform/half.h"
 
 namespace gantry {
 namespace {
@@ -45,10 +44,10 @@ GoldenCheck compare(const std::string& name, const std::vector<float>& got, cons
   c.accumulation = accumulation;
   c.atol = 2.0 * double(accumulation) * std::ldexp(1.0, -24) * std::max(scale, 1e-30);
   c.rtol = 1e-5;
-  if (precision == Precision::fp16) {
+  if (const double u = storage_unit_roundoff(precision); u > 0) {
     constexpr double kLambda = 7;
-    c.atol += kLambda * std::sqrt(double(accumulation)) * 2 * kHalfUnitRoundoff * std::max(scale, 1e-30);
-    c.rtol += kHalfUnitRoundoff;
+    c.atol += kLambda * std::sqrt(double(accumulation)) * 2 * u * std::max(scale, 1e-30);
+    c.rtol += u;
   }
   c.pass = got.size() == expect.size();
   const double big = max_abs_of(expect);

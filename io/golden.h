@@ -29,7 +29,7 @@ struct GoldenCase {
 // atol = 2 · K · 2⁻²⁴ · scale, where K is the number of products summed into
 // each element and scale the largest |a|·|b| of a product (fp32 dot products
 // err by about K·u·Σ|aᵢbᵢ| at worst, √K·u typically), rtol = 10⁻⁵.
-// With fp16 storage (u = 2⁻¹¹) each operand is rounded once before the
+// With 16-bit storage (u = 2⁻¹¹ fp16, 2⁻⁸ bf16) each operand is rounded once before the
 // product, so each term is off by at most 2u·|aᵢbᵢ| ≤ 2u·scale, and the output
 // is rounded once more: atol adds λ·√K·2u·scale, λ = 7 — a sum of K
 // independent errors each within ±2u·scale exceeds it with probability under

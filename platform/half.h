@@ -54,4 +54,21 @@ inline float half_value(uint16_t h) {
   return f;
 }
 
+// bfloat16 (Kalamkar et al., "A Study of BFLOAT16 for Deep Learning
+// Training", 2019): the upper half of a float32 — its sign, its 8 exponent
+// bits (so its range: no overflow below float32's), 7 fraction bits. What
+// bf16 storage does to a float32 value: rounded to nearest, ties to even, on
+// the 16 bits dropped; NaN kept; past the largest bfloat16 (0x7f7f…), from the
+// midpoint to 2¹²⁸ up, ±infinity (the carry runs into the exponent).
+constexpr double kBfloat16UnitRoundoff = 1.0 / 256.0;  // 2⁻⁸
+
+inline float round_to_bfloat16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return f;  // NaN
+  x = (x + 0x7fffu + ((x >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
 }  // namespace gantry

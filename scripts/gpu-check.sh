@@ -4,8 +4,9 @@
 #   2. every gpu-labelled test (ctest -L gpu), one row per backend by test name,
 #      where a skipped test counts as a failure: on this machine both must run;
 #   3. compute-sanitizer memcheck and racecheck over one dcgan28 training step;
-#   4. the golden suite on every backend, in fp32 and in fp16 storage;
-#   5. `gantry bench` (fp32 and fp16 mixed precision) beside
+#   4. the golden suite on every backend, in fp32 and in fp16 storage (and
+#      bf16 on the CPU and CUDA);
+#   5. `gantry bench` (fp32 and fp16 mixed precision; bf16 on CUDA) beside
 #      bench/pytorch_bench.py for dcgan28, cgan32, dcgan64 and wgangp64 at
 #      batch 64 and 128;
 # then prints one summary table, and exits non-zero if anything failed.
@@ -137,9 +138,10 @@ if has cuda; then
   fi
 fi
 
-# 4. The golden suite on the CPU and every GPU backend checked, in both precisions.
-for p in fp32 fp16; do
+# 4. The golden suite on the CPU and every GPU backend checked, in each precision it has.
+for p in fp32 fp16 bf16; do
   for b in cpu ${backends//,/ }; do
+    [[ $p == bf16 && $b == vulkan ]] && continue  # not built for Vulkan
     check "golden.$b.$p" "$gantry" golden --backend "$b" --precision "$p" tests/golden
   done
 done
@@ -147,8 +149,13 @@ done
 # 5. gantry beside PyTorch, same networks and steps, in one run.
 if ((bench)); then
   models=dcgan28,cgan32,dcgan64,wgangp64
-  check bench.gantry "$gantry" bench --model "$models" --backend "$backends" --precision fp32,fp16 --batch 64,128 \
-    --steps 20 --warmup 3
+  bench_gantry() {
+    "$gantry" bench --model "$models" --backend "$backends" --precision fp32,fp16 --batch 64,128 --steps 20 --warmup 3 &&
+      if has cuda; then
+        "$gantry" bench --model "$models" --backend cuda --precision bf16 --batch 64,128 --steps 20 --warmup 3
+      fi
+  }
+  check bench.gantry bench_gantry
   if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     check bench.pytorch python3 bench/pytorch_bench.py --models "$models" --batch 64,128 --steps 20 --warmup 3
   else
@@ -168,7 +175,7 @@ for path in sys.argv[1:]:
         except ValueError:
             continue
         if "median_ms_per_step" in r:
-            backend = r["backend"] + ("-fp16" if r.get("precision") == "fp16" else "")
+            backend = r["backend"] + ("-" + r["precision"] if r.get("precision", "fp32") != "fp32" else "")
             runs[(r["model"], r["batch"], backend)] = r["median_ms_per_step"]
 backends = sorted({k[2] for k in runs})
 if runs:

@@ -58,7 +58,8 @@ expect 2 "--steps needs a value" -- "${train[@]}" --steps
 expect 2 "--steps is given twice" -- "${train[@]}" --steps 1 --steps 2
 expect 2 "unknown model 'stylegan'" -- "$gantry" train --model stylegan --out "$work/new" --data "$data"
 expect 2 "--max-memory takes a size" -- "${train[@]}" --max-memory lots
-expect 2 "unknown precision 'bf16'" -- "${train[@]}" --precision bf16
+expect 2 "unknown precision 'bf8'" -- "${train[@]}" --precision bf8
+expect 2 "backend vulkan: bf16 storage is not built for it" -- "${train[@]}" --precision bf16 --backend vulkan
 expect 2 "arena needs .* over the memory limit of 64.0 MiB" -- "${train[@]}" --steps 1 --ngf 256 --max-memory 64M
 [[ ! -e $work/new/checkpoint.safetensors ]] || { echo "FAIL: a refused run wrote a checkpoint" >&2; failures=$((failures + 1)); }
 
@@ -79,6 +80,8 @@ expect 2 "unknown precision 'half'" -- "${sample[@]}" --precision half
 expect 2 "--precision needs a value" -- "${sample[@]}" --precision
 expect 2 "unknown precision 'FP16'" -- "$gantry" golden --precision FP16 "$work"
 expect 2 "--precision needs a value" -- "$gantry" golden --precision
+expect 2 "backend vulkan: bf16 storage is not built for it" -- "${sample[@]}" --precision bf16 --backend vulkan
+expect 2 "backend vulkan: bf16 storage is not built for it" -- "$gantry" golden --precision bf16 --backend vulkan "$work"
 
 # Outputs: never a device, a directory, or the input being read.
 expect 2 "'/dev/null' is a device" -- "${sample[@]}" --grid /dev/null
@@ -119,7 +122,7 @@ expect 2 "--batch 0 is out of range" -- "$gantry" bench --batch 64,0
 expect 2 "--steps 0 is out of range" -- "$gantry" bench --steps 0
 expect 2 "--precision: unknown precision 'half'" -- "$gantry" bench --precision fp32,half
 expect 2 "--precision takes a non-empty value" -- "$gantry" bench --precision ""
-expect 2 "--precision: unknown precision '' \(fp32, fp16\)" -- "$gantry" bench --precision ,
+expect 2 "--precision: unknown precision '' \(fp32, fp16, bf16\)" -- "$gantry" bench --precision ,
 expect 2 "--ema 2 is out of range" -- "$gantry" classifier train --data "$data" --ema 2
 expect 2 "the action must be 'train'" -- "$gantry" classifier fit
 

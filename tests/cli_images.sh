@@ -65,7 +65,9 @@ run all_classes "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors
 # fp16 storage (the CPU reference), a class by name; an unknown precision is refused by name.
 run half "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --class bar --n 4 --precision fp16 \
   --raw-out "$work/half.npy"
-refused bad_precision "unknown precision 'fp8' (fp32, fp16)" \
+run half_bf16 "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --class bar --n 4 --precision bf16 \
+  --raw-out "$work/bf16.npy"
+refused bad_precision "unknown precision 'fp8' (fp32, fp16, bf16)" \
   "$gantry" sample --checkpoint "$work/cond/checkpoint.safetensors" --precision fp8
 # Resuming on a folder with other classes would change what a label means.
 "$make_folder" "$work/other" --classes "disc,square" --per-class 10 --gray >/dev/null

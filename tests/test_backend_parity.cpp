@@ -8,15 +8,16 @@
 // below (K ≤ 2048 terms, error ~ √K·2⁻²⁴), rtol = 1e-4 covers the GPU's
 // exp/log/sin/cos/sqrt, which the Vulkan and CUDA specs allow a few ulp off.
 //
-// fp16 storage (Vulkan's _f16 shader builds) is checked against the CPU's
-// fp16 emulation with the same inputs: both round every value to binary16,
-// so they differ where float32 sums taken in another order land on either
-// side of a rounding point — one unit of 2⁻¹⁰ relative in that value, carried
-// by what reads it (a backward graph reads each forward value again).
-// atol = rtol = 2·2⁻¹¹ (one such flip at the tensor's largest value; measured
-// worst 1·2⁻¹¹), and at least 80 % of each tensor's values must be the CPU's
-// bit for bit (measured ≥ 90 %, ≥ 99.8 % on the large cases): float32
-// results read back, or values rounded differently, fail that.
+// fp16 storage (Vulkan's _f16 shader builds, CUDA's half operands) is checked
+// against the CPU's fp16 emulation with the same inputs: both round every
+// value to binary16, so they differ where float32 sums taken in another order
+// land on either side of a rounding point — one unit of 2⁻¹⁰ relative in that
+// value, carried by what reads it (a backward graph reads each forward value
+// again). atol = rtol = 2u with u = 2⁻¹¹ (one such flip at the tensor's
+// largest value; measured worst 1·2⁻¹¹ on Vulkan), and at least 80 % of each
+// tensor's values must be the CPU's bit for bit (measured ≥ 90 %, ≥ 99.8 % on
+// the large cases): float32 results read back, or values rounded differently,
+// fail that. bf16 storage (CUDA) the same way with u = 2⁻⁸.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,7 +29,6 @@
 #include "engine/autodiff.h"
 #include "engine/backend.h"
 #include "engine/ops.h"
-#include "platform/half.h"
 #include "tests/backends.h"
 #include "tests/op_cases.h"
 
@@ -38,7 +38,7 @@ using namespace gantry::testing;
 namespace {
 
 constexpr double kAtol = 2e-5, kRtol = 1e-4;
-constexpr double kHalfUlps = 2, kHalfTol = kHalfUlps * kHalfUnitRoundoff, kHalfSame = 0.8;
+constexpr double kHalfUlps = 2, kHalfSame = 0.8;
 
 std::vector<float> read(const Program& p, const Graph& g, Value v) {
   std::vector<float> out(size_t(g.shape(v).numel()));
@@ -76,12 +76,14 @@ void run_both(BackendKind kind, const Graph& g, const std::vector<Value>& compar
   ASSERT_TRUE(cpu.ok()) << name << ": " << cpu.message();
   auto dev = compile(g, CompileOptions{kind, compare, 0, false, precision});
   ASSERT_TRUE(dev.ok()) << name << ": " << dev.message();
-  if (precision == Precision::fp16) {
-    ASSERT_NE((*dev)->device().find("(fp16 storage)"), std::string::npos) << (*dev)->device();
+  const bool narrow = precision != Precision::fp32;
+  if (narrow) {
+    const std::string storage = std::string("(") + precision_name(precision) + " storage)";
+    ASSERT_NE((*dev)->device().find(storage), std::string::npos) << (*dev)->device();
   }
-  const double atol = precision == Precision::fp16 ? kHalfTol : kAtol;
-  const double rtol = precision == Precision::fp16 ? kHalfTol : kRtol;
-  const double min_same = precision == Precision::fp16 ? kHalfSame : 0;
+  const double atol = narrow ? kHalfUlps * storage_unit_roundoff(precision) : kAtol;
+  const double rtol = narrow ? kHalfUlps * storage_unit_roundoff(precision) : kRtol;
+  const double min_same = narrow ? kHalfSame : 0;
   for (auto* p : {cpu->get(), dev->get()})
     for (const auto& [v, data] : leaves) ASSERT_TRUE(p->write(v, data.data(), int64_t(data.size())).ok());
   for (int s = 0; s < steps; ++s) {
@@ -182,16 +184,19 @@ std::vector<GradCase> all_cases() {
 
 using OpParam = std::tuple<BackendKind, Precision, GradCase>;
 
-// Backends with the precisions they store: every GPU backend in float32, and
-// in fp16 storage where the backend has it (Vulkan).
+// Backends with the precisions they store: every GPU backend in float32 and
+// fp16, CUDA in bf16 too.
 std::vector<std::pair<BackendKind, Precision>> backend_precisions() {
   std::vector<std::pair<BackendKind, Precision>> out;
   for (BackendKind kind : gpu_backends()) {
     out.emplace_back(kind, Precision::fp32);
     out.emplace_back(kind, Precision::fp16);
+    if (kind == BackendKind::cuda) out.emplace_back(kind, Precision::bf16);
   }
   return out;
 }
+
+std::string precision_suffix(Precision p) { return p == Precision::fp32 ? "" : std::string("_") + precision_name(p); }
 
 std::vector<OpParam> op_params() {
   std::vector<OpParam> out;
@@ -209,8 +214,7 @@ TEST_P(OpParity, ForwardAndBackwardMatchCpu) {
 }
 
 std::string case_name(const ::testing::TestParamInfo<OpParam>& info) {
-  std::string s = std::string(backend_name(std::get<0>(info.param))) +
-                  (std::get<1>(info.param) == Precision::fp16 ? "_fp16_" : "_");
+  std::string s = std::string(backend_name(std::get<0>(info.param))) + precision_suffix(std::get<1>(info.param)) + "_";
   for (char ch : std::get<2>(info.param).name) s += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
   return s;
 }
@@ -285,7 +289,7 @@ TEST_P(SourceParity, FillsOneHotAndOptimizersMatchCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SourceParity, ::testing::ValuesIn(backend_precisions()), [](const auto& info) {
-  return std::string(backend_name(info.param.first)) + (info.param.second == Precision::fp16 ? "_fp16" : "");
+  return std::string(backend_name(info.param.first)) + precision_suffix(info.param.second);
 });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SourceParity);
 

@@ -230,7 +230,8 @@ Result<std::vector<float>> generate(const LoadedGenerator& gen, const std::vecto
       return Status::error(
           "sample " + std::to_string(i / size_t(per)) + " came out non-finite (overflow in " + gen.source +
           "'s weights?" +
-          (precision == Precision::fp16 ? " fp16 storage holds at most ±65504: try --precision fp32" : "") + ")");
+          (precision == Precision::fp16 ? " fp16 storage holds at most ±65504: try --precision bf16 or fp32" : "") +
+          ")");
   return images;
 }
 

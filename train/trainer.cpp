@@ -188,7 +188,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& config, std:
   // Gradients of `loss`; in mixed precision those of S·loss, each multiplied
   // back by 1/S in float32 (the optimizer's input, half_storage()) — or by
   // NaN when any of them overflowed binary16, which the optimizers skip.
-  const bool mixed = c.precision == Precision::fp16;
+  // bf16 takes the same schedule: with float32's range it hardly ever
+  // overflows, so S climbs to its cap and stays (a power of two: exact).
+  const bool mixed = c.precision != Precision::fp32;
   if (mixed) {
     t->loss_scale_ = kInitialLossScale;
     t->scale_in_ = g.input(Shape{1}, "loss_scale");
@@ -327,7 +329,7 @@ Status Trainer::write_batch() {
 }
 
 Status Trainer::step() {
-  const bool mixed = config_.precision == Precision::fp16;
+  const bool mixed = config_.precision != Precision::fp32;
   GANTRY_TRY(write_batch());
   if (mixed) {
     const float unscale = 1 / loss_scale_;

@@ -23,8 +23,9 @@ typedef struct gantry_generator gantry_generator;
 /* backend: "cpu", "vulkan" or "cuda" (NULL: "cpu"); max_batch ≥ 1; threads 0 = all. */
 gantry_status gantry_generator_load(const char* path, const char* backend, int max_batch, int threads,
                                     gantry_generator** out);
-/* The same, with the precision values are stored in between layers: "fp32" (NULL) or "fp16" (IEEE half,
- * float32 arithmetic; every backend). gantry_generator_device says what runs it. */
+/* The same, with the precision values are stored in between layers: "fp32" (NULL), "fp16" (IEEE half,
+ * float32 arithmetic; every backend) or "bf16" (bfloat16; cpu and cuda). gantry_generator_device says what
+ * runs it. */
 gantry_status gantry_generator_load_precision(const char* path, const char* backend, const char* precision,
                                               int max_batch, int threads, gantry_generator** out);
 /* What runs the generator, as its backend names it: the device, and whether fp16 is stored as such (a Vulkan

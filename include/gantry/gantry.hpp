@@ -29,8 +29,9 @@ struct GeneratorOptions {
   std::string backend = "cpu";  // "cpu", "vulkan" or "cuda"
   int max_batch = 64;           // the most images one sample() call returns
   int threads = 0;              // CPU backend: worker threads, 0 = one per hardware thread
-  // "fp32", or "fp16": tensors stored as IEEE half between layers, arithmetic
-  // in float32 (the CPU emulates it as the reference; README "Half precision").
+  // "fp32", "fp16" (tensors stored as IEEE half between layers, arithmetic in
+  // float32; the CPU emulates it as the reference; README "Half precision") or
+  // "bf16" (bfloat16 the same way; cpu and cuda).
   std::string precision = "fp32";
 };
 
