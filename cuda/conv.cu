@@ -206,22 +206,32 @@ CudaResult from_channel_major(cudaStream_t s, const float* src, Operand bias, Op
 // weight widened. Products and sums land in float32 buffers, rounded once
 // when the result is stored, as the CPU's 16-bit emulation does.
 
-// ---- conv2d(x, w[, b]) → y [N, C_out, Ho, Wo]
-struct Conv2dBuffers {
+// The workspace of conv2d and conv_transpose2d: the weight as the GEMM takes
+// it, then for a chunk of nb images the GEMM's input (`per_image_in`
+// elements an image, in the GEMM's storage) and its float32 product
+// (`per_image_product`).
+struct WeightGemmBuffers {
   int64_t nb;
-  Operand w, col, yT;  // col: [K, nb·P]; yT: [Og, nb·P] float32
+  Operand w, in, product;
   int64_t bytes;
 };
 
-Conv2dBuffers conv2d_buffers(const CudaArgs& a, void* workspace) {
-  const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
-  const int64_t G = a.node->attrs.conv.groups, K = (x[1] / G) * w[2] * w[3], P = y[2] * y[3], Og = y[1] / G;
+WeightGemmBuffers weight_gemm_buffers(const CudaArgs& a, void* workspace, int64_t per_image_in,
+                                      int64_t per_image_product) {
   const Storage gemm = gemm_storage(a, a.in[0], a.in[1]);
   Carve c(workspace);
-  const Operand wg = gemm_operand(a.in[1], w.numel(), gemm, c);
-  const int64_t nb = chunk_images(x[0], K * P * storage_bytes(gemm) + Og * P * 4);
-  const Operand col = c.take(nb * K * P, gemm), yT = c.take(nb * Og * P, Storage::f32);
-  return {nb, wg, col, yT, c.used()};
+  const Operand w = gemm_operand(a.in[1], a.in_shape[1]->numel(), gemm, c);
+  const int64_t nb = chunk_images((*a.in_shape[0])[0], per_image_in * storage_bytes(gemm) + per_image_product * 4);
+  const Operand in = c.take(nb * per_image_in, gemm), product = c.take(nb * per_image_product, Storage::f32);
+  return {nb, w, in, product, c.used()};
+}
+
+// ---- conv2d(x, w[, b]) → y [N, C_out, Ho, Wo]
+// GEMM input: col [K, nb·P]; product: yT [Og, nb·P].
+WeightGemmBuffers conv2d_buffers(const CudaArgs& a, void* workspace) {
+  const Shape &x = *a.in_shape[0], &w = *a.in_shape[1], &y = a.node->shape;
+  const int64_t G = a.node->attrs.conv.groups, P = y[2] * y[3];
+  return weight_gemm_buffers(a, workspace, (x[1] / G) * w[2] * w[3] * P, y[1] / G * P);
 }
 
 int64_t conv2d_workspace(const CudaArgs& a) { return conv2d_buffers(a, nullptr).bytes; }
@@ -231,40 +241,30 @@ CudaResult conv2d_cuda(const CudaArgs& a, cudaStream_t s) {
   const Window k = window_of(a.node->attrs, w[2], w[3]);
   const int64_t N = x[0], C = x[1], G = a.node->attrs.conv.groups, Cg = C / G, O = y[1], Og = O / G;
   const int64_t K = Cg * w[2] * w[3], P = y[2] * y[3];
-  const Conv2dBuffers buf = conv2d_buffers(a, a.workspace);
+  const WeightGemmBuffers buf = conv2d_buffers(a, a.workspace);
   const Operand bias = a.n_in > 2 ? a.in[2] : Operand{};
   GANTRY_CUDA_TRY(widen_operand(a.in[1], buf.w, w.numel(), s));
   for (int64_t n0 = 0; n0 < N; n0 += buf.nb) {
     const int64_t b = std::min(buf.nb, N - n0);
     for (int64_t gr = 0; gr < G; ++gr) {
       GANTRY_CUDA_TRY(
-          im2col(s, a.in[0].at(n0 * C * x[2] * x[3]), buf.col, b, C, gr * Cg, Cg, x[2], x[3], k, y[2], y[3]));
+          im2col(s, a.in[0].at(n0 * C * x[2] * x[3]), buf.in, b, C, gr * Cg, Cg, x[2], x[3], k, y[2], y[3]));
       // yT[Og, b·P] = w_g[Og, K] · col[K, b·P]
-      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, false, false, Og, b * P, K, 1, buf.w.at(gr * Og * K), K, 0, buf.col,
-                                     b * P, 0, 0, buf.yT, b * P, 0, 1));
-      GANTRY_CUDA_TRY(
-          from_channel_major(s, static_cast<const float*>(buf.yT.p), bias, a.out.at(n0 * O * P), b, O, gr * Og, Og, P));
+      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, false, false, Og, b * P, K, 1, buf.w.at(gr * Og * K), K, 0, buf.in,
+                                     b * P, 0, 0, buf.product, b * P, 0, 1));
+      GANTRY_CUDA_TRY(from_channel_major(s, static_cast<const float*>(buf.product.p), bias, a.out.at(n0 * O * P), b, O,
+                                         gr * Og, Og, P));
     }
   }
   return {};
 }
 
 // ---- conv_transpose2d(x, w[, b]) → y [N, C_out, Ho, Wo]
-struct ConvTransposeBuffers {
-  int64_t nb;
-  Operand w, xT, col;  // xT: [Cg, nb·Pin]; col: [R, nb·Pin] float32
-  int64_t bytes;
-};
-
-ConvTransposeBuffers conv_transpose2d_buffers(const CudaArgs& a, void* workspace) {
+// GEMM input: xT [Cg, nb·Pin]; product: col [R, nb·Pin].
+WeightGemmBuffers conv_transpose2d_buffers(const CudaArgs& a, void* workspace) {
   const Shape &x = *a.in_shape[0], &w = *a.in_shape[1];
-  const int64_t Cg = x[1] / a.node->attrs.conv.groups, R = w[1] * w[2] * w[3], Pin = x[2] * x[3];
-  const Storage gemm = gemm_storage(a, a.in[0], a.in[1]);
-  Carve c(workspace);
-  const Operand wg = gemm_operand(a.in[1], w.numel(), gemm, c);
-  const int64_t nb = chunk_images(x[0], Cg * Pin * storage_bytes(gemm) + R * Pin * 4);
-  const Operand xT = c.take(nb * Cg * Pin, gemm), col = c.take(nb * R * Pin, Storage::f32);
-  return {nb, wg, xT, col, c.used()};
+  const int64_t Pin = x[2] * x[3];
+  return weight_gemm_buffers(a, workspace, x[1] / a.node->attrs.conv.groups * Pin, w[1] * w[2] * w[3] * Pin);
 }
 
 int64_t conv_transpose2d_workspace(const CudaArgs& a) { return conv_transpose2d_buffers(a, nullptr).bytes; }
@@ -274,17 +274,17 @@ CudaResult conv_transpose2d_cuda(const CudaArgs& a, cudaStream_t s) {
   const Window k = window_of(a.node->attrs, w[2], w[3]);
   const int64_t N = x[0], Ci = x[1], G = a.node->attrs.conv.groups, Cg = Ci / G, Og = w[1], O = y[1];
   const int64_t R = Og * w[2] * w[3], Pin = x[2] * x[3];
-  const ConvTransposeBuffers buf = conv_transpose2d_buffers(a, a.workspace);
+  const WeightGemmBuffers buf = conv_transpose2d_buffers(a, a.workspace);
   const Operand bias = a.n_in > 2 ? a.in[2] : Operand{};
   GANTRY_CUDA_TRY(widen_operand(a.in[1], buf.w, w.numel(), s));
   for (int64_t n0 = 0; n0 < N; n0 += buf.nb) {
     const int64_t b = std::min(buf.nb, N - n0);
     for (int64_t gr = 0; gr < G; ++gr) {
-      GANTRY_CUDA_TRY(to_channel_major(s, a.in[0].at(n0 * Ci * Pin), buf.xT, b, Ci, gr * Cg, Cg, Pin));
+      GANTRY_CUDA_TRY(to_channel_major(s, a.in[0].at(n0 * Ci * Pin), buf.in, b, Ci, gr * Cg, Cg, Pin));
       // col[R, b·Pin] = w_gᵀ[R, Cg] · xT[Cg, b·Pin]   (w_g: [Cg, R])
-      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, true, false, R, b * Pin, Cg, 1, buf.w.at(gr * Cg * R), R, 0, buf.xT,
-                                     b * Pin, 0, 0, buf.col, b * Pin, 0, 1));
-      GANTRY_CUDA_TRY(col2im(s, static_cast<const float*>(buf.col.p), bias, a.out.at(n0 * O * y[2] * y[3]), b, O,
+      GANTRY_CUDA_TRY(gemm_row_major(a.cublas, true, false, R, b * Pin, Cg, 1, buf.w.at(gr * Cg * R), R, 0, buf.in,
+                                     b * Pin, 0, 0, buf.product, b * Pin, 0, 1));
+      GANTRY_CUDA_TRY(col2im(s, static_cast<const float*>(buf.product.p), bias, a.out.at(n0 * O * y[2] * y[3]), b, O,
                              gr * Og, Og, x[2], x[3], y[2], y[3], k));
     }
   }

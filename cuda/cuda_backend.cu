@@ -524,7 +524,8 @@ std::string cuda_describe() {
   return device_name(device) + " (compute capability " + std::to_string(major) + "." + std::to_string(minor) + ", " +
          std::to_string(sms) + " SMs, " + mib(int64_t(free_bytes)) + " free of " + mib(int64_t(total)) +
          "); runtime CUDA " + version(runtime) + ", driver CUDA " + version(driver) +
-         "; kernels for " GANTRY_CUDA_ARCHITECTURES;
+         "; kernels for " GANTRY_CUDA_ARCHITECTURES "; 16-bit storage: fp16, bf16" +
+         (major < 8 ? " (bf16 GEMMs in float32 below compute capability 8.0)" : "");
 }
 
 Result<std::unique_ptr<Program>> compile_cuda(const Graph& g, const CompileOptions& options) {
