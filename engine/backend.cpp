@@ -159,11 +159,18 @@ std::vector<char> half_storage(const Graph& g) {
       effects = true;
       for (int32_t in : g.node(i).inputs) single[size_t(in)] = 1;
     }
+  // Operands that hold integers (class labels, row indices) stay float32:
+  // binary16 holds every integer only up to 2048, bfloat16 up to 256.
+  for (int32_t i = 0; i < n; ++i) {
+    const Node& node = g.node(i);
+    if (node.op == Op::one_hot) single[size_t(node.inputs[0])] = 1;
+    if (node.op == Op::gather || node.op == Op::gather_backward) single[size_t(node.inputs[1])] = 1;
+  }
   std::vector<char> half(size_t(n), 0);
   for (int32_t i = 0; i < n; ++i) {
     const Node& node = g.node(i);
     if (!effects) {
-      half[size_t(i)] = 1;
+      half[size_t(i)] = !single[size_t(i)];
       continue;
     }
     bool from_single = node.op == Op::leaf;

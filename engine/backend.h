@@ -100,15 +100,17 @@ double storage_unit_roundoff(Precision p);
 // and the commands ask before loading anything): all but bf16 on Vulkan.
 Status precision_built(BackendKind backend, Precision p);
 
-// Per node of g: whether 16-bit storage keeps its value in 16 bits. A program
-// without effects (a sampler) stores every value so, weights too. A program
+// Per node of g: whether 16-bit storage keeps its value in 16 bits. Operands
+// that hold integers (one_hot's labels, gather's indices) never: binary16
+// holds every integer only up to 2048, bfloat16 up to 256. A program
+// without effects (a sampler) stores every other value so, weights too. A program
 // that updates its own tensors (a trainer: mixed precision) keeps in float32
 // its leaves (master weights, optimizer state, data, inputs), every value an
 // effect reads (the unscaled gradients an optimizer takes, what assign
 // writes), and the elementwise arithmetic (scale, add, sub, mul, clamp) on
 // float32 values only (running statistics' decay, weight clipping): rounding
 // those would lose what the float32 masters keep. The rest — activations and
-// their gradients — is binary16.
+// their gradients — is 16-bit.
 std::vector<char> half_storage(const Graph& g);
 
 struct CompileOptions {

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "engine/ops.h"
 #include "io/npy.h"
 #include "nets/nets.h"
 #include "platform/half.h"
@@ -110,6 +111,55 @@ TEST_P(Fp16, WithoutSixteenBitStorageRunsFloat32AndSaysSo) {
     EXPECT_NE(half, single);
   }
 }
+
+// Class labels and row indices stay exact under 16-bit storage (half_storage
+// keeps them float32): 257 and 2049 are the first integers bfloat16 and
+// binary16 cannot hold, 4095 rounds to 4096 (past the last class) in both.
+// Rounded, one_hot would light the wrong class or none, gather the wrong row.
+class IndexStorage : public ::testing::TestWithParam<std::pair<BackendKind, Precision>> {};
+
+TEST_P(IndexStorage, LabelsAndIndicesStayExact) {
+  const auto [kind, precision] = GetParam();
+  GANTRY_SKIP_UNLESS_USABLE(kind);
+  constexpr int64_t kClasses = 4096;
+  const std::vector<float> labels{257, 2049, 4095};
+  Graph g;
+  const Value l = g.input(Shape{3}, "labels"), rows = g.input(Shape{kClasses, 1}, "rows");
+  const Value oh = one_hot(g, l, kClasses), picked = gather(g, rows, l);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto p = compile(g, CompileOptions{kind, {oh, picked}, 2, false, precision});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  std::vector<float> row_values(kClasses);
+  for (int64_t r = 0; r < kClasses; ++r) row_values[size_t(r)] = float(r % 64);  // exact in 16 bits, tells rows apart
+  ASSERT_TRUE((*p)->write(l, labels.data(), 3).ok());
+  ASSERT_TRUE((*p)->write(rows, row_values.data(), kClasses).ok());
+  ASSERT_TRUE((*p)->step({}).ok());
+  std::vector<float> got(size_t(3 * kClasses)), got_rows(3);
+  ASSERT_TRUE((*p)->read(oh, got.data(), int64_t(got.size())).ok());
+  ASSERT_TRUE((*p)->read(picked, got_rows.data(), 3).ok());
+  for (size_t b = 0; b < labels.size(); ++b) {
+    const int64_t label = int64_t(labels[b]);
+    EXPECT_EQ(got[b * kClasses + size_t(label)], 1.0f) << "label " << label;
+    float sum = 0;
+    for (int64_t c = 0; c < kClasses; ++c) sum += got[b * kClasses + size_t(c)];
+    EXPECT_EQ(sum, 1.0f) << "label " << label;
+    EXPECT_EQ(got_rows[b], float(label % 64)) << "row " << label;
+  }
+}
+
+std::vector<std::pair<BackendKind, Precision>> index_params() {
+  std::vector<std::pair<BackendKind, Precision>> out;
+  for (BackendKind kind : gpu_backends()) out.emplace_back(kind, Precision::fp16);
+  out.emplace_back(BackendKind::cpu, Precision::fp16);
+  out.emplace_back(BackendKind::cpu, Precision::bf16);
+  for (BackendKind kind : gpu_backends())
+    if (precision_built(kind, Precision::bf16).ok()) out.emplace_back(kind, Precision::bf16);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IndexStorage, ::testing::ValuesIn(index_params()), [](const auto& info) {
+  return std::string(backend_name(info.param.first)) + "_" + precision_name(info.param.second);
+});
 
 INSTANTIATE_TEST_SUITE_P(Backends, Fp16, ::testing::ValuesIn(gpu_backends()),
                          [](const auto& info) { return std::string(backend_name(info.param)); });

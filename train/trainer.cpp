@@ -343,7 +343,10 @@ Status Trainer::step() {
     if (!std::isfinite(m.value))
       return Status::error("step " + std::to_string(step_ + 1) + ": " + m.name + " is " +
                            (std::isnan(m.value) ? "NaN" : "Inf") + "; the weights are no longer usable" +
-                           (mixed ? " (binary16 holds at most 65504: try --precision fp32)" : ""));
+                           (config_.precision == Precision::fp16
+                                ? " (binary16 holds at most 65504: try --precision bf16 or fp32)"
+                            : config_.precision == Precision::bf16 ? " (try --precision fp32)"
+                                                                   : ""));
   ++step_;
   if (!mixed) return {};
   bool overflow = false;
@@ -360,8 +363,8 @@ Status Trainer::step() {
   clean_steps_ = 0;
   loss_scale_ /= 2;
   if (loss_scale_ < kMinLossScale)
-    return Status::error("step " + std::to_string(step_) +
-                         ": the gradients overflow binary16 even with the loss scaled by " +
+    return Status::error("step " + std::to_string(step_) + ": the gradients overflow " +
+                         precision_name(config_.precision) + " even with the loss scaled by " +
                          std::to_string(2 * loss_scale_) + "; try --precision fp32");
   return {};
 }
