@@ -117,9 +117,11 @@ Result<std::span<T>> CpuProgram<T>::view(Value v) {
 }
 
 template <class T>
-void CpuProgram<T>::round_to_storage(T* v, int64_t n) const {
+void CpuProgram<T>::round_to_storage(T* v, int64_t n) {
   float (*round)(float) = precision_ == Precision::bf16 ? round_to_bfloat16 : round_to_half;
-  for (T* end = v + n; v != end; ++v) *v = T(round(float(*v)));
+  pool_.parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) v[i] = T(round(float(v[i])));
+  });
 }
 
 template <class T>

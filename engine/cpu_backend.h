@@ -43,8 +43,8 @@ class CpuProgram final : public PlannedProgram {
   };
   using Arena = std::unique_ptr<T[], FreeAligned>;
   CpuProgram(const Graph& g, Plan plan, Arena arena, const std::vector<Value>& outputs, const CpuOptions& options);
-  // Rounds v[0, n) as 16-bit storage (precision_) holds them.
-  void round_to_storage(T* v, int64_t n) const;
+  // Rounds v[0, n) as 16-bit storage (precision_) holds them, on the pool.
+  void round_to_storage(T* v, int64_t n);
   Arena arena_;
   std::vector<CpuArgs<T>> args_;                  // per scheduled node
   std::vector<std::vector<int32_t>> dies_after_;  // per schedule index, for poison_dead
