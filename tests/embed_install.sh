@@ -52,13 +52,17 @@ for generator in "$work/run/checkpoint.safetensors" "$src/tests/fixtures/pytorch
       { cat "$work/run.log"; fail "$(basename "$app") did not list the class names"; }
   done
 done
-# fp16 storage through both APIs; an unknown precision is refused by name.
+# fp16 and bf16 storage through both APIs; an unknown precision is refused by name.
 fixture=$src/tests/fixtures/pytorch_dcgan/G.safetensors
 for app in "$work/app/embed_cpp" "$work/app/embed_c"; do
   name=$(basename "$app")
-  rm -f "$work/out16.png"
-  "$app" "$fixture" "$work/out16.png" 4 fp16 >"$work/run.log" 2>&1 || { cat "$work/run.log"; fail "$name in fp16"; }
-  [[ $(head -c 8 "$work/out16.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "$name fp16 wrote no PNG"
+  for precision in fp16 bf16; do
+    rm -f "$work/out16.png"
+    "$app" "$fixture" "$work/out16.png" 4 $precision >"$work/run.log" 2>&1 ||
+      { cat "$work/run.log"; fail "$name in $precision"; }
+    [[ $(head -c 8 "$work/out16.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] ||
+      fail "$name $precision wrote no PNG"
+  done
   rc=0
   "$app" "$fixture" "$work/out8.png" 4 fp8 >"$work/bad.log" 2>&1 || rc=$?
   [[ $rc -eq 2 ]] && grep -q "unknown precision 'fp8'" "$work/bad.log" || { cat "$work/bad.log"; fail "$name fp8: rc $rc"; }

@@ -1,4 +1,4 @@
-/* embed_c GENERATOR.safetensors OUT.png [N [fp32|fp16]]: the same as embed_cpp through the C API. */
+/* embed_c GENERATOR.safetensors OUT.png [N [fp32|fp16|bf16]]: the same as embed_cpp through the C API. */
 #include <gantry/gantry.h>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 int main(int argc, char** argv) {
-  if (argc < 3) return fprintf(stderr, "usage: embed_c GENERATOR.safetensors OUT.png [N [fp32|fp16]]\n"), 2;
+  if (argc < 3) return fprintf(stderr, "usage: embed_c GENERATOR.safetensors OUT.png [N [fp32|fp16|bf16]]\n"), 2;
   const int n = argc > 3 ? atoi(argv[3]) : 16;
   gantry_generator* g = NULL;
   if (gantry_generator_load_precision(argv[1], "cpu", argc > 4 ? argv[4] : NULL, n, 0, &g) != GANTRY_OK)

@@ -1,6 +1,6 @@
 // embed_cpp GENERATOR.safetensors OUT.png [N [PRECISION]]: N samples (default
 // 16) of a gantry checkpoint or PyTorch DCGAN generator, side by side, as a
-// PNG; PRECISION fp32 (default) or fp16.
+// PNG; PRECISION fp32 (default), fp16 or bf16.
 #include <gantry/gantry.hpp>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
