@@ -1100,7 +1100,6 @@ std::string vulkan_describe() {
 }
 
 Result<std::unique_ptr<Program>> compile_vulkan(const Graph& g, const CompileOptions& options) {
-  GANTRY_TRY(precision_built(BackendKind::vulkan, options.precision));  // fp32 or fp16 only
   auto dev = Device::get();
   if (!dev.ok()) return dev.status();
   const bool fp16 = options.precision == Precision::fp16;
